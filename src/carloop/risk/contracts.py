@@ -1,0 +1,52 @@
+"""Published decision DTOs: what a credit decision needs and what it returns.
+
+Finance (and later wallet and credit lines) build a ``DecisionRequest`` and call
+``carloop.risk.services.decide``; nothing else of risk is imported by them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+Outcome = Literal["approve", "decline", "refer"]
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    """One credit application as risk sees it. Amounts in fen."""
+
+    application_ref: str  # caller's id, e.g. "finance:application:<uuid>"
+    product_kind: str  # purchase_installment | car_secured | trade_in | credit_line | cash_loan | ...
+    customer_user_id: str
+    amount_fen: int
+    term_months: int
+    as_of: date
+    product_limits: dict[str, Any] = field(default_factory=dict)  # min/max amount, max_ltv, ...
+    collateral_value_fen: int | None = None  # for LTV
+    monthly_income_fen: int | None = None  # declared, for debt-to-income
+    device_id: str | None = None
+    ip: str | None = None
+    city: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    decision_id: str
+    outcome: Outcome
+    approved_amount_fen: int | None
+    price_tier: str | None  # e.g. "A".."E"; finance maps it to a rate from the product's rate table
+    score: int | None
+    reasons: list[Reason]
+    rule_hits: list[str]
+    model_version: str | None
+    latency_ms: float  # float-ok: a duration, not money
