@@ -1,0 +1,162 @@
+"""Ledger queries: balances, transfers, statements, and what a subject may read."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from carloop.core.authz import ADMIN, FINANCE_OPS, OPS, Subject
+from carloop.core.errors import FieldError, Invalid, NotFound
+from carloop.ledger.contracts import (
+    AccountFlags,
+    AccountInfo,
+    Balance,
+    StatementLine,
+    StatementPage,
+    TransferResult,
+    transfer_uuid,
+)
+from carloop.ledger.models import Account, Transfer
+from carloop.ledger.services import stored_result
+
+READER_ROLES = (FINANCE_OPS, ADMIN, OPS)  # operator roles that may read every account
+MAX_PAGE = 200
+
+
+def readable_by(subject: Subject) -> QuerySet[Account]:
+    """Accounts ``subject`` may read: all for finance ops/admin/ops, otherwise the subject's own
+    (``owner`` = ``user:<uuid>``) and its organisations' (``org:<uuid>``)."""
+    if subject.has_role(*READER_ROLES):
+        return Account.objects.all()
+    owners = [f"org:{org}" for org in subject.org_ids()]
+    if subject.kind == "customer" and subject.user_id:
+        owners.append(f"user:{subject.user_id}")
+    return Account.objects.filter(owner__in=owners) if owners else Account.objects.none()
+
+
+def _info(acct: Account) -> AccountInfo:
+    return AccountInfo(
+        id=acct.id, key=acct.key, name=acct.name, owner=acct.owner, ledger=acct.ledger, code=acct.code,
+        flags=AccountFlags(acct.flags), created_at=acct.created_at,
+    )
+
+
+def _balance(acct: Account) -> Balance:
+    return Balance(
+        account_id=acct.id, flags=AccountFlags(acct.flags), debits_posted=acct.debits_posted,
+        credits_posted=acct.credits_posted, debits_pending=acct.debits_pending, credits_pending=acct.credits_pending,
+    )
+
+
+def get_account(account_id: uuid.UUID | str) -> AccountInfo | None:
+    acct = Account.objects.filter(pk=account_id).first()
+    return _info(acct) if acct else None
+
+
+def account_by_key(key: str) -> AccountInfo | None:
+    acct = Account.objects.filter(key=key).first()
+    return _info(acct) if acct else None
+
+
+def accounts_of(owner: str) -> list[AccountInfo]:
+    return [_info(a) for a in Account.objects.filter(owner=owner).order_by("key")]
+
+
+def balance(account_id: uuid.UUID | str) -> Balance:
+    """Current totals of an account; 404 ``Problem`` if it does not exist."""
+    acct = Account.objects.filter(pk=account_id).first()
+    if acct is None:
+        raise NotFound("账户不存在", "Account not found")
+    return _balance(acct)
+
+
+def balances(account_ids: list[uuid.UUID]) -> dict[uuid.UUID, Balance]:
+    return {a.id: _balance(a) for a in Account.objects.filter(pk__in=account_ids)}
+
+
+def account_with_balance(subject: Subject, account_id: uuid.UUID | str) -> tuple[AccountInfo, Balance]:
+    """For API and pages: 404 unless ``subject`` may read the account."""
+    acct = readable_by(subject).filter(pk=account_id).first()
+    if acct is None:
+        raise NotFound("账户不存在", "Account not found")
+    return _info(acct), _balance(acct)
+
+
+def get_transfer(transfer_id: uuid.UUID | str) -> TransferResult | None:
+    row = Transfer.objects.filter(pk=transfer_uuid(transfer_id)).first()
+    return stored_result(row) if row else None
+
+
+def totals() -> dict[str, int]:
+    """Σ over all accounts per ledger, for invariant checks: debits and credits, posted and pending."""
+    out: dict[str, int] = {}
+    for ledger, dp, cp, dpe, cpe in Account.objects.values_list(
+        "ledger", "debits_posted", "credits_posted", "debits_pending", "credits_pending"
+    ):
+        for name, value in (("debits_posted", dp), ("credits_posted", cp), ("debits_pending", dpe), ("credits_pending", cpe)):
+            out[f"{ledger}:{name}"] = out.get(f"{ledger}:{name}", 0) + value
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- statements
+
+
+def encode_cursor(created_at: datetime, transfer_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{transfer_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, tid = raw.partition("|")
+        at = datetime.fromisoformat(stamp)
+        if at.tzinfo is None:
+            raise ValueError("naive cursor time")
+        return at, uuid.UUID(tid)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise Invalid(
+            "invalid-cursor", "分页游标无效", "Invalid page cursor",
+            [FieldError("/cursor", "分页游标无效", "Invalid page cursor")],
+        ) from None
+
+
+def statement(account_id: uuid.UUID, *, cursor: str | None = None, limit: int = 50) -> StatementPage:
+    """Transfers touching the account, newest first, with the account's posted balance after each.
+
+    Keyset pagination on (created_at, id): pass ``next_cursor`` back as ``cursor`` for the next page.
+    """
+    acct = Account.objects.filter(pk=account_id).only("id", "flags").first()
+    if acct is None:
+        raise NotFound("账户不存在", "Account not found")
+    limit = max(1, min(limit, MAX_PAGE))
+    after = Q()
+    if cursor:
+        at, tid = _decode_cursor(cursor)
+        after = Q(created_at__lt=at) | Q(created_at=at, id__lt=tid)
+    rows: list[Transfer] = []
+    for side in ("debit", "credit"):
+        rows.extend(
+            Transfer.objects.filter(after, **{f"{side}_id": acct.id}).order_by("-created_at", "-id")[: limit + 1]
+        )
+    rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+    page, more = rows[:limit], len(rows) > limit
+    debit_normal = bool(acct.flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
+    lines = []
+    for row in page:
+        is_debit = row.debit_id == acct.id
+        net = row.debit_balance_after if is_debit else row.credit_balance_after
+        lines.append(
+            StatementLine(
+                transfer_id=row.id, created_at=row.created_at, side="debit" if is_debit else "credit",
+                kind=stored_result(row).kind, amount_fen=row.amount_fen, code=row.code, memo=row.memo,
+                counterparty=row.credit_id if is_debit else row.debit_id,
+                balance_after_fen=-net if debit_normal else net,
+            )
+        )
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more and page else None
+    return StatementPage(lines=lines, next_cursor=next_cursor)

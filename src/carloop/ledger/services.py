@@ -1,0 +1,372 @@
+"""The only way money moves: open accounts and create transfers (single, pending/post/void, linked batches).
+
+Every command runs in its own ``transaction.atomic()`` (a savepoint inside the caller's transaction), locks
+the touched account rows with ``SELECT … FOR NO KEY UPDATE`` in primary-key order (so concurrent transfers
+never deadlock on each other), applies :mod:`carloop.ledger.engine` and writes the transfers and balances.
+Transfer ids are idempotency keys: the insert uses ``ON CONFLICT DO NOTHING`` and a conflict is answered as an
+idempotent replay (same payload) or a 422 ``transfer-id-reused``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from carloop.core.errors import Conflict, FieldError, Invalid, Problem
+from carloop.ledger import engine
+from carloop.ledger.contracts import (
+    LEDGER_CNY,
+    AccountFlags,
+    AccountInfo,
+    TransferFlags,
+    TransferResult,
+    TransferSpec,
+)
+from carloop.ledger.models import Account, Transfer
+
+MAX_ATTEMPTS = 8
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+KNOWN_ACCOUNT_FLAGS = (
+    AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags.HISTORY
+)
+LEDGERS = (LEDGER_CNY,)
+_API_FIELD = {"amount_fen": "amount"}  # pointers name the API's field where it differs from the Python one
+
+# Well-known platform accounts: name -> (code, name zh, name en). Codes documented in docs/ledger.md.
+SYSTEM_ACCOUNTS: dict[str, tuple[int, str, str]] = {
+    "platform_cash": (1001, "平台银行存款", "Platform cash at bank"),
+    "payment_clearing": (1002, "支付通道清算", "Payment gateway clearing"),
+    "platform_revenue": (1101, "平台收入", "Platform revenue"),
+    "promotion_expense": (1201, "平台补贴支出", "Promotion and subsidy expense"),
+    "suspense": (1901, "待查明款项", "Suspense"),
+    "rounding": (1902, "尾差调整", "Rounding differences"),
+    "external": (1999, "外部世界", "External world (money entering or leaving carloop)"),
+}
+
+
+class _Collision(Exception):  # noqa: N818 - control flow, never escapes this module
+    """Some transfer ids of the batch already exist: answer as a replay or refuse."""
+
+
+# --------------------------------------------------------------------------------------------------- accounts
+
+
+def _account_info(acct: Account) -> AccountInfo:
+    return AccountInfo(
+        id=acct.id, key=acct.key, name=acct.name, owner=acct.owner, ledger=acct.ledger, code=acct.code,
+        flags=AccountFlags(acct.flags), created_at=acct.created_at,
+    )
+
+
+def open_account(
+    *,
+    key: str,
+    name: str,
+    code: int,
+    flags: AccountFlags = AccountFlags.NONE,
+    owner: str = "",
+    ledger: str = LEDGER_CNY,
+) -> AccountInfo:
+    """Open an account, idempotent by ``key``: an existing account is returned if code, flags, owner and
+    ledger match, otherwise 409 ``account-key-conflict``."""
+    errors = []
+    if not key.strip() or len(key) > 200:
+        errors.append(FieldError("/key", "账户键不能为空且不超过 200 个字符", "Key must be 1..200 characters"))
+    if not name.strip() or len(name) > 200:
+        errors.append(FieldError("/name", "名称不能为空且不超过 200 个字符", "Name must be 1..200 characters"))
+    if not 1 <= code <= engine.MAX_CODE:
+        errors.append(FieldError("/code", f"账户代码须在 1 到 {engine.MAX_CODE} 之间", f"Code must be 1..{engine.MAX_CODE}"))
+    if int(flags) & ~int(KNOWN_ACCOUNT_FLAGS):
+        errors.append(FieldError("/flags", "未知的账户标志", "Unknown account flags"))
+    if flags & AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS and flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS:
+        errors.append(FieldError("/flags", "两个余额限制标志不能同时设置", "The two balance limits are mutually exclusive"))
+    if len(owner) > 80:
+        errors.append(FieldError("/owner", "所有者过长", "Owner too long"))
+    if ledger not in LEDGERS:
+        errors.append(FieldError("/ledger", "不支持的账本", "Unsupported ledger"))
+    if errors:
+        raise Invalid("invalid-account", "账户信息无效", "Invalid account", errors)
+    with transaction.atomic():
+        acct, created = Account.objects.get_or_create(
+            key=key, defaults={"name": name, "code": code, "flags": int(flags), "owner": owner, "ledger": ledger}
+        )
+    if not created and (acct.code, acct.flags, acct.owner, acct.ledger) != (code, int(flags), owner, ledger):
+        raise Conflict(
+            "account-key-conflict", "该账户键已用于不同设置的账户", "This account key exists with different settings"
+        )
+    return _account_info(acct)
+
+
+def system_account(name: str) -> AccountInfo:
+    """A well-known platform account (see :data:`SYSTEM_ACCOUNTS`), created on first use."""
+    try:
+        code, zh, _en = SYSTEM_ACCOUNTS[name]
+    except KeyError:
+        raise ValueError(f"unknown system account {name!r}; known: {', '.join(SYSTEM_ACCOUNTS)}") from None
+    return open_account(key=f"system:{name}", name=zh, code=code)
+
+
+# -------------------------------------------------------------------------------------------------- transfers
+
+
+def transfer(
+    *,
+    id: uuid.UUID | str,  # noqa: A002 - the ledger API names it id
+    debit: uuid.UUID,
+    credit: uuid.UUID,
+    amount_fen: int,
+    code: int,
+    memo: str = "",
+    pending: bool = False,
+    timeout_seconds: int = 0,
+    actor: str | None = None,
+) -> TransferResult:
+    """Move ``amount_fen`` from ``debit`` to ``credit`` (or hold it when ``pending``)."""
+    spec = TransferSpec(
+        id=id, debit=debit, credit=credit, amount_fen=amount_fen, code=code, memo=memo, pending=pending,
+        timeout_seconds=timeout_seconds, actor=actor,
+    )
+    return _execute([spec], batch=False)[0]
+
+
+def post_pending(
+    *,
+    id: uuid.UUID | str,  # noqa: A002
+    pending_id: uuid.UUID | str,
+    amount_fen: int | None = None,
+    memo: str = "",
+    actor: str | None = None,
+) -> TransferResult:
+    """Post a pending transfer, fully (``amount_fen=None``) or partially; the rest of the hold is released."""
+    spec = TransferSpec(id=id, post_pending_id=pending_id, amount_fen=amount_fen, memo=memo, actor=actor)
+    return _execute([spec], batch=False)[0]
+
+
+def void_pending(
+    *,
+    id: uuid.UUID | str,  # noqa: A002
+    pending_id: uuid.UUID | str,
+    memo: str = "",
+    actor: str | None = None,
+) -> TransferResult:
+    """Release a pending transfer's hold without moving money."""
+    spec = TransferSpec(id=id, void_pending_id=pending_id, memo=memo, actor=actor)
+    return _execute([spec], batch=False)[0]
+
+
+def transfer_batch(specs: Sequence[TransferSpec]) -> list[TransferResult]:
+    """Apply ``specs`` as one linked chain: all of them commit, or none (the first failure is raised)."""
+    if not specs:
+        return []
+    return _execute(list(specs), batch=True)
+
+
+def void_expired_pendings(now: datetime | None = None, limit: int = 1000) -> int:
+    """Void pending transfers whose timeout passed; returns how many were voided. Idempotent."""
+    cutoff = now or timezone.now()
+    expired = list(
+        Transfer.objects.filter(expires_at__lte=cutoff, resolution__isnull=True)
+        .order_by("expires_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    voided = 0
+    for pending_id in expired:
+        try:
+            void_pending(id=f"ledger:expire:{pending_id}", pending_id=pending_id, memo="超时自动撤销", actor="system")
+        except Problem as exc:
+            if exc.slug != "pending-already-resolved":  # posted (or voided) concurrently: nothing to do
+                raise
+        else:
+            voided += 1
+    return voided
+
+
+def _pointer(field: str | None, index: int, batch: bool) -> str:
+    name = _API_FIELD.get(field or "", field or "")
+    prefix = f"/transfers/{index}" if batch else ""
+    return f"{prefix}/{name}" if name else prefix or "/"
+
+
+def _problem(rej: engine.RejectionError, batch: bool) -> Problem:
+    return Problem(
+        rej.status, rej.slug, rej.zh, rej.en,
+        errors=[FieldError(_pointer(rej.field, rej.index, batch), rej.zh, rej.en)],
+        extra={"index": rej.index} if batch else {},
+    )
+
+
+def _spec_ids(specs: Sequence[TransferSpec], batch: bool) -> list[uuid.UUID]:
+    ids = []
+    for index, spec in enumerate(specs):
+        try:
+            ids.append(spec.uuid)
+            _ = spec.pending_uuid
+        except (ValueError, AttributeError, TypeError):
+            raise Invalid(
+                "invalid-transfer-id", "转账编号无效", "Invalid transfer id",
+                [FieldError(_pointer("id", index, batch), "转账编号无效", "Invalid transfer id")],
+            ) from None
+    return ids
+
+
+def _retryable(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def _execute(specs: list[TransferSpec], *, batch: bool) -> list[TransferResult]:
+    _spec_ids(specs, batch)
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return _attempt(specs, batch)
+        except OperationalError as exc:
+            if not _retryable(exc) or attempt == MAX_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.002 * 2**attempt))  # float-ok: back-off seconds, not money
+    raise AssertionError("unreachable")
+
+
+_ACCOUNT_COLUMNS = ("id", "flags", "ledger", "debits_posted", "credits_posted", "debits_pending", "credits_pending")
+
+
+def _lock_accounts(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, engine.AccountState]:
+    rows = (
+        Account.objects.select_for_update(no_key=True)
+        .filter(pk__in=list(ids))
+        .order_by("pk")
+        .values_list(*_ACCOUNT_COLUMNS)
+    )
+    return {
+        row[0]: engine.AccountState(
+            id=row[0], flags=AccountFlags(row[1]), ledger=row[2], debits_posted=row[3], credits_posted=row[4],
+            debits_pending=row[5], credits_pending=row[6],
+        )
+        for row in rows
+    }
+
+
+def _load_pendings(specs: Sequence[TransferSpec]) -> dict[uuid.UUID, engine.PendingState]:
+    wanted = {pid for spec in specs if (pid := spec.pending_uuid) is not None}
+    if not wanted:
+        return {}
+    rows = Transfer.objects.filter(pk__in=wanted).values_list(
+        "id", "debit_id", "credit_id", "amount_fen", "code", "expires_at", "flags"
+    )
+    return {
+        row[0]: engine.PendingState(row[0], row[1], row[2], row[3], row[4], row[5], resolved=False)
+        for row in rows
+        if row[6] & TransferFlags.PENDING
+    }
+
+
+def _attempt(specs: list[TransferSpec], batch: bool) -> list[TransferResult]:
+    try:
+        with transaction.atomic():
+            pendings = _load_pendings(specs)
+            account_ids = {a for s in specs for a in (s.debit, s.credit) if a is not None}
+            account_ids |= {a for p in pendings.values() for a in (p.debit, p.credit)}
+            states = _lock_accounts(account_ids)
+            if pendings:  # read under the account locks, which every resolution of these pendings also takes
+                resolved = set(
+                    Transfer.objects.filter(pending_id__in=list(pendings)).values_list("pending_id", flat=True)
+                )
+                for pid in resolved:
+                    pendings[pid].resolved = True
+            now = timezone.now()
+            try:
+                new = engine.apply_batch(specs, states, pendings, now)
+            except engine.RejectionError as rej:
+                replay = _replay(specs, batch)
+                if replay is not None:
+                    return replay
+                raise _problem(rej, batch) from None
+            if _insert_transfers(new, now) != len(new):
+                raise _Collision()
+            _save_balances(states.values(), now)
+    except _Collision:
+        replay = _replay(specs, batch)
+        if replay is not None:
+            return replay
+        raise Conflict(
+            "pending-already-resolved", "该预授权已确认或撤销", "The pending transfer is already posted or voided"
+        ) from None
+    return [_new_result(n, now) for n in new]
+
+
+_TRANSFER_FIELDS = [f for f in Transfer._meta.concrete_fields]
+
+
+def _insert_transfers(new: Sequence[engine.NewTransfer], now: datetime) -> int:
+    """Insert all rows in one statement; returns how many were new (conflicting ids are skipped)."""
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in _TRANSFER_FIELDS)
+    row_sql = "(" + ", ".join(["%s"] * len(_TRANSFER_FIELDS)) + ")"
+    params: list[Any] = []
+    for n in new:
+        values = {
+            "id": n.id, "debit_id": n.debit, "credit_id": n.credit, "amount_fen": n.amount_fen, "ledger": LEDGER_CNY,
+            "code": n.code, "flags": int(n.flags), "pending_id": n.pending_id, "timeout_seconds": n.timeout_seconds,
+            "expires_at": n.expires_at, "memo": n.memo, "actor": n.actor, "created_at": now,
+            "debit_balance_after": n.debit_balance_after, "credit_balance_after": n.credit_balance_after,
+        }
+        params.extend(f.get_db_prep_save(values[f.attname], connection) for f in _TRANSFER_FIELDS)
+    sql = (
+        f"INSERT INTO {qn(Transfer._meta.db_table)} ({columns}) VALUES {', '.join([row_sql] * len(new))} "
+        f"ON CONFLICT DO NOTHING RETURNING {qn('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return len(cursor.fetchall())
+
+
+def _save_balances(states: Iterable[engine.AccountState], now: datetime) -> None:
+    touched = [
+        Account(
+            id=s.id, debits_posted=s.debits_posted, credits_posted=s.credits_posted,
+            debits_pending=s.debits_pending, credits_pending=s.credits_pending, updated_at=now,
+        )
+        for s in states
+        if s.touched
+    ]
+    Account.objects.bulk_update(
+        touched, ["debits_posted", "credits_posted", "debits_pending", "credits_pending", "updated_at"]
+    )
+
+
+def _new_result(n: engine.NewTransfer, now: datetime) -> TransferResult:
+    return TransferResult(
+        id=n.id, debit=n.debit, credit=n.credit, amount_fen=n.amount_fen, code=n.code, flags=n.flags,
+        pending_id=n.pending_id, memo=n.memo, actor=n.actor, created_at=now, expires_at=n.expires_at,
+    )
+
+
+def stored_result(row: Transfer) -> TransferResult:
+    return TransferResult(
+        id=row.id, debit=row.debit_id, credit=row.credit_id, amount_fen=row.amount_fen, code=row.code,
+        flags=TransferFlags(row.flags), pending_id=row.pending_id, memo=row.memo, actor=row.actor,
+        created_at=row.created_at, expires_at=row.expires_at,
+    )
+
+
+def _replay(specs: Sequence[TransferSpec], batch: bool) -> list[TransferResult] | None:
+    """The original results if every spec's id exists with the same payload; None if none exists;
+    otherwise 422 ``transfer-id-reused``."""
+    ids = [s.uuid for s in specs]
+    rows = {row.id: row for row in Transfer.objects.filter(pk__in=ids)}
+    if not rows:
+        return None
+    for index, spec in enumerate(specs):
+        row = rows.get(spec.uuid)
+        if row is None or not engine.same_payload(spec, stored_result(row)):
+            raise Invalid(
+                "transfer-id-reused", "该转账编号已用于另一笔不同的转账", "This transfer id was already used for a different transfer",
+                [FieldError(_pointer("id", index, batch), "转账编号已被使用", "Transfer id already used")],
+            )
+    return [replace(stored_result(rows[s.uuid]), replayed=True) for s in specs]
