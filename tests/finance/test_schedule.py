@@ -221,7 +221,7 @@ def test_schedule_matches_rule_and_numpy_financial(loan: tuple[int, Decimal, int
     assert apr == (r * 12).quantize(Decimal("0.000001"))
     assert abs(effective - ((1 + r) ** 12 - 1)) <= Decimal("0.0000005")
     flows = [float(x) for x in s.payments]  # float-ok: test oracle only
-    npv = npf.npv(float(r), [-float(p)] + flows)  # float-ok: test oracle only
+    npv = npf.npv(float(r), [-float(p), *flows])  # float-ok: test oracle only
     assert abs(npv) < 1e-6 * p  # float-ok: test oracle only
     if r and s.payments[:-1] == [s.payments[0]] * (n - 1):
         level, last = flows[0], flows[-1]
@@ -229,7 +229,7 @@ def test_schedule_matches_rule_and_numpy_financial(loan: tuple[int, Decimal, int
         oracle = npf.rate(n, level, -float(p), last - level, guess=guess, tol=1e-11, maxiter=500)  # float-ok
         assert abs(float(r) - oracle) < 1e-9  # float-ok: test oracle only
     if n <= 60:
-        assert abs(float(r) - npf.irr([-float(p)] + flows)) < 1e-9  # float-ok: test oracle only
+        assert abs(float(r) - npf.irr([-float(p), *flows])) < 1e-9  # float-ok: test oracle only
     if method != "monthly_fee":
         # Without fees the IRR is the contract rate up to the fen rounding of the schedule.
         assert abs(r - rate / 12) < Decimal("0.00001")
