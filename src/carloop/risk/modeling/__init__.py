@@ -1,0 +1,1 @@
+"""Credit scoring models without Django: CSV loading, binning scorecard, monotone GBM, CV, artifacts."""
