@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from vininfo.dicts import COUNTRIES, WMI
 
@@ -30,6 +31,7 @@ WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY123456789"
 YEAR_CYCLE_START = 1980
 CHINA_PREFIX = "L"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 ERROR = "error"
 WARNING = "warning"
@@ -121,7 +123,7 @@ def manufacturer_for(wmi: str) -> str | None:
 def decode_vin(raw: str, as_of: dt.date | None = None) -> VinReport:
     """Validate and decode a VIN; never raises for bad input, the report says what is wrong."""
     vin = (raw or "").strip().upper()
-    as_of = as_of or dt.date.today()
+    as_of = as_of or dt.datetime.now(SHANGHAI).date()
     issues: list[VinIssue] = []
     if len(vin) != VIN_LENGTH:
         issues.append(VinIssue("length", ERROR, f"VIN 必须为 17 位（当前 {len(vin)} 位）",

@@ -1,0 +1,145 @@
+"""Vehicle queries: the catalog (public), a customer's garage, odometer history and condition reports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from carloop.core.authz import Subject
+from carloop.vehicles.contracts import ColourInfo, OdometerEntry, OptionInfo, OwnedVehicle, TrimInfo
+from carloop.vehicles.models import ConditionReport, OdometerReading, PaintColour, Trim, TrimOption, Vehicle
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def trim_info(trim: Trim) -> TrimInfo:
+    series, brand = trim.series, trim.series.brand
+    return TrimInfo(
+        id=trim.pk, code=trim.code, brand=brand.name, brand_zh=brand.name_zh, brand_tier=brand.tier,
+        manufacturer_org_id=brand.manufacturer_id, series_id=series.pk, series=series.name,
+        series_zh=series.name_zh, body_type=series.body_type, model_year=trim.model_year, name=trim.name,
+        name_zh=trim.name_zh, powertrain=trim.powertrain, battery_kwh=trim.battery_kwh,
+        cltc_range_km=trim.cltc_range_km, seats=trim.seats, msrp_fen=trim.msrp_fen,
+        battery_swap_capable=trim.battery_swap_capable, battery_price_fen=trim.battery_price_fen,
+        is_active=trim.is_active,
+    )
+
+
+def _trims() -> QuerySet[Trim]:
+    return Trim.objects.select_related("series__brand")
+
+
+def get_trim(trim_id: uuid.UUID | str) -> TrimInfo | None:
+    key = _uuid(trim_id)
+    trim = _trims().filter(pk=key).first() if key else None
+    return trim_info(trim) if trim else None
+
+
+def get_trims(trim_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, TrimInfo]:
+    return {t.pk: trim_info(t) for t in _trims().filter(pk__in=list(trim_ids))}
+
+
+def catalog(*, brand: str = "", powertrain: str = "", swap_only: bool = False, max_price_fen: int | None = None,
+            min_price_fen: int | None = None, series_id: uuid.UUID | None = None) -> list[TrimInfo]:
+    """Active trims, cheapest first within each series (public: no subject needed)."""
+    qs = _trims().filter(is_active=True)
+    if brand:
+        qs = qs.filter(series__brand__slug=brand)
+    if powertrain:
+        qs = qs.filter(powertrain=powertrain)
+    if swap_only:
+        qs = qs.filter(battery_swap_capable=True)
+    if max_price_fen is not None:
+        qs = qs.filter(msrp_fen__lte=max_price_fen)
+    if min_price_fen is not None:
+        qs = qs.filter(msrp_fen__gte=min_price_fen)
+    if series_id is not None:
+        qs = qs.filter(series_id=series_id)
+    return [trim_info(t) for t in qs]
+
+
+def brands() -> list[tuple[str, str, str]]:
+    """(slug, name, name_zh) of brands with active trims."""
+    from carloop.vehicles.models import Brand
+
+    return list(Brand.objects.filter(series__trims__is_active=True).distinct().order_by("name")
+                .values_list("slug", "name", "name_zh"))
+
+
+def colours(series_id: uuid.UUID) -> list[ColourInfo]:
+    return [ColourInfo(c.code, c.name, c.name_zh, c.hex, c.price_fen)
+            for c in PaintColour.objects.filter(series_id=series_id)]
+
+
+def options(series_id: uuid.UUID) -> list[OptionInfo]:
+    return [OptionInfo(o.code, o.name, o.name_zh, o.price_fen) for o in TrimOption.objects.filter(series_id=series_id)]
+
+
+def latest_odometer_km(vehicle_id: uuid.UUID) -> int | None:
+    reading = OdometerReading.objects.filter(vehicle_id=vehicle_id).order_by("-read_on", "-created_at").first()
+    return reading.km if reading else None
+
+
+def owned_dto(vehicle: Vehicle) -> OwnedVehicle:
+    trim = vehicle.trim
+    return OwnedVehicle(
+        id=vehicle.pk, vin=vehicle.vin, plate=vehicle.plate, owner_user_id=vehicle.owner_id,
+        brand=trim.series.brand.name if trim else vehicle.brand_name,
+        model_name=f"{trim.series.name} {trim.model_year} {trim.name}" if trim else vehicle.model_name,
+        trim_id=vehicle.trim_id, registration_date=vehicle.registration_date,
+        odometer_km=latest_odometer_km(vehicle.pk),
+    )
+
+
+def _vehicles() -> QuerySet[Vehicle]:
+    return Vehicle.objects.select_related("trim__series__brand")
+
+
+def get_owned_vehicle(owner_user_id: uuid.UUID | str, vehicle_id: uuid.UUID | str) -> OwnedVehicle | None:
+    """The vehicle if ``owner_user_id`` owns it now, else None (not found and not owned look the same)."""
+    owner, key = _uuid(owner_user_id), _uuid(vehicle_id)
+    if owner is None or key is None:
+        return None
+    vehicle = _vehicles().filter(pk=key, owner_id=owner, status=Vehicle.Status.OWNED).first()
+    return owned_dto(vehicle) if vehicle else None
+
+
+def get_vehicle(vehicle_id: uuid.UUID | str) -> OwnedVehicle | None:
+    """Any vehicle by id, for services that already checked the caller's right to it."""
+    key = _uuid(vehicle_id)
+    vehicle = _vehicles().filter(pk=key).first() if key else None
+    return owned_dto(vehicle) if vehicle else None
+
+
+def garage(owner_user_id: uuid.UUID) -> list[OwnedVehicle]:
+    return [owned_dto(v) for v in _vehicles().filter(owner_id=owner_user_id, status=Vehicle.Status.OWNED).order_by("created_at")]
+
+
+def readable_vehicles(subject: Subject) -> QuerySet[Vehicle]:
+    """Owners see their own vehicles; operators see all; everyone else none."""
+    if subject.kind == "operator":
+        return Vehicle.objects.all()
+    if subject.user_id is None:
+        return Vehicle.objects.none()
+    return Vehicle.objects.filter(owner_id=subject.user_id, status=Vehicle.Status.OWNED)
+
+
+def odometer_history(vehicle_id: uuid.UUID) -> list[OdometerEntry]:
+    return [OdometerEntry(r.km, r.read_on, r.source, r.meter_replaced)
+            for r in OdometerReading.objects.filter(vehicle_id=vehicle_id).order_by("read_on", "created_at")]
+
+
+def latest_condition_grade(vehicle_id: uuid.UUID) -> str | None:
+    report = ConditionReport.objects.filter(vehicle_id=vehicle_id).order_by("-inspected_on", "-created_at").first()
+    return report.grade if report else None
+
+
+def vehicle_id_for_vin(vin: str) -> uuid.UUID | None:
+    return Vehicle.objects.filter(vin=vin.strip().upper()).values_list("pk", flat=True).first()
