@@ -1,0 +1,64 @@
+# carloop: `make demo` runs the site with demo data; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL_DEFAULT := postgres://postgres@127.0.0.1:5432/postgres
+export CARLOOP_TEST_DB_NAME ?= test_carloop
+
+.PHONY: demo serve test test-fast test-pg lint bench bench-risk lock venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+lock:
+	test -x $(BIN)/uv || ($(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet uv)
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev -o requirements.lock --python-version 3.11
+
+demo: venv
+	$(BIN)/carloop migrate --no-input -v 0
+	CARLOOP_FAST_HASHER=1 $(BIN)/carloop seed --scale demo
+	@echo "carloop is starting on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/api/docs)"
+	$(BIN)/carloop serve --host 127.0.0.1 --port 8000
+
+serve: venv
+	$(BIN)/carloop serve
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/carloop
+	$(BIN)/lint-imports
+
+test: lint test-fast test-pg
+
+# The fast suite: SQLite in memory, everything except the PostgreSQL-only tests.
+test-fast: venv
+	env -u CARLOOP_DATABASE_URL $(BIN)/pytest -q -n 2 -p xdist
+
+# The full suite on PostgreSQL: CARLOOP_TEST_DATABASE_URL, or a server on 127.0.0.1:5432 (required when CI=true).
+test-pg: venv
+	@url="$${CARLOOP_TEST_DATABASE_URL:-}"; \
+	if [ -z "$$url" ] && $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then url="$(PG_URL_DEFAULT)"; fi; \
+	if [ -z "$$url" ]; then \
+	  if [ "$${CI:-}" = "true" ]; then echo "CI requires PostgreSQL: none answers on 127.0.0.1:5432"; exit 1; fi; \
+	  echo "PostgreSQL not available: skipping the full suite (set CARLOOP_TEST_DATABASE_URL)"; exit 0; \
+	fi; \
+	echo "full suite on PostgreSQL"; \
+	CARLOOP_DATABASE_URL="$$url" $(BIN)/pytest -q -n 2 -p xdist
+
+bench: venv
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@echo "reports in bench/results/"
+
+bench-risk: venv
+	$(BIN)/python bench/bench_risk_german_credit.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,15 @@
+"""Audit trail: append-only record of who did what to money-relevant objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carloop.core.models import AuditEntry
+
+
+def record(actor: str, action: str, object_type: str, object_id: object, data: dict[str, Any] | None = None) -> None:
+    AuditEntry.objects.create(actor=actor, action=action, object_type=object_type, object_id=str(object_id), data=data or {})
+
+
+def history(object_type: str, object_id: object) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(object_type=object_type, object_id=str(object_id)).order_by("at"))

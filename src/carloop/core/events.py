@@ -1,0 +1,119 @@
+"""Domain events with a transactional outbox.
+
+``publish`` writes the event inside the caller's transaction; after commit it is handed to the in-process
+subscribers (``subscribe``) and, for subscribers registered with ``background=True``, to a task. A subscriber
+failure never breaks the publisher: the event stays undelivered with its error and ``carloop events
+redeliver`` (or the worker) retries it. ``replay`` re-delivers a stored event by id.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from carloop.core.models import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    id: uuid.UUID
+    type: str
+    subject: str
+    actor: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+
+Handler = Callable[[DomainEvent], None]
+
+
+@dataclass(frozen=True)
+class _Subscription:
+    pattern: str
+    handler: Handler
+    background: bool
+
+
+_subscriptions: list[_Subscription] = []
+
+
+def subscribe(pattern: str, handler: Handler, *, background: bool = False) -> None:
+    """Register ``handler`` for event types matching ``pattern`` (shell-style, e.g. ``"finance.*"``)."""
+    sub = _Subscription(pattern, handler, background)
+    if sub not in _subscriptions:
+        _subscriptions.append(sub)
+
+
+def handler_path(handler: Handler) -> str:
+    return f"{handler.__module__}.{handler.__qualname__}"
+
+
+def publish(type: str, subject: str, payload: dict[str, Any] | None = None, *, actor: str = "system") -> DomainEvent:  # noqa: A002
+    """Record an event in the current transaction; subscribers see it after commit."""
+    row = Event.objects.create(
+        type=type, subject=subject, actor=actor, occurred_at=timezone.now(), payload=payload or {}
+    )
+    event = _to_domain(row)
+    transaction.on_commit(lambda: deliver(event.id))
+    return event
+
+
+def _to_domain(row: Event) -> DomainEvent:
+    return DomainEvent(row.id, row.type, row.subject, row.actor, row.occurred_at, row.payload)
+
+
+def _matching(event_type: str) -> list[_Subscription]:
+    return [s for s in _subscriptions if fnmatch.fnmatchcase(event_type, s.pattern)]
+
+
+def run_handler(event: DomainEvent, path: str) -> None:
+    """Run one subscriber (by its dotted path) for ``event``: used by the background task."""
+    for sub in _matching(event.type):
+        if handler_path(sub.handler) == path:
+            sub.handler(event)
+
+
+def deliver(event_id: uuid.UUID) -> bool:
+    """Deliver a stored event to its subscribers; returns whether every in-process subscriber succeeded."""
+    from carloop.core.tasks import deliver_event_to  # local: tasks import this module
+
+    row = Event.objects.get(pk=event_id)
+    event = _to_domain(row)
+    errors: list[str] = []
+    for sub in _matching(event.type):
+        if sub.background:
+            deliver_event_to.enqueue(str(event.id), handler_path(sub.handler))
+            continue
+        try:
+            with transaction.atomic():
+                sub.handler(event)
+        except Exception as exc:  # a subscriber bug must not break the publisher's request
+            log.exception("subscriber %s failed for event %s", handler_path(sub.handler), event.id)
+            errors.append(f"{handler_path(sub.handler)}: {exc!r}")
+    Event.objects.filter(pk=row.pk).update(
+        attempts=row.attempts + 1,
+        delivered_at=None if errors else timezone.now(),
+        last_error="\n".join(errors),
+    )
+    return not errors
+
+
+def replay(event_id: uuid.UUID) -> bool:
+    """Deliver a stored event again (subscribers must be idempotent)."""
+    return deliver(event_id)
+
+
+def redeliver_pending(limit: int = 1000) -> int:
+    """Retry events whose delivery failed or never ran (e.g. the process died after commit)."""
+    ids = list(Event.objects.filter(delivered_at__isnull=True).order_by("id").values_list("id", flat=True)[:limit])
+    return sum(1 for event_id in ids if deliver(event_id))

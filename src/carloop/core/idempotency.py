@@ -1,0 +1,116 @@
+"""Idempotency-Key support for state-changing API operations.
+
+Decorate a django-ninja view (below the router decorator)::
+
+    @router.post("/transfers", response={201: TransferOut})
+    @idempotent
+    def create_transfer(request, body: TransferIn): ...
+
+The first request with a key runs the view and stores its response in the same transaction as the view's own
+writes; a replay with the same key and the same body returns the stored response (with header
+``Idempotent-Replayed: true``); the same key with a different body is 422 ``idempotency-key-reused``. Keys are
+scoped per caller and per operation. Requests without the header run normally; ``required=True`` refuses them.
+The view must return a pydantic schema instance (or ``Status(code, schema)``) so the response can be stored.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from ninja.responses import Response, Status
+
+from carloop.core.errors import FieldError, Invalid
+from carloop.core.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+
+
+def _scope(request: HttpRequest, operation: str) -> str:
+    user = getattr(request, "user", None)
+    caller = f"user:{user.pk}" if user is not None and user.is_authenticated else "anonymous"
+    return f"{caller}|{request.method}|{operation}"[:200]
+
+
+def _hash(request: HttpRequest) -> str:
+    return hashlib.sha256(str(request.method).encode() + b"\n" + request.path.encode() + b"\n" + request.body).hexdigest()
+
+
+def _replay(record: IdempotencyRecord) -> HttpResponse:
+    response = HttpResponse(bytes(record.response_body), status=record.status_code, content_type=record.content_type)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(view: Callable[..., Any] | None = None, *, required: bool = False) -> Any:
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        operation = f"{func.__module__}.{func.__qualname__}"
+
+        @functools.wraps(func)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            key = request.headers.get(HEADER, "").strip()
+            if not key:
+                if required:
+                    raise Invalid("idempotency-key-required", "此操作需要 Idempotency-Key 请求头",
+                                  "This operation requires an Idempotency-Key header",
+                                  errors=[FieldError("/headers/Idempotency-Key", "缺少请求头", "Header missing")])
+                return func(request, *args, **kwargs)
+            if len(key) > 200:
+                raise Invalid("idempotency-key-invalid", "Idempotency-Key 过长（最多 200 个字符）",
+                              "Idempotency-Key is too long (200 characters at most)")
+            scope, digest = _scope(request, operation), _hash(request)
+            existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+            if existing is not None:
+                return _check_and_replay(existing, digest)
+            try:
+                with transaction.atomic():
+                    result = func(request, *args, **kwargs)
+                    response = _render(request, result)
+                    if response.status_code < 500:
+                        IdempotencyRecord.objects.create(
+                            scope=scope, key=key, request_hash=digest, status_code=response.status_code,
+                            response_body=response.content,
+                            content_type=response.get("Content-Type", "application/json"),
+                        )
+                    return response
+            except IntegrityError:
+                # A concurrent request with the same key committed first: answer as a replay of it.
+                existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+                if existing is None:
+                    raise
+                return _check_and_replay(existing, digest)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
+
+
+def _check_and_replay(record: IdempotencyRecord, digest: str) -> HttpResponse:
+    if record.request_hash != digest:
+        raise Invalid("idempotency-key-reused", "该 Idempotency-Key 已用于另一个不同的请求",
+                      "This Idempotency-Key was already used for a different request")
+    return _replay(record)
+
+
+def _render(request: HttpRequest, result: Any) -> HttpResponse:
+    """Turn a ninja view result into a concrete response so it can be stored."""
+    if isinstance(result, HttpResponse):
+        return result
+    if isinstance(result, Status):
+        status, data = result.status_code, result.value
+    elif isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int):
+        status, data = result
+    else:
+        status, data = 200, result
+    return Response(_jsonable(data), status=status)
+
+
+def _jsonable(data: Any) -> Any:
+    if hasattr(data, "model_dump"):
+        return data.model_dump(mode="json", by_alias=True)
+    return data
+

@@ -1,0 +1,79 @@
+"""Demo data: every app's ``seed.seed(ctx)`` runs in layer order with this context."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, TextIO, TypeVar
+
+from faker import Faker
+from tqdm import tqdm
+
+Scale = Literal["demo", "medium", "large"]
+T = TypeVar("T")
+
+# How many of the main objects each scale creates; apps scale their own counts from these.
+SCALES: dict[str, dict[str, int]] = {
+    "demo": {"customers": 300, "stores": 50, "orgs": 12},
+    "medium": {"customers": 5_000, "stores": 300, "orgs": 40},
+    "large": {"customers": 100_000, "stores": 3_000, "orgs": 200},
+}
+
+DEMO_PASSWORD = "carloop-demo-2026"
+
+
+@dataclass
+class SeedContext:
+    scale: Scale
+    stdout: TextIO
+    seed: int = 20261122
+    quiet: bool = False
+    faker: Faker = field(init=False)
+    rng: random.Random = field(init=False)
+    logins: list[tuple[str, str, str]] = field(default_factory=list)  # (role description, username, password)
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.faker = Faker("zh_CN")
+        self.faker.seed_instance(self.seed)
+        self.rng = random.Random(self.seed)
+
+    def count(self, name: str) -> int:
+        return SCALES[self.scale][name]
+
+    def progress(self, items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
+        return iter(tqdm(items, desc=desc, total=total, file=self.stdout, disable=self.quiet, leave=False))
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            self.stdout.write(message + "\n")
+
+    def add_login(self, role: str, username: str, password: str = DEMO_PASSWORD) -> None:
+        if (role, username, password) not in self.logins:
+            self.logins.append((role, username, password))
+
+
+def fake_id_number(ctx: SeedContext, min_age: int = 22, max_age: int = 60) -> str:
+    """A resident ID number that python-stdnum accepts (faker's region codes are not all current)."""
+    from stdnum.cn import ric
+
+    while True:
+        candidate = ctx.faker.ssn(min_age=min_age, max_age=max_age)  # type: ignore[call-arg]  # zh_CN provider's own arguments
+        if ric.is_valid(candidate):
+            return str(candidate)
+
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def fake_uscc(ctx: SeedContext, region: str = "110105") -> str:
+    """A unified social credit code with a valid check digit (company, registered in ``region``)."""
+    from stdnum.cn import uscc
+
+    body = "91" + region + "".join(ctx.rng.choice(_USCC_ALPHABET[:10]) for _ in range(9))
+    return body + uscc.calc_check_digit(body)
+
+
+def fake_mobile(ctx: SeedContext) -> str:
+    return ctx.rng.choice(["138", "139", "150", "158", "186", "188", "135", "177"]) + f"{ctx.rng.randrange(10**8):08d}"

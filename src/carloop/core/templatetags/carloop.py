@@ -1,0 +1,42 @@
+"""Template helpers available in every template: ``{% t "中文" "English" %}``, ``|cny``, ``|yuan``."""
+
+from __future__ import annotations
+
+from django import template
+
+from carloop.core import i18n, money, pii
+
+register = template.Library()
+
+
+@register.simple_tag
+def t(zh: str, en: str) -> str:
+    return i18n.t(zh, en)
+
+
+@register.filter
+def cny(fen: int | None) -> str:
+    return "—" if fen is None else money.format_cny(int(fen))
+
+
+@register.filter
+def yuan(fen: int | None) -> str:
+    return "" if fen is None else money.yuan_str(int(fen))
+
+
+@register.filter
+def mask_phone(value: str | None) -> str:
+    return pii.mask_phone(value or "")
+
+
+@register.filter
+def mask_id(value: str | None) -> str:
+    return pii.mask_id(value or "")
+
+
+@register.simple_tag(takes_context=True)
+def lang_url(context: template.Context, lang: str) -> str:
+    request = context["request"]
+    params = request.GET.copy()
+    params["lang"] = lang
+    return f"{request.path}?{params.urlencode()}"

@@ -1,0 +1,177 @@
+"""Identity API: sign-up, the caller's profile and KYC, organisations and API tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+
+from carloop.core import authz
+from carloop.core.errors import NotFound
+from carloop.identity import selectors, services
+from carloop.identity.models import ApiToken, Organisation, User
+
+router = Router(tags=["identity"])
+
+
+class SignupIn(Schema):
+    phone: str = Field(..., examples=["13812345678"])
+    password: str = Field(..., min_length=8, max_length=128)
+    display_name: str = Field("", max_length=100)
+
+
+class MembershipOut(Schema):
+    organisation_id: uuid.UUID
+    roles: list[str]
+
+
+class MeOut(Schema):
+    id: uuid.UUID
+    username: str
+    display_name: str
+    kind: str
+    phone: str
+    kyc_verified: bool
+    real_name: str
+    id_number: str
+    birth_date: date | None
+    platform_roles: list[str]
+    memberships: list[MembershipOut]
+
+
+class KycIn(Schema):
+    real_name: str = Field(..., max_length=30)
+    id_number: str = Field(..., max_length=20)
+    city: str = Field("", max_length=50)
+
+
+class OrganisationIn(Schema):
+    kind: str
+    name: str = Field(..., min_length=2, max_length=200)
+    uscc: str = Field(..., max_length=18)
+    city: str = Field("", max_length=50)
+
+
+class OrganisationOut(Schema):
+    id: uuid.UUID
+    kind: str
+    name: str
+    uscc: str
+    city: str
+    status: str
+
+
+class TokenIn(Schema):
+    name: str = Field("api", max_length=100)
+
+
+class TokenOut(Schema):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewTokenOut(TokenOut):
+    token: str
+
+
+def _me(user: User, subject: authz.Subject) -> MeOut:
+    facts = selectors.customer_facts(user.pk)
+    assert facts is not None
+    return MeOut(
+        id=user.pk, username=user.username, display_name=facts.display_name, kind=subject.kind,
+        phone=facts.phone_masked, kyc_verified=facts.kyc_verified, real_name=facts.real_name,
+        id_number=facts.id_number_masked, birth_date=facts.birth_date, platform_roles=sorted(subject.roles),
+        memberships=[MembershipOut(organisation_id=o, roles=sorted(r)) for o, r in subject.memberships.items()],
+    )
+
+
+def _current_user(request: HttpRequest) -> tuple[User, authz.Subject]:
+    subject = selectors.subject_of(request)
+    subject.require_authenticated()
+    user = request.user
+    assert isinstance(user, User)
+    return user, subject
+
+
+@router.post("/signup", response={201: MeOut}, summary="Register a car owner with a mobile number")
+def signup(request: HttpRequest, body: SignupIn) -> Status[MeOut]:
+    user = services.register_customer(phone=body.phone, password=body.password, display_name=body.display_name)
+    return Status(201, _me(user, selectors.subject_for_user(user)))
+
+
+@router.get("/me", response=MeOut, summary="The caller's profile (PII masked)")
+def me(request: HttpRequest) -> MeOut:
+    user, subject = _current_user(request)
+    return _me(user, subject)
+
+
+@router.post("/me/kyc", response=MeOut, summary="Real-name verification with a resident ID number")
+def kyc(request: HttpRequest, body: KycIn) -> MeOut:
+    user, subject = _current_user(request)
+    services.verify_kyc(user, real_name=body.real_name, id_number=body.id_number, city=body.city)
+    return _me(user, subject)
+
+
+def _org_out(org: Organisation, subject: authz.Subject) -> OrganisationOut:
+    return OrganisationOut(id=org.pk, kind=org.kind, name=org.name, uscc=org.uscc, city=org.city, status=org.status)
+
+
+@router.get("/organisations", response=list[OrganisationOut], summary="Organisations the caller may see")
+def list_organisations(request: HttpRequest, kind: str | None = None, limit: int = 100, offset: int = 0) -> list[OrganisationOut]:
+    subject = selectors.subject_of(request)
+    subject.require_authenticated()
+    rows = selectors.readable_organisations(subject).order_by("name")
+    if kind:
+        rows = rows.filter(kind=kind)
+    return [_org_out(o, subject) for o in rows[offset : offset + min(max(limit, 1), 500)]]
+
+
+@router.get("/organisations/{org_id}", response=OrganisationOut)
+def get_organisation(request: HttpRequest, org_id: uuid.UUID) -> OrganisationOut:
+    subject = selectors.subject_of(request)
+    org = selectors.readable_organisations(subject).filter(pk=org_id).first()
+    if org is None:
+        raise NotFound()
+    return _org_out(org, subject)
+
+
+@router.post("/organisations", response={201: OrganisationOut}, summary="Register an organisation (operators)")
+def create_organisation(request: HttpRequest, body: OrganisationIn) -> Status[OrganisationOut]:
+    subject = selectors.subject_of(request)
+    subject.require_role(authz.OPS, authz.ADMIN)
+    org = services.create_organisation(kind=body.kind, name=body.name, uscc_code=body.uscc, city=body.city, actor=subject.ref)
+    return Status(201, _org_out(org, subject))
+
+
+def _token_out(token: ApiToken) -> TokenOut:
+    return TokenOut(id=token.pk, name=token.name, prefix=token.prefix, created_at=token.created_at,
+                    last_used_at=token.last_used_at, revoked_at=token.revoked_at)
+
+
+@router.get("/tokens", response=list[TokenOut], summary="The caller's API tokens")
+def list_tokens(request: HttpRequest) -> list[TokenOut]:
+    user, _ = _current_user(request)
+    return [_token_out(t) for t in ApiToken.objects.filter(user=user).order_by("-created_at")]
+
+
+@router.post("/tokens", response={201: NewTokenOut}, summary="Create an API token (shown once)")
+def create_token(request: HttpRequest, body: TokenIn) -> Status[NewTokenOut]:
+    user, _ = _current_user(request)
+    secret, token = services.create_token(user, body.name)
+    return Status(201, NewTokenOut(token=secret, **_token_out(token).model_dump()))
+
+
+@router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke an API token")
+def revoke_token(request: HttpRequest, token_id: uuid.UUID) -> Status[None]:
+    user, _ = _current_user(request)
+    services.revoke_token(user, token_id)
+    return Status(204, None)
+
+
+

@@ -1,0 +1,113 @@
+"""People and parties: users, real-name KYC, organisations, memberships, platform roles and API tokens."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from carloop.core.fields import EncryptedTextField
+from carloop.core.ids import new_id
+from carloop.core.models import Entity
+
+
+class User(AbstractUser):
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
+    display_name = models.CharField(max_length=100, blank=True)
+    phone = EncryptedTextField(null=True, blank=True)
+    phone_index = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+class PlatformRole(models.Model):
+    class Role(models.TextChoices):
+        OPS = "ops", "Operations"
+        RISK_ANALYST = "risk_analyst", "Risk analyst"
+        FINANCE_OPS = "finance_ops", "Finance operations"
+        ADMIN = "admin", "Administrator"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="platform_roles")
+    role = models.CharField(max_length=30, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="identity_platform_role_unique")]
+
+
+class CustomerProfile(Entity):
+    """A car owner's real-name (KYC) facts. The ID number is encrypted; its blind index allows matching."""
+
+    class Kyc(models.TextChoices):
+        NONE = "none", "Not verified"
+        VERIFIED = "verified", "Verified"
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="customer_profile")
+    real_name = models.CharField(max_length=50, blank=True)
+    id_number = EncryptedTextField(null=True, blank=True)
+    id_index = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    birth_date = models.DateField(null=True, blank=True)
+    gender = models.CharField(max_length=1, blank=True, choices=[("M", "Male"), ("F", "Female")])
+    region_code = models.CharField(max_length=6, blank=True)
+    city = models.CharField(max_length=50, blank=True)
+    kyc_status = models.CharField(max_length=10, choices=Kyc.choices, default=Kyc.NONE)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id}"
+
+
+class Organisation(Entity):
+    class Kind(models.TextChoices):
+        STORE = "store", "Store"
+        SUPPLIER = "supplier", "Supplier"
+        FUNDING_PARTNER = "funding_partner", "Funding partner"
+        ENTERPRISE = "enterprise", "Enterprise"
+        MANUFACTURER = "manufacturer", "Manufacturer"
+        DEALER = "dealer", "Dealer"
+        PLATFORM = "platform", "Platform operator"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PENDING = "pending", "Pending review"
+        SUSPENDED = "suspended", "Suspended"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, db_index=True)
+    name = models.CharField(max_length=200)
+    uscc = models.CharField(max_length=18, unique=True, help_text="Unified social credit code (GB 32100)")
+    city = models.CharField(max_length=50, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(Entity):
+    class Role(models.TextChoices):
+        STORE_MANAGER = "store_manager", "Store manager"
+        TECHNICIAN = "technician", "Technician"
+        SUPPLIER_STAFF = "supplier_staff", "Supplier staff"
+        LENDER_ANALYST = "lender_analyst", "Partner lender analyst"
+        ENTERPRISE_ADMIN = "enterprise_admin", "Enterprise admin"
+        MANUFACTURER_ANALYST = "manufacturer_analyst", "Manufacturer analyst"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=30, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "organisation", "role"], name="identity_membership_unique")]
+
+
+class ApiToken(Entity):
+    """A bearer token for integrations; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    token_hash = models.CharField(max_length=64, unique=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"

@@ -1,0 +1,95 @@
+"""Identity queries, starting with who the caller is."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from carloop.core import authz, pii
+from carloop.core.authz import ANONYMOUS, Subject
+from carloop.identity.contracts import CustomerFacts, OrganisationInfo
+from carloop.identity.models import CustomerProfile, Membership, Organisation, PlatformRole, User
+
+PII_ROLES = (authz.RISK_ANALYST, authz.ADMIN)  # operator roles that may see ID numbers and phones in clear
+
+
+def subject_for_user(user: User | None) -> Subject:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return ANONYMOUS
+    roles = frozenset(PlatformRole.objects.filter(user=user).values_list("role", flat=True))
+    memberships: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for org_id, role in Membership.objects.filter(user=user, organisation__status=Organisation.Status.ACTIVE).values_list("organisation_id", "role"):
+        memberships[org_id].add(role)
+    kind: authz.SubjectKind = "operator" if roles else "org" if memberships else "customer"
+    return Subject(kind=kind, user_id=user.pk, roles=roles, memberships={k: frozenset(v) for k, v in memberships.items()})
+
+
+def subject_of(request: HttpRequest) -> Subject:
+    """The caller of a page or API request (session or bearer token), computed once per request."""
+    cached = getattr(request, "_carloop_subject", None)
+    if cached is None:
+        cached = subject_for_user(getattr(request, "user", None))
+        request._carloop_subject = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def may_see_pii(subject: Subject) -> bool:
+    return subject.has_role(*PII_ROLES)
+
+
+def customer_facts(user_id: uuid.UUID | str) -> CustomerFacts | None:
+    user = User.objects.filter(pk=user_id).select_related("customer_profile").first()
+    if user is None:
+        return None
+    profile: CustomerProfile | None = getattr(user, "customer_profile", None)
+    verified = profile is not None and profile.kyc_status == CustomerProfile.Kyc.VERIFIED
+    return CustomerFacts(
+        user_id=user.pk,
+        display_name=user.display_name or user.username,
+        kyc_verified=verified,
+        real_name=profile.real_name if profile else "",
+        birth_date=profile.birth_date if profile else None,
+        gender=profile.gender if profile else "",
+        region_code=profile.region_code if profile else "",
+        city=profile.city if profile else "",
+        id_index=profile.id_index if profile else None,
+        phone_index=user.phone_index,
+        id_number_masked=pii.mask_id(profile.id_number or "") if profile else "",
+        phone_masked=pii.mask_phone(user.phone or ""),
+    )
+
+
+def clear_pii(user_id: uuid.UUID | str) -> tuple[str, str]:
+    """(phone, id_number) in clear, for services that must send an SMS or submit to a licensed partner."""
+    user = User.objects.filter(pk=user_id).select_related("customer_profile").first()
+    if user is None:
+        return "", ""
+    profile = getattr(user, "customer_profile", None)
+    return user.phone or "", (profile.id_number or "") if profile else ""
+
+
+def _org_info(org: Organisation) -> OrganisationInfo:
+    return OrganisationInfo(id=org.pk, kind=org.kind, name=org.name, uscc=org.uscc, city=org.city, status=org.status)
+
+
+def get_organisation(org_id: uuid.UUID | str) -> OrganisationInfo | None:
+    org = Organisation.objects.filter(pk=org_id).first()
+    return _org_info(org) if org else None
+
+
+def organisations_of_kind(kind: str) -> list[OrganisationInfo]:
+    return [_org_info(o) for o in Organisation.objects.filter(kind=kind, status=Organisation.Status.ACTIVE).order_by("name")]
+
+
+def readable_organisations(subject: Subject) -> QuerySet[Organisation]:
+    """Operators see every organisation; members see their own; everyone else none."""
+    if subject.kind == "operator":
+        return Organisation.objects.all()
+    return Organisation.objects.filter(pk__in=subject.org_ids())
+
+
+def users_with_platform_role(role: str) -> list[uuid.UUID]:
+    return list(PlatformRole.objects.filter(role=role).values_list("user_id", flat=True))

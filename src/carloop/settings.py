@@ -1,0 +1,187 @@
+"""carloop settings: everything comes from CARLOOP_* environment variables with safe demo defaults."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BASE_DIR.parent.parent
+VAR_DIR = Path(os.environ.get("CARLOOP_VAR_DIR", PROJECT_DIR / "var"))
+
+DEMO_SECRET_KEY = "carloop-demo-secret-key-do-not-use-in-production-0123456789"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = _env_bool("CARLOOP_DEBUG", True)
+PRODUCTION = _env_bool("CARLOOP_PRODUCTION", False)
+SECRET_KEY = os.environ.get("CARLOOP_SECRET_KEY", DEMO_SECRET_KEY)
+# Key for encrypting PII at rest and for blind indexes; defaults to one derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = os.environ.get("CARLOOP_FIELD_KEY", "")
+
+if PRODUCTION:
+    if SECRET_KEY == DEMO_SECRET_KEY or len(SECRET_KEY) < 40:
+        raise ImproperlyConfigured(
+            "CARLOOP_PRODUCTION is set but CARLOOP_SECRET_KEY is the demo key or shorter than 40 characters."
+        )
+    if DEBUG:
+        raise ImproperlyConfigured("CARLOOP_PRODUCTION is set: set CARLOOP_DEBUG=false as well.")
+    if not FIELD_ENCRYPTION_KEY:
+        raise ImproperlyConfigured("CARLOOP_PRODUCTION is set: CARLOOP_FIELD_KEY (a Fernet key) is required.")
+
+ALLOWED_HOSTS = [h for h in os.environ.get("CARLOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CARLOOP_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+# Bounded contexts in layer order (core first); `carloop seed` and app discovery follow this order.
+CARLOOP_APPS = [
+    "carloop.core",
+    "carloop.identity",
+    "carloop.ledger",
+    "carloop.vehicles",
+    "carloop.risk",
+    "carloop.finance",
+    "carloop.commerce",
+    "carloop.web",
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "axes",
+    "django_tasks",
+    "django_tasks_db",
+    *CARLOOP_APPS,
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "carloop.core.i18n.LanguageMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "carloop.urls"
+WSGI_APPLICATION = "carloop.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "web" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "carloop.web.context.shell",
+            ],
+            "builtins": ["carloop.core.templatetags.carloop"],
+        },
+    }
+]
+
+_default_db = f"sqlite:///{VAR_DIR / 'carloop.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("CARLOOP_DATABASE_URL", _default_db), conn_max_age=int(os.environ.get("CARLOOP_CONN_MAX_AGE", "60"))
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CARLOOP_TEST_DB_NAME") or None}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "identity.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "carloop.identity.auth.PhoneOrUsernameBackend",
+]
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+if "pytest" in sys.modules or os.environ.get("CARLOOP_FAST_HASHER"):
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # tests and demo seeding only
+
+# Login throttling (django-axes): 5 failures per username+IP lock for 15 minutes.
+AXES_ENABLED = _env_bool("CARLOOP_LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.25  # float-ok: hours, not money
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_VERBOSE = False
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("CARLOOP_REDIS_URL"):
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CARLOOP_REDIS_URL"]}
+
+# Background work runs in `carloop worker`; the test suite runs tasks immediately.
+_task_backend = "django_tasks.backends.immediate.ImmediateBackend" if "pytest" in sys.modules else "django_tasks_db.DatabaseBackend"
+TASKS = {"default": {"BACKEND": os.environ.get("CARLOOP_TASK_BACKEND", _task_backend)}}
+
+# Notifications (SMS/push) go through an outbox; demo backends print or write files.
+NOTIFICATION_BACKEND = os.environ.get("CARLOOP_NOTIFICATION_BACKEND", "console")
+NOTIFICATION_DIR = VAR_DIR / "notifications"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"pii": {"()": "carloop.core.pii.MaskPiiFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["pii"]}},
+    "root": {"handlers": ["console"], "level": os.environ.get("CARLOOP_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+}

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class WebConfig(AppConfig):
+    name = "carloop.web"
+    label = "web"
+    verbose_name = "Web shell"
+
+    def ready(self) -> None:
+        from carloop.core import nav
+
+        nav.register(nav.NavItem("web:home", "首页", "Home", nav.everyone, order=0))
+        nav.register(nav.NavItem("admin:index", "运营后台", "Back office", nav.operators(), order=900,
+                                 description_zh="Django 管理后台（敏感信息已脱敏）", description_en="Django admin (PII masked)"))
+        nav.register(nav.NavItem("web:api_docs", "API 文档", "API docs", nav.everyone, order=950))

@@ -1,0 +1,87 @@
+"""Site shell pages: home per role, sign-in/out, sign-up and the caller's profile with real-name verification."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+
+from carloop.core.errors import Problem
+from carloop.core.i18n import lt, t
+from carloop.identity import selectors, services
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/home.html")
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "web/login.html"
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    pass
+
+
+class SignupForm(forms.Form):
+    phone = forms.CharField(label=lt("手机号", "Mobile number"), max_length=20)
+    display_name = forms.CharField(label=lt("昵称", "Display name"), max_length=100, required=False)
+    password = forms.CharField(label=lt("密码", "Password"), widget=forms.PasswordInput, min_length=8)
+
+
+class KycForm(forms.Form):
+    real_name = forms.CharField(label=lt("真实姓名", "Legal name"), max_length=30)
+    id_number = forms.CharField(label=lt("居民身份证号", "Resident ID number"), max_length=20)
+    city = forms.CharField(label=lt("所在城市", "City"), max_length=50, required=False)
+
+
+def _apply_problem(form: forms.Form, problem: Problem) -> None:
+    lang_en = t("zh", "en") == "en"
+    for error in problem.errors or []:
+        field = error.pointer.strip("/").split("/")[0]
+        form.add_error(field if field in form.fields else None, error.en if lang_en else error.zh)
+    if not problem.errors:
+        form.add_error(None, problem.en if lang_en else problem.zh)
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.register_customer(phone=form.cleaned_data["phone"], password=form.cleaned_data["password"],
+                                              display_name=form.cleaned_data["display_name"])
+        except Problem as problem:
+            _apply_problem(form, problem)
+        else:
+            login(request, user, backend="carloop.identity.auth.PhoneOrUsernameBackend")
+            messages.success(request, t("注册成功，请完成实名认证", "Welcome! Please complete real-name verification."))
+            return redirect("web:profile")
+    return render(request, "web/signup.html", {"form": form})
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = KycForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.verify_kyc(user, **form.cleaned_data)  # type: ignore[arg-type]
+        except Problem as problem:
+            _apply_problem(form, problem)
+        else:
+            messages.success(request, t("实名认证已完成", "Real-name verification complete"))
+            return redirect("web:profile")
+    facts = selectors.customer_facts(str(user.pk))
+    return render(request, "web/profile.html", {"facts": facts, "form": form})
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok", "database": connection.vendor})

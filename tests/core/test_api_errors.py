@@ -1,0 +1,87 @@
+import json
+import uuid
+
+import pytest
+from django.test import Client, RequestFactory
+from ninja import Schema, Status
+
+from carloop.core.idempotency import idempotent
+from carloop.core.models import IdempotencyRecord
+
+
+@pytest.mark.django_db
+def test_unknown_object_is_a_problem_404() -> None:
+    response = Client().get(f"/api/v1/identity/organisations/{uuid.uuid4()}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == "https://carloop.dev/problems/not-found"
+    assert body["detail_i18n"]["en"] == "Not found"
+
+
+@pytest.mark.django_db
+def test_validation_error_has_field_pointers_and_language() -> None:
+    response = Client().post("/api/v1/identity/signup", data=json.dumps({"phone": "123"}), content_type="application/json",
+                             headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["type"].endswith("/validation-error")
+    assert body["detail"] == "The request is invalid"
+    assert {e["pointer"] for e in body["errors"]} == {"/password"}
+
+
+@pytest.mark.django_db
+def test_domain_validation_is_localised_zh_by_default() -> None:
+    response = Client().post("/api/v1/identity/signup", data=json.dumps({"phone": "123", "password": "x" * 12}), content_type="application/json")
+    assert response.status_code == 422
+    body = response.json()
+    assert body["detail"] == "手机号格式无效"
+    assert body["errors"][0]["pointer"] == "/phone"
+
+
+@pytest.mark.django_db
+def test_bad_bearer_token_is_401() -> None:
+    response = Client(headers={"Authorization": "Bearer nope"}).get("/api/v1/identity/me")
+    assert response.status_code == 401
+    assert response.json()["type"].endswith("/invalid-token")
+
+
+class _Out(Schema):
+    n: int
+
+
+calls: list[int] = []
+
+
+@idempotent
+def _view(request, n: int):  # type: ignore[no-untyped-def]
+    calls.append(n)
+    return Status(201, _Out(n=len(calls)))
+
+
+@pytest.mark.django_db
+def test_idempotent_replay_and_reuse_with_other_body() -> None:
+    calls.clear()
+    factory = RequestFactory()
+
+    def post(body: bytes):  # type: ignore[no-untyped-def]
+        return factory.post("/api/v1/x", data=body, content_type="application/json", headers={"Idempotency-Key": "k-1"})
+
+    first = _view(post(b'{"a": 1}'), 7)
+    again = _view(post(b'{"a": 1}'), 7)
+    assert first.status_code == again.status_code == 201
+    assert json.loads(first.content) == json.loads(again.content) == {"n": 1}
+    assert again["Idempotent-Replayed"] == "true" and calls == [7]
+    from carloop.core.errors import Problem
+
+    with pytest.raises(Problem) as info:
+        _view(post(b'{"a": 2}'), 7)
+    assert info.value.slug == "idempotency-key-reused" and calls == [7]
+    assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_openapi_docs_are_served() -> None:
+    response = Client().get("/api/openapi.json")
+    assert response.status_code == 200
+    assert "/api/v1/identity/signup" in response.json()["paths"]

@@ -1,0 +1,34 @@
+"""Every API operation must appear in some app's authorization matrix (tests/harness.py)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+
+import tests
+from carloop.api import api
+from tests.harness import REGISTERED
+
+
+def _load_all_test_modules() -> None:
+    for module in pkgutil.walk_packages(tests.__path__, "tests."):
+        if module.name.rsplit(".", 1)[-1].startswith("test_"):
+            importlib.import_module(module.name)
+
+
+def _normalise(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path.rstrip("/"))
+
+
+def test_every_endpoint_has_an_authorization_case() -> None:
+    _load_all_test_modules()
+    covered = {(case.method.upper(), _normalise(case.path)) for case in REGISTERED}
+    schema = api.get_openapi_schema()
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if (method.upper(), _normalise(path)) not in covered
+    ]
+    assert not missing, "endpoints without an authorization matrix case:\n" + "\n".join(sorted(missing))

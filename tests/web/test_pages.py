@@ -1,0 +1,49 @@
+import pytest
+from django.test import Client
+
+from carloop.identity import services
+
+
+@pytest.mark.django_db
+def test_home_speaks_chinese_by_default_and_english_on_request() -> None:
+    client = Client()
+    assert "欢迎来到 carloop" in client.get("/").content.decode()
+    assert "Welcome to carloop" in client.get("/?lang=en").content.decode()
+    assert "Welcome to carloop" in client.get("/").content.decode()  # remembered
+
+
+@pytest.mark.django_db
+def test_signup_then_kyc_page_flow() -> None:
+    client = Client()
+    response = client.post("/signup/", {"phone": "13600001111", "password": "Tr0ub4dour&3x", "display_name": "小李"})
+    assert response.status_code == 302 and response["Location"] == "/me/"
+    page = client.post("/me/", {"real_name": "李四", "id_number": "110105194912310021"}).content.decode()
+    assert "身份证号" in page and "已认证" not in page
+    client.post("/me/", {"real_name": "李四", "id_number": "11010519491231002X"})
+    page = client.get("/me/").content.decode()
+    assert "已认证" in page and "1101**********002X" in page and "11010519491231002X" not in page
+
+
+@pytest.mark.django_db
+def test_navigation_follows_the_role(actors) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(actors.user("ops"))
+    assert "运营后台" in client.get("/").content.decode()
+    customer = Client()
+    customer.force_login(actors.user("customer"))
+    assert "运营后台" not in customer.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_admin_lists_mask_pii(actors) -> None:  # type: ignore[no-untyped-def]
+    admin = services.create_staff_user(username="root", password="Tr0ub4dour&3x", platform_roles=("admin",))
+    customer = actors.user("customer")
+    client = Client()
+    client.force_login(admin)
+    page = client.get("/admin/identity/user/").content.decode()
+    phone = customer.phone
+    assert phone not in page and f"{phone[:3]}****{phone[-4:]}" in page
+
+
+def test_healthz(db) -> None:  # type: ignore[no-untyped-def]
+    assert Client().get("/healthz").json()["status"] == "ok"
