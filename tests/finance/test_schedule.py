@@ -163,6 +163,10 @@ def test_irr_edge_cases() -> None:
     # A hopeless guess still converges (bisection safeguard).
     r = periodic_irr([304_219] * 35 + [304_236], 10_000_000, Decimal(5))
     assert abs(r - Decimal("0.005")) < Decimal("1e-6")
+    # Level-looking flows whose odd one out is not the last must not take the closed form.
+    odd = [1000] * 12
+    odd[4] = 5000
+    assert abs(float(periodic_irr(odd, 14_000)) - npf.irr([-14_000, *odd])) < 1e-12  # float-ok: test oracle
     # One balloon payment: (1 + r) = 110 / 100.
     assert abs(periodic_irr([110], 100) - Decimal("0.1")) < Decimal("1e-15")
 

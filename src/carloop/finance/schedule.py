@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 from functools import lru_cache
+from itertools import repeat
+from operator import sub
 from typing import NamedTuple
 
 MAX_TERM = 360
@@ -48,6 +50,9 @@ class Method(enum.StrEnum):
     EQUAL_INSTALLMENT = "equal_installment"
     EQUAL_PRINCIPAL = "equal_principal"
     MONTHLY_FEE = "monthly_fee"
+
+
+_METHODS: dict[object, Method] = {**{m.value: m for m in Method}, **{m: m for m in Method}}
 
 
 class ScheduleInputError(ValueError):
@@ -148,22 +153,24 @@ class Schedule:
             out.append(Row(k, due, p, i, f, p + i + f, balance))
         return out
 
-    def periodic_irr(self) -> Decimal:
-        """Monthly IRR of net disbursed vs every payment (see :func:`periodic_irr`)."""
+    def _irr_guess(self) -> Decimal:
         num, den = self.annual_rate.as_integer_ratio()
-        guess = Decimal(num) / Decimal(12 * den)
+        guess = _CTX.divide(num, 12 * den)
         charges = self.upfront_fee_fen + sum(self.fee)
         if charges:
-            guess += Decimal(2 * charges) / Decimal(self.net_disbursed_fen * (self.term + 1))
-        return periodic_irr(self.payments, self.principal_fen - self.upfront_fee_fen, guess)
+            guess += _CTX.divide(2 * charges, (self.principal_fen - self.upfront_fee_fen) * (self.term + 1))
+        return guess
+
+    def periodic_irr(self) -> Decimal:
+        """Monthly IRR of net disbursed vs every payment (see :func:`periodic_irr`)."""
+        return periodic_irr(self.payments, self.principal_fen - self.upfront_fee_fen, self._irr_guess())
 
     def apr_pair(self) -> tuple[Decimal, Decimal]:
         """(``apr`` = periodic IRR × 12, ``apr_effective`` = (1 + IRR)^12 − 1), both to six places."""
-        r = self.periodic_irr()
+        guess = self._irr_guess()
         with localcontext(_CTX):
-            apr = (r * _TWELVE).quantize(APR_QUANTUM)
-            effective = ((_ONE + r) ** 12 - _ONE).quantize(APR_QUANTUM)
-        return apr, effective
+            r = _solve_irr(self.payments, self.principal_fen - self.upfront_fee_fen, guess)
+            return (r * _TWELVE).quantize(APR_QUANTUM), ((_ONE + r) ** 12 - _ONE).quantize(APR_QUANTUM)
 
 
 def build_schedule(
@@ -184,12 +191,11 @@ def build_schedule(
     (after a partial prepayment): due dates keep following the original disbursement day. ``fee_base_fen``
     is the amount the monthly fee is charged on (default: ``principal_fen``).
     """
-    try:
-        method = Method(method)
-    except ValueError:
+    method = _METHODS.get(method)  # type: ignore[assignment]
+    if method is None:
         raise ScheduleInputError(
             "/method", "还款方式无效", "method must be equal_installment, equal_principal or monthly_fee"
-        ) from None
+        )
     if not isinstance(principal_fen, int) or principal_fen <= 0:
         raise ScheduleInputError("/principal", "本金必须大于零", "principal must be greater than zero")
     if not isinstance(term, int) or not 1 <= term <= MAX_TERM:
@@ -238,7 +244,7 @@ def build_schedule(
                                          annual_rate, upfront_fee_fen)
         final_interest = (balance * num2 + den12) // den12x2
         interest.append(final_interest)
-        principal = [payment - charge for charge in interest[:last]]
+        principal = list(map(sub, repeat(payment, last), interest))
         principal.append(balance)
         payments = [payment] * last
         payments.append(balance + final_interest)
@@ -296,7 +302,7 @@ def _clamped_installments(
 
 
 def _present_value_horner(flows: Sequence[int], v: Decimal) -> tuple[Decimal, Decimal]:
-    """g(v) = Σ c_k v^k and g'(v) by Horner's rule (call inside ``localcontext(_CTX)``)."""
+    """g(v) = Σ c_k v^k and g'(v) by Horner's rule (inside ``localcontext(_CTX)``)."""
     h = _ZERO
     dh = _ZERO
     for amount in reversed(flows):
@@ -325,6 +331,11 @@ def periodic_irr(flows: Sequence[int], net: int, guess: Decimal = _ZERO) -> Deci
     flows g''(v) <= (n-1)/v · g'(v), so after a step of size Δ <= v/(20n) the error in v is below about
     0.6·n·Δ²/v. Exactly 0 when the flows repay exactly the net amount.
     """
+    with localcontext(_CTX):
+        return _solve_irr(flows, net, guess)
+
+
+def _solve_irr(flows: Sequence[int], net: int, guess: Decimal) -> Decimal:
     n = len(flows)
     if n == 0 or net <= 0:
         raise ValueError("an IRR needs a positive net amount and at least one payment")
@@ -336,33 +347,33 @@ def periodic_irr(flows: Sequence[int], net: int, guess: Decimal = _ZERO) -> Deci
     if total < net:
         raise ValueError("the payments do not repay the net amount: negative IRR")
     level = flows[0]
-    is_level = n > 1 and flows.count(level) >= n - 1 and flows[n - 2] == level
     last = flows[-1]
-    with localcontext(_CTX):
-        target = Decimal(net)
-        lo, hi = _ZERO, _ONE  # g(lo) < net < g(hi) since g(0) = 0 and g(1) = total
-        v = _ONE / (_ONE + guess) if guess > 0 else Decimal("0.99")
-        n_dec = Decimal(n)
-        for _ in range(_MAX_ITERATIONS):
-            if is_level and _ONE - v > _CLOSED_FORM_MIN_GAP:
-                g, dg = _present_value_level(level, last, n, v)
-            else:
-                g, dg = _present_value_horner(flows, v)
-            excess = g - target
-            if excess > 0:
-                hi = v
-            elif excess < 0:
-                lo = v
-            else:
-                break
-            step = excess / dg
-            candidate = v - step
-            if not lo < candidate < hi:
-                candidate = (lo + hi) / 2
-                step = v - candidate
-            v = candidate
-            if n_dec * step * step < _V_TOLERANCE * v and abs(step) * 20 * n_dec < v:
-                break
-        else:  # pragma: no cover - Newton with bisection converges long before this
-            raise ArithmeticError("IRR did not converge")
-        return _ONE / v - _ONE
+    same = flows.count(level)
+    is_level = same == n or (same == n - 1 and last != level)
+    target = Decimal(net)
+    lo, hi = _ZERO, _ONE  # g(lo) < net < g(hi) since g(0) = 0 and g(1) = total
+    v = _ONE / (_ONE + guess) if guess > 0 else Decimal("0.99")
+    n_dec = Decimal(n)
+    for _ in range(_MAX_ITERATIONS):
+        if is_level and _ONE - v > _CLOSED_FORM_MIN_GAP:
+            g, dg = _present_value_level(level, last, n, v)
+        else:
+            g, dg = _present_value_horner(flows, v)
+        excess = g - target
+        if excess > 0:
+            hi = v
+        elif excess < 0:
+            lo = v
+        else:
+            break
+        step = excess / dg
+        candidate = v - step
+        if not lo < candidate < hi:
+            candidate = (lo + hi) / 2
+            step = v - candidate
+        v = candidate
+        if n_dec * step * step < _V_TOLERANCE * v and abs(step) * 20 * n_dec < v:
+            break
+    else:  # pragma: no cover - Newton with bisection converges long before this
+        raise ArithmeticError("IRR did not converge")
+    return _ONE / v - _ONE
