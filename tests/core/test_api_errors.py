@@ -7,6 +7,7 @@ from ninja import Schema, Status
 
 from carloop.core.idempotency import idempotent
 from carloop.core.models import IdempotencyRecord
+from tests.harness import SUBJECT_KINDS, Case, run_case
 
 
 @pytest.mark.django_db
@@ -85,3 +86,36 @@ def test_openapi_docs_are_served() -> None:
     response = Client().get("/api/openapi.json")
     assert response.status_code == 200
     assert "/api/v1/identity/signup" in response.json()["paths"]
+
+
+def _event(actors):  # type: ignore[no-untyped-def]
+    from carloop.core import audit
+
+    audit.record("user:x", "thing.done", "test.thing", "t-1")
+    return {}
+
+
+OPERATORS_OK = {"ops": 200, "admin": 200, "risk_analyst": 200, "finance_ops": 200, "anonymous": 401, "*": 403}
+CASES = [
+    Case("GET", "/api/v1/core/events", expect=OPERATORS_OK),
+    Case("GET", "/api/v1/core/audit?object_type=test.thing&object_id=t-1", setup=_event, expect=OPERATORS_OK),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("kind", SUBJECT_KINDS)
+def test_authorization(actors, case, kind) -> None:  # type: ignore[no-untyped-def]
+    response = run_case(actors, case, kind)
+    if response.status_code == 200 and "audit" in case.path:
+        assert [a["action"] for a in response.json()] == ["thing.done"]
+
+
+def test_production_mode_refuses_demo_secrets() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARLOOP_")} | {"CARLOOP_PRODUCTION": "true", "CARLOOP_DEBUG": "false"}
+    result = subprocess.run([sys.executable, "-c", "import carloop.settings"], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "CARLOOP_SECRET_KEY" in result.stderr
