@@ -13,6 +13,7 @@ from tests.harness import Actors
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs PostgreSQL (row locks, real concurrency); skipped on SQLite")
     config.addinivalue_line("markers", "slow: long-running; still part of the full suite")
+    config.addinivalue_line("markers", "browser: drives Chromium with Playwright")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
