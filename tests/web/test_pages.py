@@ -47,3 +47,11 @@ def test_admin_lists_mask_pii(actors) -> None:  # type: ignore[no-untyped-def]
 
 def test_healthz(db) -> None:  # type: ignore[no-untyped-def]
     assert Client().get("/healthz").json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_operators_can_view_the_back_office_but_not_change_it(actors) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(actors.user("ops"))
+    assert client.get("/admin/identity/organisation/").status_code == 200
+    assert client.get("/admin/identity/organisation/add/").status_code == 403

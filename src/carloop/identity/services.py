@@ -8,6 +8,7 @@ import secrets
 import uuid
 from datetime import datetime
 
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -120,10 +121,17 @@ def add_member(*, organisation_id: uuid.UUID, user: User, role: str) -> Membersh
     return membership
 
 
+OPERATORS_GROUP = "carloop operators"
+
+
 def grant_platform_role(user: User, role: str) -> None:
+    """Give a platform role; operators may view every table in the back office (admins may also change)."""
     if role not in PlatformRole.Role.values:
         raise Invalid("invalid-role", "角色无效", "Unknown role")
     PlatformRole.objects.get_or_create(user=user, role=role)
+    group, _ = Group.objects.get_or_create(name=OPERATORS_GROUP)
+    group.permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    user.groups.add(group)
 
 
 def create_staff_user(*, username: str, password: str, display_name: str = "", platform_roles: tuple[str, ...] = ()) -> User:
