@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from carloop.core import authz
 from carloop.core.errors import Forbidden, NotFound, Problem
@@ -216,7 +216,7 @@ def garage_add(request: HttpRequest, body: VehicleIn) -> Any:
         trim_id=body.trim_id, brand_name=body.brand_name, model_name=body.model_name, powertrain=body.powertrain,
         reference_price_fen=price, odometer_km=body.odometer_km,
     )
-    return 201, vehicle_out(vehicle)
+    return Status(201, vehicle_out(vehicle))
 
 
 @router.get("/garage/{vehicle_id}", response=VehicleOut, summary="One of the caller's vehicles")
@@ -236,8 +236,8 @@ def odometer_add(request: HttpRequest, vehicle_id: uuid.UUID, body: OdometerIn) 
     subject, vehicle = _owned(request, vehicle_id)
     reading = services.record_odometer(vehicle_id=vehicle.id, km=body.km, read_on=body.read_on,
                                        meter_replaced=body.meter_replaced, owner_user_id=subject.user_id)
-    return 201, {"km": reading.km, "read_on": reading.read_on, "source": reading.source,
-                 "meter_replaced": reading.meter_replaced}
+    return Status(201, {"km": reading.km, "read_on": reading.read_on, "source": reading.source,
+                        "meter_replaced": reading.meter_replaced})
 
 
 @router.get("/garage/{vehicle_id}/valuation", response=ValuationOut, summary="Current value estimate")
@@ -267,4 +267,4 @@ def condition_report(request: HttpRequest, body: ConditionReportIn) -> Any:
     report_id = services.record_condition_report(
         vehicle_id=vehicle_id, grade=body.grade, odometer_km=body.odometer_km, inspected_on=body.inspected_on,
         inspector_org_id=org_id, notes=body.notes, actor=subject.ref)
-    return 201, {"id": report_id, "vehicle_id": vehicle_id}
+    return Status(201, {"id": report_id, "vehicle_id": vehicle_id})

@@ -1,0 +1,106 @@
+"""Commerce queries; every caller-facing query starts from a ``readable_*`` selector."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+
+from carloop.commerce import cocreation_analysis as analysis
+from carloop.commerce.models import Campaign, CarOrder, TestDriveSlot, TradeInQuote
+from carloop.core import authz
+from carloop.core.authz import Subject
+from carloop.core.timeutil import now
+
+
+def readable_orders(subject: Subject) -> QuerySet[CarOrder]:
+    """Buyers see their orders, operators all, store managers those delivered or serviced at their stores."""
+    qs = CarOrder.objects.select_related("trim__series__brand")
+    if subject.kind == "operator":
+        return qs
+    if subject.kind == "customer":
+        return qs.filter(customer_id=subject.user_id)
+    stores = subject.org_ids(authz.STORE_MANAGER)
+    return qs.filter(delivery_store_id__in=stores) if stores else qs.none()
+
+
+def get_order(subject: Subject, order_id: uuid.UUID) -> CarOrder | None:
+    return readable_orders(subject).filter(pk=order_id).first()
+
+
+def readable_quotes(subject: Subject) -> QuerySet[TradeInQuote]:
+    if subject.kind == "operator":
+        return TradeInQuote.objects.all()
+    return TradeInQuote.objects.filter(customer_id=subject.user_id) if subject.user_id else TradeInQuote.objects.none()
+
+
+def open_slots(series_id: uuid.UUID | None = None, store_id: uuid.UUID | None = None) -> QuerySet[TestDriveSlot]:
+    qs = TestDriveSlot.objects.filter(starts_at__gt=now()).select_related("series", "store").order_by("starts_at")
+    if series_id:
+        qs = qs.filter(series_id=series_id)
+    if store_id:
+        qs = qs.filter(store_id=store_id)
+    return qs
+
+
+def readable_campaigns(subject: Subject) -> QuerySet[Campaign]:
+    """Manufacturer analysts see their own campaigns, operators all, customers the open ones."""
+    if subject.kind == "operator":
+        return Campaign.objects.all()
+    own = subject.org_ids(authz.MANUFACTURER_ANALYST)
+    if own:
+        return Campaign.objects.filter(manufacturer_id__in=own)
+    if subject.kind == "customer":
+        return Campaign.objects.filter(status=Campaign.Status.OPEN)
+    return Campaign.objects.none()
+
+
+def reportable_campaign(subject: Subject, campaign_id: uuid.UUID) -> Campaign | None:
+    """The report is for the owning manufacturer's analysts and operators only."""
+    if subject.kind == "operator":
+        return Campaign.objects.filter(pk=campaign_id).first()
+    own = subject.org_ids(authz.MANUFACTURER_ANALYST)
+    return Campaign.objects.filter(pk=campaign_id, manufacturer_id__in=own).first() if own else None
+
+
+def _questions(campaign: Campaign) -> list[analysis.Question]:
+    return [analysis.Question(q["key"], q["kind"], tuple(o["code"] for o in q.get("options", [])))
+            for q in campaign.questions if not q.get("vw")]
+
+
+def demand_report(campaign: Campaign) -> dict[str, Any]:
+    answers = list(campaign.responses.values_list("answers", flat=True))
+    has_vw = any(q.get("vw") for q in campaign.questions)
+    report = analysis.demand_report(_questions(campaign), answers,
+                                    vw_keys=analysis.VanWestendorpKeys() if has_vw else None)
+    report["campaign_id"] = str(campaign.pk)
+    report["title"] = campaign.title
+    report["title_zh"] = campaign.title_zh
+    report["status"] = campaign.status
+    return report
+
+
+def report_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """Flat rows for the CSV export: only aggregates, suppressed cells left blank."""
+    rows: list[list[Any]] = [["section", "question", "item", "count", "share", "ci_low", "ci_high", "value_fen"]]
+    rows.append(["respondents", "", "", report["respondents"], "", "", "", ""])
+    for key, block in report["questions"].items():
+        if block["kind"] == "price":
+            for stat in ("p25_fen", "median_fen", "p75_fen"):
+                rows.append(["price_expectation", key, stat, "", "", "", "", block[stat]])
+            continue
+        for cell in block["options"]:
+            rows.append(["share", key, cell["option"], cell["count"], cell["share"], cell["ci_low"], cell["ci_high"], ""])
+    for key, pairs in report["co_occurrence"].items():
+        for pair in pairs:
+            rows.append(["co_occurrence", key, f"{pair['a']}+{pair['b']}", pair["count"], pair["share"], "", "", ""])
+    points = report.get("price_points") or {}
+    for name in ("pmc_fen", "opp_fen", "ipp_fen", "pme_fen"):
+        if name in points:
+            rows.append(["van_westendorp", "", name.removesuffix("_fen"), "", "", "", "", points[name]])
+    for segment in (report.get("segments") or {}).get("segments", []):
+        config = "; ".join(f"{k}={'/'.join(v) if isinstance(v, list) else v}" for k, v in segment["configuration"].items())
+        rows.append(["segment", str(segment["segment"]), config, segment["size"], segment["share"], segment["ci_low"],
+                     segment["ci_high"], segment["median_price_fen"]])
+    return [[("" if v is None else v) for v in row] for row in rows]
