@@ -74,5 +74,5 @@ ANONYMOUS = Subject(kind="anonymous")
 
 def request_subject(request: object) -> Subject:
     """The subject identity's middleware attached to the request (anonymous when there is none)."""
-    subject = getattr(request, "subject", None)
-    return subject if subject is not None else ANONYMOUS  # type: ignore[no-any-return]
+    subject: Subject | None = getattr(request, "subject", None)
+    return subject if subject is not None else ANONYMOUS
