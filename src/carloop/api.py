@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -14,6 +12,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 from ninja.utils import check_csrf
 
+from carloop.core.discovery import app_modules
 from carloop.core.errors import FieldError, NotFound, Problem, Unauthorized
 from carloop.core.i18n import current
 
@@ -110,14 +109,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     return problem_response(request, Problem(500, "internal-error", "服务器内部错误，我们已记录此问题", "Internal server error; it has been logged"))
 
 
-for app_module in settings.CARLOOP_APPS:
-    label = app_module.rsplit(".", 1)[-1]
-    try:
-        module = importlib.import_module(f"{app_module}.api")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{app_module}.api":
-            raise
-        continue
+for label, module in app_modules("api"):
     router = getattr(module, "router", None)
     if router is not None:
         api.add_router(f"/v1/{label}/", router)

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import importlib
 import time
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from carloop.core.discovery import app_modules
 from carloop.core.seeding import SCALES, SeedContext
 
 
@@ -21,15 +20,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, scale: str, only: list[str] | None, quiet: bool, **options: Any) -> None:
         ctx = SeedContext(scale=scale, stdout=self.stdout, quiet=quiet)  # type: ignore[arg-type]
-        for app_module in settings.CARLOOP_APPS:
-            label = app_module.rsplit(".", 1)[-1]
+        for label, module in app_modules("seed"):
             if only and label not in only:
-                continue
-            try:
-                module = importlib.import_module(f"{app_module}.seed")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{app_module}.seed":
-                    raise
                 continue
             started = time.perf_counter()
             ctx.say(f"seeding {label} …")
