@@ -1,0 +1,116 @@
+"""Decision providers: the risk app's ``decide`` when available, else finance's own rules-only provider.
+
+``CARLOOP_DECISION_PROVIDER`` = ``"rules"`` or ``"risk"``; unset means ``"risk"`` when
+``carloop.risk.services.decide`` is importable, else ``"rules"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from carloop.finance.schedule import add_months
+from carloop.identity import selectors as identity
+from carloop.risk.contracts import DecisionRequest, DecisionResult, Reason
+
+MIN_AGE = 18
+MAX_AGE_AT_MATURITY = 65
+DEFAULT_TIER = "B"
+
+
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    try:
+        return getattr(importlib.import_module(module), name, None)  # type: ignore[no-any-return]
+    except ImportError:
+        return None
+
+
+def is_blacklisted(kind: str, value: str | None) -> bool:
+    """``carloop.risk.selectors.is_blacklisted`` when the risk app provides it; nothing is blacklisted otherwise."""
+    check = _optional("carloop.risk.selectors", "is_blacklisted")
+    return bool(value) and check is not None and bool(check(kind, value))
+
+
+def provider_name() -> str:
+    configured = getattr(settings, "CARLOOP_DECISION_PROVIDER", None)
+    if configured in ("rules", "risk"):
+        return str(configured)
+    return "risk" if _optional("carloop.risk.services", "decide") is not None else "rules"
+
+
+def decide(request: DecisionRequest) -> tuple[str, DecisionResult]:
+    """(provider used, result)."""
+    name = provider_name()
+    if name == "risk":
+        risk_decide = _optional("carloop.risk.services", "decide")
+        if risk_decide is not None:
+            return name, risk_decide(request)
+    return "rules", rules_decide(request)
+
+
+def rules_decide(request: DecisionRequest) -> DecisionResult:
+    """KYC verified, age 18–65 at maturity, not blacklisted, amount and LTV within the product's limits."""
+    started = time.perf_counter()
+    reasons: list[Reason] = []
+    hits: list[str] = []
+    facts = identity.customer_facts(request.customer_user_id)
+    limits = request.product_limits
+
+    def fail(code: str, zh: str, en: str) -> None:
+        hits.append(code)
+        reasons.append(Reason(code, zh, en))
+
+    if facts is None or not facts.kyc_verified:
+        fail("kyc_not_verified", "尚未完成实名认证", "Identity verification (KYC) is not complete")
+    elif facts.birth_date is None:
+        fail("age_unknown", "无法确认年龄", "Age could not be established")
+    else:
+        maturity = add_months(request.as_of, request.term_months)
+        if (facts.age_on(request.as_of) or 0) < MIN_AGE:
+            fail("age_under_18", "申请人须年满 18 周岁", "Applicants must be at least 18")
+        elif (facts.age_on(maturity) or 0) > MAX_AGE_AT_MATURITY:
+            fail("age_at_maturity", "贷款到期时年龄不得超过 65 周岁", "Age at maturity must not exceed 65")
+        if is_blacklisted("id_number", facts.id_index) or is_blacklisted("phone", facts.phone_index):
+            fail("blacklisted", "申请人未通过风险名单核查", "The applicant did not pass the watch-list check")
+    if is_blacklisted("device", request.device_id):
+        fail("device_blacklisted", "设备未通过风险核查", "The device did not pass the risk check")
+    low, high = limits.get("min_amount_fen", 0), limits.get("max_amount_fen", request.amount_fen)
+    if not low <= request.amount_fen <= high:
+        fail("amount_out_of_range", "申请金额超出产品范围", "The amount is outside the product's range")
+    max_ltv = Decimal(str(limits.get("max_ltv", "1")))
+    collateral = request.collateral_value_fen
+    if collateral is not None and (collateral <= 0 or Decimal(request.amount_fen) > max_ltv * collateral):
+        fail("ltv_exceeded", f"贷款金额超过车辆价值的 {max_ltv:.0%}", f"The amount exceeds {max_ltv:.0%} of the car's value")
+    outcome = "decline" if reasons else "approve"
+    return DecisionResult(
+        decision_id=str(uuid.uuid4()),
+        outcome=outcome,  # type: ignore[arg-type]
+        approved_amount_fen=request.amount_fen if outcome == "approve" else None,
+        price_tier=DEFAULT_TIER if outcome == "approve" else None,
+        score=None,
+        reasons=reasons,
+        rule_hits=hits,
+        model_version="finance-rules-1",
+        latency_ms=(time.perf_counter() - started) * 1000,  # float-ok: a duration
+    )
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclass DTOs (request/result) as JSON for the decision record."""
+    if hasattr(value, "__dataclass_fields__"):
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, date | uuid.UUID | Decimal):
+        return str(value)
+    return value

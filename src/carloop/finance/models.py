@@ -1,0 +1,293 @@
+"""Finance tables: products (versioned) and funding plans, applications with their decisions, loans with their
+instalments, repayments and daily close-of-business runs. Amounts are integer fen; rates are Decimal fractions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django_fsm import FSMField, transition
+
+from carloop.core.models import Entity
+
+RATE = {"max_digits": 12, "decimal_places": 8}
+
+
+class ProductKind(models.TextChoices):
+    PURCHASE = "purchase_installment", "购车分期 Purchase instalment"
+    CAR_SECURED = "car_secured", "车抵贷 Car-secured loan"
+    TRADE_IN = "trade_in", "置换金融 Trade-in finance"
+
+
+class FundingPlan(Entity):
+    """Who funds a product's loans: partner shares in basis points; the platform funds the remainder."""
+
+    code = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class FundingShare(Entity):
+    plan = models.ForeignKey(FundingPlan, on_delete=models.CASCADE, related_name="shares")
+    partner = models.ForeignKey("identity.Organisation", on_delete=models.PROTECT, related_name="+")
+    share_bp = models.PositiveIntegerField(help_text="share of principal in basis points (7000 = 70%)")
+    partner_rate = models.DecimalField(**RATE, help_text="annual rate the partner earns on its share")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["plan", "partner"], name="finance_share_unique")]
+
+
+class LoanProduct(Entity):
+    """One version of a loan product; a new version is a new row, and loans keep the row they were signed on."""
+
+    code = models.CharField(max_length=40)
+    version = models.PositiveIntegerField(default=1)
+    is_current = models.BooleanField(default=True)
+    kind = models.CharField(max_length=30, choices=ProductKind.choices)
+    name_zh = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100)
+    method = models.CharField(max_length=20, default="equal_installment")
+    min_amount_fen = models.BigIntegerField()
+    max_amount_fen = models.BigIntegerField()
+    min_term = models.PositiveIntegerField(default=6)
+    max_term = models.PositiveIntegerField(default=60)
+    terms = models.JSONField(default=list, help_text="allowed terms in months, e.g. [12, 24, 36]")
+    rate_table = models.JSONField(default=dict, help_text='annual rate by risk tier, e.g. {"A": "0.0599"}')
+    monthly_fee_rate = models.DecimalField(**RATE, default=Decimal(0))
+    upfront_fee_rate = models.DecimalField(**RATE, default=Decimal(0), help_text="fraction of the principal")
+    min_down_payment = models.DecimalField(**RATE, default=Decimal(0), help_text="fraction of the car price")
+    max_ltv = models.DecimalField(**RATE, default=Decimal(1), help_text="loan-to-value maximum")
+    grace_days = models.PositiveIntegerField(default=3)
+    penalty_rate = models.DecimalField(**RATE, default=Decimal("0.18"), help_text="annual; daily = annual / 360")
+    prepayment_fee_rate = models.DecimalField(**RATE, default=Decimal(0), help_text="fraction of prepaid principal")
+    min_months_before_prepayment = models.PositiveIntegerField(default=0)
+    apr_cap = models.DecimalField(**RATE, default=Decimal("0.24"))
+    funding_plan = models.ForeignKey(FundingPlan, null=True, blank=True, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["code", "version"], name="finance_product_version")]
+        ordering = ["code", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.code} v{self.version}"
+
+
+class Application(Entity):
+    class State(models.TextChoices):
+        SUBMITTED = "submitted", "已提交 Submitted"
+        REFERRED = "referred", "人工审核 Referred"
+        APPROVED = "approved", "已批准 Approved"
+        DECLINED = "declined", "已拒绝 Declined"
+        ACCEPTED = "accepted", "已签约 Accepted"
+        DISBURSED = "disbursed", "已放款 Disbursed"
+        CANCELLED = "cancelled", "已取消 Cancelled"
+
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey(LoanProduct, on_delete=models.PROTECT, related_name="applications")
+    amount_fen = models.BigIntegerField()
+    term = models.PositiveIntegerField()
+    state = FSMField(default=State.SUBMITTED, choices=State.choices)
+    order_ref = models.CharField(max_length=100, blank=True, help_text="opaque commerce order reference")
+    merchant = models.ForeignKey("identity.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    car_price_fen = models.BigIntegerField(null=True, blank=True)
+    vehicle_id = models.UUIDField(null=True, blank=True)
+    collateral_value_fen = models.BigIntegerField(null=True, blank=True)
+    monthly_income_fen = models.BigIntegerField(null=True, blank=True)
+    consent_text = models.TextField(help_text="the consent the customer agreed to, verbatim")
+    consent_at = models.DateTimeField()
+    consent_ip = models.CharField(max_length=45, blank=True)
+    # the offer (set on approval)
+    price_tier = models.CharField(max_length=5, blank=True)
+    offer_amount_fen = models.BigIntegerField(null=True, blank=True)
+    offer_term = models.PositiveIntegerField(null=True, blank=True)
+    offer_rate = models.DecimalField(**RATE, null=True, blank=True)
+    offer_apr = models.DecimalField(**RATE, null=True, blank=True)
+    offer_apr_effective = models.DecimalField(**RATE, null=True, blank=True)
+    offer_expires_on = models.DateField(null=True, blank=True)
+    decline_reasons = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["customer", "created_at"]), models.Index(fields=["state", "created_at"])]
+        ordering = ["-created_at"]
+
+    @transition(field=state, source=State.SUBMITTED, target=State.APPROVED)
+    def approve(self) -> None: ...
+
+    @transition(field=state, source=State.SUBMITTED, target=State.DECLINED)
+    def decline(self) -> None: ...
+
+    @transition(field=state, source=State.SUBMITTED, target=State.REFERRED)
+    def refer(self) -> None: ...
+
+    @transition(field=state, source=State.REFERRED, target=State.APPROVED)
+    def approve_manually(self) -> None: ...
+
+    @transition(field=state, source=State.REFERRED, target=State.DECLINED)
+    def decline_manually(self) -> None: ...
+
+    @transition(field=state, source=State.APPROVED, target=State.ACCEPTED)
+    def accept(self) -> None: ...
+
+    @transition(field=state, source=State.ACCEPTED, target=State.DISBURSED)
+    def mark_disbursed(self) -> None: ...
+
+    @transition(field=state, source=[State.SUBMITTED, State.REFERRED, State.APPROVED], target=State.CANCELLED)
+    def cancel(self) -> None: ...
+
+
+class Decision(Entity):
+    """A decision and every input it saw, stored for replay."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="decisions")
+    provider = models.CharField(max_length=20)
+    outcome = models.CharField(max_length=10)
+    request = models.JSONField()
+    result = models.JSONField()
+    actor = models.CharField(max_length=200, default="system")
+
+
+class Loan(Entity):
+    class State(models.TextChoices):
+        SIGNED = "signed", "已签约待放款 Signed"
+        ACTIVE = "active", "还款中 Active"
+        CLOSED = "closed", "已结清 Closed"
+        WRITTEN_OFF = "written_off", "已核销 Written off"
+
+    class Pledge(models.TextChoices):
+        NONE = "none", "无 None"
+        PENDING = "pending", "待登记 Pending"
+        REGISTERED = "registered", "已登记 Registered"
+        RELEASED = "released", "已解押 Released"
+
+    contract_no = models.CharField(max_length=32, unique=True)
+    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="loan")
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey(LoanProduct, on_delete=models.PROTECT, related_name="loans")
+    state = FSMField(default=State.SIGNED, choices=State.choices)
+    principal_fen = models.BigIntegerField()
+    term = models.PositiveIntegerField()
+    method = models.CharField(max_length=20)
+    annual_rate = models.DecimalField(**RATE)
+    monthly_fee_rate = models.DecimalField(**RATE, default=Decimal(0))
+    upfront_fee_fen = models.BigIntegerField(default=0)
+    penalty_rate = models.DecimalField(**RATE)
+    apr = models.DecimalField(**RATE)
+    apr_effective = models.DecimalField(**RATE)
+    start_date = models.DateField(null=True, blank=True, help_text="disbursement date: instalments fall on its day")
+    outstanding_principal_fen = models.BigIntegerField()
+    oldest_unpaid_due = models.DateField(null=True, blank=True)
+    bucket = models.CharField(max_length=8, default="current", help_text="current, 1-30, 31-60, 61-90, 90+")
+    pledge_status = models.CharField(max_length=12, choices=Pledge.choices, default=Pledge.NONE)
+    vehicle_id = models.UUIDField(null=True, blank=True)
+    merchant = models.ForeignKey("identity.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    order_ref = models.CharField(max_length=100, blank=True)
+    signed_at = models.DateTimeField()
+    signature = models.JSONField(help_text="e-signature consent record: who, when, from where, document hash")
+    closed_on = models.DateField(null=True, blank=True)
+    write_off_reason = models.TextField(blank=True)
+    written_off_fen = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "created_at"]),
+            models.Index(fields=["state", "bucket"]),
+        ]
+        ordering = ["-created_at"]
+
+    @transition(field=state, source=State.SIGNED, target=State.ACTIVE)
+    def disburse(self) -> None: ...
+
+    @transition(field=state, source=State.ACTIVE, target=State.CLOSED)
+    def close(self) -> None: ...
+
+    @transition(field=state, source=State.ACTIVE, target=State.WRITTEN_OFF)
+    def write_off(self) -> None: ...
+
+
+class LoanFunding(Entity):
+    """One funder's part of a loan: the platform (``partner`` empty) or a partner institution."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="funding")
+    partner = models.ForeignKey("identity.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    share_bp = models.PositiveIntegerField()
+    rate = models.DecimalField(**RATE, help_text="annual rate the funder earns")
+    principal_fen = models.BigIntegerField()
+    outstanding_fen = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["partner", "loan"])]
+
+
+class Installment(Entity):
+    class Status(models.TextChoices):
+        PENDING = "pending", "未到期 Pending"
+        DUE = "due", "已到期 Due"
+        OVERDUE = "overdue", "逾期 Overdue"
+        PAID = "paid", "已还清 Paid"
+        CANCELLED = "cancelled", "已取消 Cancelled"
+
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="installments")
+    period = models.PositiveIntegerField()
+    due_date = models.DateField()
+    principal_fen = models.BigIntegerField()
+    interest_fen = models.BigIntegerField()
+    fee_fen = models.BigIntegerField(default=0)
+    penalty_fen = models.BigIntegerField(default=0)
+    paid_principal_fen = models.BigIntegerField(default=0)
+    paid_interest_fen = models.BigIntegerField(default=0)
+    paid_fee_fen = models.BigIntegerField(default=0)
+    paid_penalty_fen = models.BigIntegerField(default=0)
+    penalty_through = models.DateField(null=True, blank=True, help_text="penalty interest charged up to this day")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    paid_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["loan", "period"], name="finance_installment_period")]
+        indexes = [
+            models.Index(fields=["status", "due_date"]),
+            models.Index(fields=["due_date"]),
+        ]
+        ordering = ["loan", "period"]
+
+    @property
+    def owed_fen(self) -> int:
+        return (self.principal_fen - self.paid_principal_fen + self.interest_fen - self.paid_interest_fen
+                + self.fee_fen - self.paid_fee_fen + self.penalty_fen - self.paid_penalty_fen)
+
+
+class Repayment(Entity):
+    class Kind(models.TextChoices):
+        REGULAR = "regular", "按期还款 Regular"
+        PREPAYMENT = "prepayment", "部分提前还款 Partial prepayment"
+        PAYOFF = "payoff", "提前结清 Payoff"
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
+    key = models.CharField(max_length=200, help_text="idempotency key (client-chosen)")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.REGULAR)
+    amount_fen = models.BigIntegerField()
+    penalty_fen = models.BigIntegerField(default=0)
+    fee_fen = models.BigIntegerField(default=0)
+    interest_fen = models.BigIntegerField(default=0)
+    principal_fen = models.BigIntegerField(default=0)
+    prepayment_fee_fen = models.BigIntegerField(default=0)
+    prepayment_option = models.CharField(max_length=20, blank=True)
+    business_date = models.DateField()
+    request_hash = models.CharField(max_length=64)
+    days_past_due = models.PositiveIntegerField(default=0)
+    split = models.JSONField(default=dict, help_text="per funder: principal and interest paid to its pool")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["loan", "key"], name="finance_repayment_key")]
+        ordering = ["-created_at"]
+
+
+class CobRun(Entity):
+    business_date = models.DateField(unique=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    stats = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-business_date"]

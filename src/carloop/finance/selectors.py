@@ -1,0 +1,185 @@
+"""Finance queries. Every query for a caller starts from a ``readable_by`` selector."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+
+from carloop.core.authz import Subject
+from carloop.core.errors import NotFound
+from carloop.core.timeutil import start_of_business_day
+from carloop.finance import ledger_accounts as accounts
+from carloop.finance.models import Application, Installment, Loan, LoanFunding, LoanProduct, Repayment
+from carloop.ledger import selectors as ledger_q
+
+OPERATOR_ROLES = ("ops", "risk_analyst", "finance_ops")
+
+
+def applications_readable_by(subject: Subject) -> QuerySet[Application]:
+    qs = Application.objects.select_related("product")
+    if subject.kind == "customer":
+        return qs.filter(customer_id=subject.user_id)
+    if subject.kind == "operator" and subject.has_role(*OPERATOR_ROLES):
+        return qs
+    return qs.none()
+
+
+def loans_readable_by(subject: Subject) -> QuerySet[Loan]:
+    """Customers see their own loans, operators all, partner analysts the loans their institution funds."""
+    qs = Loan.objects.select_related("product")
+    if subject.kind == "customer":
+        return qs.filter(customer_id=subject.user_id)
+    if subject.kind == "operator" and subject.has_role(*OPERATOR_ROLES):
+        return qs
+    partners = subject.org_ids("lender_analyst")
+    if partners:
+        return qs.filter(pk__in=LoanFunding.objects.filter(partner_id__in=partners).values("loan_id"))
+    return qs.none()
+
+
+def get_application(subject: Subject, application_id: uuid.UUID | str) -> Application:
+    app = applications_readable_by(subject).filter(pk=application_id).first()
+    if app is None:
+        raise NotFound()
+    return app
+
+
+def get_loan(subject: Subject, loan_id: uuid.UUID | str) -> Loan:
+    loan = loans_readable_by(subject).filter(pk=loan_id).first()
+    if loan is None:
+        raise NotFound()
+    return loan
+
+
+def installments(loan: Loan) -> list[Installment]:
+    return list(loan.installments.order_by("period"))
+
+
+def current_products() -> list[LoanProduct]:
+    return list(LoanProduct.objects.filter(is_current=True).order_by("kind", "code"))
+
+
+def funders() -> list[str]:
+    keys = {accounts.funder_key(p) for p in LoanFunding.objects.values_list("partner_id", flat=True).distinct()}
+    return sorted(keys)
+
+
+def reconcile_funders() -> list[dict[str, Any]]:
+    """Mismatches between each funder's ledger receivable and the outstanding principal of its loan shares
+    (an empty list means loans and ledger agree to the fen)."""
+    out = []
+    totals = dict(LoanFunding.objects.filter(loan__state=Loan.State.ACTIVE).values("partner_id")
+                  .annotate(s=Sum("outstanding_fen")).values_list("partner_id", "s"))
+    for partner, expected in totals.items():
+        key = accounts.funder_key(partner)
+        booked = ledger_q.balance(accounts.receivable(key).id).balance_fen
+        if booked != expected:
+            out.append({"funder": key, "ledger_fen": booked, "loans_fen": expected})
+    shares = Loan.objects.filter(state=Loan.State.ACTIVE).annotate(s=Sum("funding__outstanding_fen")).exclude(
+        s=F("outstanding_principal_fen")).count()
+    if shares:
+        out.append({"loans_with_share_mismatch": shares})
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ partner views
+
+
+@dataclass
+class Portfolio:
+    partner_id: uuid.UUID
+    loans: int = 0
+    principal_fen: int = 0
+    outstanding_fen: int = 0
+    buckets: dict[str, int] = field(default_factory=dict)  # bucket -> outstanding of the partner's share
+    vintages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def portfolio(partner_id: uuid.UUID) -> Portfolio:
+    shares = LoanFunding.objects.filter(partner_id=partner_id).exclude(loan__state=Loan.State.SIGNED)
+    result = Portfolio(partner_id)
+    agg = shares.aggregate(n=Count("id"), p=Sum("principal_fen"), o=Sum("outstanding_fen"))
+    result.loans, result.principal_fen, result.outstanding_fen = agg["n"] or 0, agg["p"] or 0, agg["o"] or 0
+    result.buckets = dict.fromkeys(("current", "1-30", "31-60", "61-90", "90+"), 0)
+    for bucket, amount in shares.filter(loan__state=Loan.State.ACTIVE).values("loan__bucket").annotate(
+            s=Sum("outstanding_fen")).values_list("loan__bucket", "s"):
+        result.buckets[bucket] = amount
+    vintages: dict[str, dict[str, Any]] = defaultdict(lambda: {"loans": 0, "principal_fen": 0, "outstanding_fen": 0,
+                                                                "dpd30_fen": 0, "written_off_fen": 0})
+    for start, state, bucket, principal, outstanding, written in shares.values_list(
+            "loan__start_date", "loan__state", "loan__bucket", "principal_fen", "outstanding_fen", "loan__written_off_fen"):
+        v = vintages[f"{start:%Y-%m}"]
+        v["loans"] += 1
+        v["principal_fen"] += principal
+        v["outstanding_fen"] += outstanding
+        if state == Loan.State.ACTIVE and bucket in ("31-60", "61-90", "90+"):
+            v["dpd30_fen"] += outstanding
+        if state == Loan.State.WRITTEN_OFF:
+            v["written_off_fen"] += written
+    result.vintages = [{"vintage": k, **v} for k, v in sorted(vintages.items())]
+    return result
+
+
+@dataclass
+class DailyStatement:
+    partner_id: uuid.UUID
+    day: date
+    opening_fen: int
+    closing_fen: int
+    ledger: dict[str, int]  # by movement: capital, disbursed, principal, interest
+    loans: dict[str, int]  # the same movements from finance's own records
+    reconciled: bool
+    lines: list[dict[str, Any]]
+
+
+CODE_NAMES = {accounts.T_CAPITAL: "capital", accounts.T_DISBURSE: "disbursed", accounts.T_UPFRONT_FEE: "disbursed",
+              accounts.T_PRINCIPAL: "principal", accounts.T_INTEREST: "interest"}
+
+
+def daily_statement(partner_id: uuid.UUID, day: date) -> DailyStatement:
+    """The partner's pool movements on a business day, from the ledger and from the loans, which must agree."""
+    pool = accounts.pool(accounts.funder_key(partner_id)).id
+    start, end = start_of_business_day(day), start_of_business_day(day + timedelta(days=1))
+    lines, cursor = [], None
+    closing = None
+    opening = None
+    while True:
+        page = ledger_q.statement(pool, cursor=cursor, limit=200)
+        for line in page.lines:
+            if line.created_at >= end:
+                continue
+            if line.created_at < start:
+                opening = line.balance_after_fen
+                break
+            if closing is None:
+                closing = line.balance_after_fen
+            lines.append(line)
+        else:
+            if page.next_cursor:
+                cursor = page.next_cursor
+                continue
+        break
+    opening = opening or 0
+    closing = opening if closing is None else closing
+    by_movement = {"capital": 0, "disbursed": 0, "principal": 0, "interest": 0}
+    for line in lines:
+        name = CODE_NAMES.get(line.code)
+        if name:
+            by_movement[name] += line.amount_fen
+    window = Q(created_at__gte=start, created_at__lt=end)
+    key = str(partner_id)
+    expected = {"capital": by_movement["capital"], "principal": 0, "interest": 0,
+                "disbursed": LoanFunding.objects.filter(window, partner_id=partner_id).aggregate(s=Sum("principal_fen"))["s"] or 0}
+    for split in Repayment.objects.filter(window, loan__funding__partner_id=partner_id).values_list("split", flat=True):
+        expected["principal"] += split.get(key, {}).get("principal", 0)
+        expected["interest"] += split.get(key, {}).get("interest", 0)
+    reconciled = expected == by_movement and opening + by_movement["capital"] - by_movement["disbursed"] + \
+        by_movement["principal"] + by_movement["interest"] == closing
+    return DailyStatement(partner_id, day, opening, closing, by_movement, expected, reconciled, [
+        {"at": line.created_at.isoformat(), "side": line.side, "amount_fen": line.amount_fen, "code": line.code,
+         "memo": line.memo, "balance_after_fen": line.balance_after_fen} for line in reversed(lines)])

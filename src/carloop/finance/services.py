@@ -1,0 +1,440 @@
+"""Finance commands: products, applications and decisions, offers, e-signature, disbursement, repayments,
+prepayment, payoff, write-off. Every money movement is a ledger transfer in the same transaction as the change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from carloop.core import audit, events
+from carloop.core.authz import Subject
+from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
+from carloop.core.timeutil import business_date
+from carloop.finance import decisions
+from carloop.finance import ledger_accounts as accounts
+from carloop.finance.models import (
+    Application,
+    Decision,
+    FundingPlan,
+    FundingShare,
+    Installment,
+    Loan,
+    LoanFunding,
+    LoanProduct,
+    ProductKind,
+)
+from carloop.finance.schedule import Method, Schedule, ScheduleInputError, build_schedule
+from carloop.ledger import services as ledger
+from carloop.ledger.contracts import TransferSpec
+from carloop.risk.contracts import DecisionRequest
+
+OFFER_VALID_DAYS = 7
+CONSENT_TEXT = (
+    "本人同意 carloop 及其合作放款机构为审核本次贷款申请查询、使用本人的身份、车辆及平台行为数据。"
+    " / I consent to carloop and its partner lenders using my identity, vehicle and platform data to assess this "
+    "loan application."
+)
+BP = 10_000
+
+
+def _half_up(numerator: Decimal) -> int:
+    return int(numerator.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _bad(slug: str, pointer: str, zh: str, en: str) -> Problem:
+    return Invalid(slug, zh, en, errors=[FieldError(pointer, zh, en)])
+
+
+# ------------------------------------------------------------------------------------------------- products
+
+
+def create_funding_plan(code: str, name: str, shares: list[tuple[uuid.UUID, int, Decimal]]) -> FundingPlan:
+    """``shares``: (partner organisation id, share in basis points, partner annual rate); the platform funds the rest."""
+    if sum(bp for _, bp, _ in shares) > BP or any(bp <= 0 for _, bp, _ in shares):
+        raise _bad("invalid-funding-plan", "/shares", "合作方份额须为正且合计不超过 100%", "Shares must be positive and total at most 100%")
+    plan, _ = FundingPlan.objects.get_or_create(code=code, defaults={"name": name})
+    for partner, bp, rate in shares:
+        FundingShare.objects.update_or_create(plan=plan, partner_id=partner, defaults={"share_bp": bp, "partner_rate": rate})
+    return plan
+
+
+PRODUCT_FIELDS = {
+    "kind", "name_zh", "name_en", "method", "min_amount_fen", "max_amount_fen", "min_term", "max_term", "terms",
+    "rate_table", "monthly_fee_rate", "upfront_fee_rate", "min_down_payment", "max_ltv", "grace_days",
+    "penalty_rate", "prepayment_fee_rate", "min_months_before_prepayment", "apr_cap", "funding_plan",
+}
+
+
+def _validate_product(p: LoanProduct) -> None:
+    errors = []
+    if p.kind not in ProductKind.values:
+        errors.append(FieldError("/kind", "产品类型无效", "Unknown product kind"))
+    if p.method not in Method.__members__.values():
+        errors.append(FieldError("/method", "还款方式无效", "Unknown repayment method"))
+    if not 0 < p.min_amount_fen <= p.max_amount_fen:
+        errors.append(FieldError("/min_amount_fen", "金额范围无效", "Invalid amount range"))
+    if not p.terms or any(not p.min_term <= t <= p.max_term for t in p.terms):
+        errors.append(FieldError("/terms", "期数须在产品期限范围内", "Terms must lie within the term range"))
+    rates = [Decimal(str(r)) for r in p.rate_table.values()]
+    if not rates or any(r < 0 or r > p.apr_cap for r in rates):
+        errors.append(FieldError("/rate_table", "费率表须非空且不超过年化上限", "Rate table must be non-empty and within the APR cap"))
+    if p.method == Method.MONTHLY_FEE and (p.monthly_fee_rate <= 0 or any(rates)):
+        errors.append(FieldError("/monthly_fee_rate", "按月收费产品须设月费率且利率为 0", "Monthly-fee products need a fee rate and zero rates"))
+    if p.penalty_rate > p.apr_cap:
+        errors.append(FieldError("/penalty_rate", "罚息利率不得超过年化上限", "Penalty rate must not exceed the APR cap"))
+    if not 0 < p.max_ltv <= 1 or not 0 <= p.min_down_payment < 1:
+        errors.append(FieldError("/max_ltv", "抵押率或首付比例无效", "Invalid LTV or down payment"))
+    if errors:
+        raise Invalid("invalid-product", "贷款产品配置无效", "Invalid loan product", errors)
+
+
+@transaction.atomic
+def create_product(code: str, **fields: Any) -> LoanProduct:
+    """Version 1 of a product, or the current version when it already exists (idempotent for seeding)."""
+    existing = LoanProduct.objects.filter(code=code, is_current=True).first()
+    if existing is not None:
+        return existing
+    product = LoanProduct(code=code, version=1, **{k: v for k, v in fields.items() if k in PRODUCT_FIELDS})
+    _validate_product(product)
+    product.save()
+    return product
+
+
+@transaction.atomic
+def new_product_version(code: str, actor: str, **changes: Any) -> LoanProduct:
+    """A new version with ``changes``; loans already signed keep the version they were signed under."""
+    current = LoanProduct.objects.select_for_update().filter(code=code, is_current=True).first()
+    if current is None:
+        raise NotFound("贷款产品不存在", "Loan product not found")
+    unknown = set(changes) - PRODUCT_FIELDS
+    if unknown:
+        raise _bad("invalid-product", f"/{sorted(unknown)[0]}", "未知字段", "Unknown field")
+    product = LoanProduct(code=code, version=current.version + 1,
+                          **{f: getattr(current, f) for f in PRODUCT_FIELDS} | changes)
+    _validate_product(product)
+    current.is_current = False
+    current.save(update_fields=["is_current", "updated_at"])
+    product.save()
+    audit.record(actor, "finance.product.versioned", "finance.product", product.pk, {"code": code, "version": product.version})
+    return product
+
+
+def current_product(code: str) -> LoanProduct:
+    product = LoanProduct.objects.filter(code=code, is_current=True).select_related("funding_plan").first()
+    if product is None:
+        raise _bad("unknown-product", "/product", "贷款产品不存在", "Unknown loan product")
+    return product
+
+
+def rate_for_tier(product: LoanProduct, tier: str | None) -> Decimal:
+    table = product.rate_table
+    value = table.get(tier or "") or table.get(decisions.DEFAULT_TIER) or max(table.values(), key=lambda r: Decimal(str(r)))
+    return Decimal(str(value))
+
+
+def offer_schedule(product: LoanProduct, amount_fen: int, term: int, rate: Decimal, start: date) -> Schedule:
+    upfront = _half_up(product.upfront_fee_rate * amount_fen)
+    try:
+        return build_schedule(amount_fen, Decimal(0) if product.method == Method.MONTHLY_FEE else rate, term,
+                              product.method, start, monthly_fee_rate=product.monthly_fee_rate, upfront_fee_fen=upfront)
+    except ScheduleInputError as err:
+        raise _bad("invalid-application", err.field, err.zh, err.en) from None
+
+
+# ------------------------------------------------------------------------------------------------- applications
+
+
+@dataclass(frozen=True)
+class ApplicationInput:
+    product: str
+    amount_fen: int
+    term: int
+    consent: bool
+    order_ref: str = ""
+    merchant_org_id: uuid.UUID | None = None
+    car_price_fen: int | None = None
+    vehicle_id: uuid.UUID | None = None
+    monthly_income_fen: int | None = None
+    device_id: str | None = None
+    ip: str = ""
+
+
+def _collateral(product: LoanProduct, customer_id: uuid.UUID, data: ApplicationInput, as_of: date) -> int | None:
+    if product.kind == ProductKind.PURCHASE:
+        if not data.order_ref or data.merchant_org_id is None or not data.car_price_fen:
+            raise _bad("invalid-application", "/order_ref", "购车分期须提供订单号、经销商和车价",
+                       "A purchase instalment needs the order reference, the dealer and the car price")
+        from carloop.identity import selectors as identity
+
+        merchant = identity.get_organisation(data.merchant_org_id)
+        if merchant is None or merchant.kind not in ("dealer", "store"):
+            raise _bad("invalid-application", "/merchant_org_id", "经销商不存在", "Unknown dealer")
+        if data.amount_fen > data.car_price_fen * (1 - product.min_down_payment):
+            raise _bad("down-payment-too-low", "/amount", f"首付不得低于车价的 {product.min_down_payment:.0%}",
+                       f"The down payment must be at least {product.min_down_payment:.0%} of the car price")
+        return data.car_price_fen
+    if data.vehicle_id is None:
+        raise _bad("invalid-application", "/vehicle_id", "请选择车辆", "Choose the vehicle")
+    from carloop.vehicles import selectors as vehicles_q
+    from carloop.vehicles import services as vehicles
+
+    if vehicles_q.get_owned_vehicle(customer_id, data.vehicle_id) is None:
+        raise _bad("invalid-application", "/vehicle_id", "车辆不存在或不属于您", "The vehicle is not in your garage")
+    return int(vehicles.value(data.vehicle_id, as_of).value_fen)
+
+
+@transaction.atomic
+def apply(subject: Subject, data: ApplicationInput, *, on: date | None = None) -> Application:
+    """Submit an application with consent and decide it at once (approve with an offer, decline, or refer)."""
+    if subject.kind != "customer" or subject.user_id is None:
+        raise Forbidden("只有个人客户可以申请贷款", "Only customers can apply for a loan")
+    product = current_product(data.product)
+    if not data.consent:
+        raise _bad("consent-required", "/consent", "须同意数据使用授权", "Consent to the use of your data is required")
+    if not product.min_amount_fen <= data.amount_fen <= product.max_amount_fen:
+        raise _bad("amount-out-of-range", "/amount",
+                   f"金额须在 {product.min_amount_fen / 100:.2f} 到 {product.max_amount_fen / 100:.2f} 元之间",  # float-ok: display
+                   f"Amount must be {product.min_amount_fen / 100:.2f} to {product.max_amount_fen / 100:.2f} yuan")  # float-ok
+    if data.term not in product.terms:
+        raise _bad("term-not-offered", "/term", f"可选期数：{product.terms}", f"Terms offered: {product.terms}")
+    as_of = on or business_date()
+    collateral = _collateral(product, subject.user_id, data, as_of)
+    app = Application.objects.create(
+        customer_id=subject.user_id, product=product, amount_fen=data.amount_fen, term=data.term,
+        order_ref=data.order_ref, merchant_id=data.merchant_org_id, car_price_fen=data.car_price_fen,
+        vehicle_id=data.vehicle_id, collateral_value_fen=collateral, monthly_income_fen=data.monthly_income_fen,
+        consent_text=CONSENT_TEXT, consent_at=timezone.now(), consent_ip=data.ip,
+    )
+    request = DecisionRequest(
+        application_ref=f"finance:application:{app.pk}", product_kind=product.kind,
+        customer_user_id=str(subject.user_id), amount_fen=data.amount_fen, term_months=data.term, as_of=as_of,
+        product_limits={"min_amount_fen": product.min_amount_fen, "max_amount_fen": product.max_amount_fen,
+                        "max_ltv": str(product.max_ltv), "min_down_payment": str(product.min_down_payment)},
+        collateral_value_fen=collateral, monthly_income_fen=data.monthly_income_fen, device_id=data.device_id,
+        ip=data.ip or None,
+    )
+    provider, result = decisions.decide(request)
+    Decision.objects.create(application=app, provider=provider, outcome=result.outcome,
+                            request=decisions.jsonable(request), result=decisions.jsonable(result))
+    if result.outcome == "approve":
+        app.approve()
+        _make_offer(app, result.approved_amount_fen or data.amount_fen, result.price_tier, as_of)
+    elif result.outcome == "refer":
+        app.refer()
+    else:
+        app.decline()
+        app.decline_reasons = [{"code": r.code, "zh": r.zh, "en": r.en} for r in result.reasons]
+    app.save()
+    audit.record(subject.ref, f"finance.application.{app.state}", "finance.application", app.pk,
+                 {"provider": provider, "decision_id": result.decision_id})
+    _publish_decided(app, subject.ref)
+    return app
+
+
+def _make_offer(app: Application, amount_fen: int, tier: str | None, as_of: date) -> None:
+    product = app.product
+    amount = min(amount_fen, app.amount_fen)
+    rate = rate_for_tier(product, tier)
+    apr, effective = offer_schedule(product, amount, app.term, rate, as_of).apr_pair()
+    if apr > product.apr_cap:
+        raise Problem(422, "apr-above-cap", f"该报价年化利率 {apr:.2%} 超过上限 {product.apr_cap:.2%}，不能发出",
+                      f"The offer's APR {apr:.2%} exceeds the cap of {product.apr_cap:.2%} and cannot be made",
+                      extra={"apr": str(apr), "apr_cap": str(product.apr_cap)})
+    app.price_tier = tier or decisions.DEFAULT_TIER
+    app.offer_amount_fen, app.offer_term, app.offer_rate = amount, app.term, rate
+    app.offer_apr, app.offer_apr_effective = apr, effective
+    app.offer_expires_on = as_of + timedelta(days=OFFER_VALID_DAYS)
+
+
+def _publish_decided(app: Application, actor: str) -> None:
+    events.publish("finance.application.decided", f"finance:application:{app.pk}", {
+        "application_id": str(app.pk), "customer_user_id": str(app.customer_id), "product_kind": app.product.kind,
+        "outcome": app.state, "amount_fen": app.amount_fen, "term": app.term, "price_tier": app.price_tier,
+        "offer_amount_fen": app.offer_amount_fen, "apr": str(app.offer_apr) if app.offer_apr is not None else None,
+        "reasons": [r["code"] for r in app.decline_reasons],
+    }, actor=actor)
+
+
+@transaction.atomic
+def review(subject: Subject, application_id: uuid.UUID, approve: bool, note: str = "", *, on: date | None = None) -> Application:
+    """Manual review of a referred application (risk analysts and ops)."""
+    subject.require_role("risk_analyst", "ops")
+    app = Application.objects.select_for_update().select_related("product").filter(pk=application_id).first()
+    if app is None:
+        raise NotFound()
+    if app.state != Application.State.REFERRED:
+        raise Conflict("not-referred", "该申请不在人工审核队列中", "This application is not waiting for review")
+    if approve:
+        app.approve_manually()
+        _make_offer(app, app.amount_fen, decisions.DEFAULT_TIER, on or business_date())
+    else:
+        app.decline_manually()
+        app.decline_reasons = [{"code": "manual_review", "zh": note or "人工审核未通过", "en": note or "Declined on manual review"}]
+    app.save()
+    Decision.objects.create(application=app, provider="manual", outcome="approve" if approve else "decline",
+                            request={"note": note}, result={"reviewer": subject.ref}, actor=subject.ref)
+    audit.record(subject.ref, f"finance.application.reviewed.{app.state}", "finance.application", app.pk, {"note": note})
+    _publish_decided(app, subject.ref)
+    return app
+
+
+@transaction.atomic
+def cancel_application(subject: Subject, application_id: uuid.UUID) -> Application:
+    app = Application.objects.select_for_update().filter(pk=application_id, customer_id=subject.user_id).first()
+    if app is None:
+        raise NotFound()
+    if app.state not in (Application.State.SUBMITTED, Application.State.REFERRED, Application.State.APPROVED):
+        raise Conflict("not-cancellable", "该申请已不能取消", "This application can no longer be cancelled")
+    app.cancel()
+    app.save()
+    audit.record(subject.ref, "finance.application.cancelled", "finance.application", app.pk)
+    return app
+
+
+# ------------------------------------------------------------------------------------------- signing, disbursing
+
+
+def contract_digest(app: Application) -> str:
+    """SHA-256 of the key terms the customer signs (amount, term, rate, APR, product version)."""
+    terms = {
+        "application": str(app.pk), "product": f"{app.product.code} v{app.product.version}",
+        "amount_fen": app.offer_amount_fen, "term": app.offer_term, "rate": str(app.offer_rate),
+        "apr": str(app.offer_apr), "apr_effective": str(app.offer_apr_effective), "method": app.product.method,
+        "monthly_fee_rate": str(app.product.monthly_fee_rate), "penalty_rate": str(app.product.penalty_rate),
+    }
+    return hashlib.sha256(json.dumps(terms, sort_keys=True).encode()).hexdigest()
+
+
+@transaction.atomic
+def accept_offer(subject: Subject, application_id: uuid.UUID, *, agree: bool, ip: str = "", user_agent: str = "",
+                 on: date | None = None) -> Loan:
+    """E-sign the offer: records the signature consent, creates the contract (loan) and disburses it."""
+    app = (Application.objects.select_for_update().select_related("product", "product__funding_plan")
+           .filter(pk=application_id, customer_id=subject.user_id).first())
+    if app is None:
+        raise NotFound()
+    if not agree:
+        raise _bad("signature-required", "/agree", "须确认同意合同条款方可签约", "You must agree to the contract terms to sign")
+    if app.state != Application.State.APPROVED:
+        raise Conflict("no-open-offer", "该申请没有可接受的报价", "This application has no offer to accept")
+    today = on or business_date()
+    if app.offer_expires_on and today > app.offer_expires_on:
+        raise Conflict("offer-expired", "报价已过期，请重新申请", "The offer has expired; please apply again")
+    product = app.product
+    app.accept()
+    app.save()
+    now = timezone.now()
+    loan = Loan.objects.create(
+        contract_no=f"CL{today:%Y%m%d}{uuid.uuid4().hex[:10].upper()}", application=app, customer_id=app.customer_id,
+        product=product, principal_fen=app.offer_amount_fen, term=app.offer_term, method=product.method,
+        annual_rate=Decimal(0) if product.method == Method.MONTHLY_FEE else app.offer_rate,
+        monthly_fee_rate=product.monthly_fee_rate, upfront_fee_fen=_half_up(product.upfront_fee_rate * app.offer_amount_fen),
+        penalty_rate=min(product.penalty_rate, product.apr_cap), apr=app.offer_apr, apr_effective=app.offer_apr_effective,
+        outstanding_principal_fen=app.offer_amount_fen, vehicle_id=app.vehicle_id, merchant_id=app.merchant_id,
+        order_ref=app.order_ref, signed_at=now,
+        pledge_status=Loan.Pledge.PENDING if product.kind == ProductKind.CAR_SECURED else Loan.Pledge.NONE,
+        signature={"signer": subject.ref, "signed_at": now.isoformat(), "ip": ip, "user_agent": user_agent[:200],
+                   "document_sha256": contract_digest(app), "statement": "本人已阅读并同意借款合同全部条款 / I have read and agree to all terms of the loan contract"},
+    )
+    audit.record(subject.ref, "finance.loan.signed", "finance.loan", loan.pk, {"document_sha256": loan.signature["document_sha256"]})
+    events.publish("finance.loan.signed", f"finance:loan:{loan.pk}", {"loan_id": str(loan.pk), "application_id": str(app.pk)},
+                   actor=subject.ref)
+    disburse(loan, actor=subject.ref, on=today)
+    return loan
+
+
+def _funding_parts(loan: Loan) -> list[tuple[uuid.UUID | None, int, Decimal, int]]:
+    """(partner id or None for the platform, share bp, rate, principal) with the platform taking the remainder."""
+    parts: list[tuple[uuid.UUID | None, int, Decimal, int]] = []
+    plan = loan.product.funding_plan
+    given = 0
+    if plan is not None:
+        for share in plan.shares.order_by("partner_id"):
+            amount = _half_up(Decimal(loan.principal_fen * share.share_bp) / BP)
+            parts.append((share.partner_id, share.share_bp, share.partner_rate, amount))
+            given += amount
+    rest_bp = BP - sum(p[1] for p in parts)
+    if loan.principal_fen - given > 0 or not parts:
+        parts.append((None, rest_bp, loan.annual_rate, loan.principal_fen - given))
+    return parts
+
+
+def disburse(loan: Loan, *, actor: str, on: date) -> Loan:
+    """Draw each funder's share from its pool to the dealer (purchase) or the customer (car-secured)."""
+    if loan.state != Loan.State.SIGNED:
+        raise Conflict("not-signed", "合同未处于待放款状态", "The contract is not waiting for disbursement")
+    schedule = build_schedule(loan.principal_fen, loan.annual_rate, loan.term, loan.method, on,
+                              monthly_fee_rate=loan.monthly_fee_rate, upfront_fee_fen=loan.upfront_fee_fen)
+    Installment.objects.bulk_create([
+        Installment(loan=loan, period=r.period, due_date=r.due_date, principal_fen=r.principal_fen,
+                    interest_fen=r.interest_fen, fee_fen=r.fee_fen)
+        for r in schedule.rows()
+    ])
+    destination = accounts.settlement(loan.merchant_id) if loan.merchant_id else accounts.payout(loan.customer_id)
+    fee_left = loan.upfront_fee_fen
+    specs: list[TransferSpec] = []
+    for partner, bp, rate, amount in _funding_parts(loan):
+        LoanFunding.objects.create(loan=loan, partner_id=partner, share_bp=bp, rate=rate, principal_fen=amount,
+                                   outstanding_fen=amount)
+        key = accounts.funder_key(partner)
+        fee_here = min(fee_left, amount)
+        fee_left -= fee_here
+        base = f"finance:loan:{loan.pk}:disburse:{key}"
+        if amount - fee_here:
+            specs.append(TransferSpec(id=base, debit=accounts.pool(key).id, credit=destination.id,
+                                      amount_fen=amount - fee_here, code=accounts.T_DISBURSE, memo=loan.contract_no, actor=actor))
+        if fee_here:
+            specs.append(TransferSpec(id=f"{base}:fee", debit=accounts.pool(key).id, credit=accounts.income().id,
+                                      amount_fen=fee_here, code=accounts.T_UPFRONT_FEE, memo=loan.contract_no, actor=actor))
+        specs.append(TransferSpec(id=f"{base}:book", debit=accounts.receivable(key).id, credit=accounts.lent(key).id,
+                                  amount_fen=amount, code=accounts.T_BOOK, memo=loan.contract_no, actor=actor))
+    ledger.transfer_batch(specs)
+    loan.start_date = on
+    loan.oldest_unpaid_due = schedule.due_dates[0]
+    loan.disburse()
+    loan.save()
+    app = loan.application
+    app.mark_disbursed()
+    app.save()
+    audit.record(actor, "finance.loan.disbursed", "finance.loan", loan.pk, {"amount_fen": loan.principal_fen})
+    events.publish("finance.loan.disbursed", f"finance:loan:{loan.pk}", {
+        "loan_id": str(loan.pk), "order_ref": loan.order_ref, "amount_fen": loan.principal_fen,
+        "merchant_org_id": str(loan.merchant_id) if loan.merchant_id else None,
+        "customer_user_id": str(loan.customer_id), "product_kind": loan.product.kind, "term": loan.term,
+        "apr": str(loan.apr),
+    }, actor=actor)
+    return loan
+
+
+@transaction.atomic
+def set_pledge_status(subject: Subject, loan_id: uuid.UUID, status: str) -> Loan:
+    subject.require_role("ops", "finance_ops")
+    loan = Loan.objects.select_for_update().filter(pk=loan_id).first()
+    if loan is None:
+        raise NotFound()
+    if loan.pledge_status == Loan.Pledge.NONE or status not in (Loan.Pledge.REGISTERED, Loan.Pledge.RELEASED):
+        raise _bad("invalid-pledge-status", "/status", "抵押状态无效", "Invalid pledge status")
+    loan.pledge_status = status
+    loan.save(update_fields=["pledge_status", "updated_at"])
+    audit.record(subject.ref, f"finance.pledge.{status}", "finance.loan", loan.pk)
+    return loan
+
+
+@transaction.atomic
+def add_capital(partner_id: uuid.UUID | None, amount_fen: int, key: str, actor: str = "system") -> None:
+    """A funder puts money into its lending pool (from outside carloop); ``key`` makes it idempotent."""
+    if amount_fen <= 0:
+        raise _bad("invalid-amount", "/amount", "金额须大于零", "The amount must be greater than zero")
+    funder = accounts.funder_key(partner_id)
+    ledger.transfer(id=f"finance:capital:{funder}:{key}", debit=ledger.system_account("external").id,
+                    credit=accounts.pool(funder).id, amount_fen=amount_fen, code=accounts.T_CAPITAL,
+                    memo="注资 capital", actor=actor)
+    audit.record(actor, "finance.capital.added", "finance.funder", funder, {"amount_fen": amount_fen, "key": key})

@@ -1,0 +1,414 @@
+"""Loan servicing: repayments (idempotent; penalty → fees → interest → principal, oldest instalment first),
+partial prepayment (shorter term or lower instalment), payoff quotes and payoff, write-off."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import transaction
+
+from carloop.core import audit, events
+from carloop.core.authz import Subject
+from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
+from carloop.finance import ledger_accounts as accounts
+from carloop.finance.models import Installment, Loan, LoanFunding, Repayment
+from carloop.finance.schedule import Method, _annuity_factors, _half_up_div, add_months, build_schedule
+from carloop.ledger import services as ledger
+from carloop.ledger.contracts import TransferSpec
+
+SHORTER_TERM = "shorter_term"
+LOWER_INSTALLMENT = "lower_installment"
+OPEN = (Installment.Status.PENDING, Installment.Status.DUE, Installment.Status.OVERDUE)
+
+
+def bucket_for(dpd: int) -> str:
+    if dpd <= 0:
+        return "current"
+    if dpd <= 30:
+        return "1-30"
+    if dpd <= 60:
+        return "31-60"
+    if dpd <= 90:
+        return "61-90"
+    return "90+"
+
+
+def _half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass
+class Allocation:
+    penalty: int = 0
+    fee: int = 0
+    interest: int = 0
+    principal: int = 0
+    prepayment_fee: int = 0
+    touched: list[Installment] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.penalty + self.fee + self.interest + self.principal + self.prepayment_fee
+
+
+def allocate(installments: list[Installment], amount: int, alloc: Allocation) -> int:
+    """Pay ``installments`` (oldest first), each penalty → fee → interest → principal; returns what is left."""
+    for inst in installments:
+        if amount <= 0:
+            break
+        for owed_attr, paid_attr, bucket in (
+            ("penalty_fen", "paid_penalty_fen", "penalty"),
+            ("fee_fen", "paid_fee_fen", "fee"),
+            ("interest_fen", "paid_interest_fen", "interest"),
+            ("principal_fen", "paid_principal_fen", "principal"),
+        ):
+            due = getattr(inst, owed_attr) - getattr(inst, paid_attr)
+            take = min(due, amount)
+            if take > 0:
+                setattr(inst, paid_attr, getattr(inst, paid_attr) + take)
+                setattr(alloc, bucket, getattr(alloc, bucket) + take)
+                amount -= take
+        alloc.touched.append(inst)
+    return amount
+
+
+def _request_hash(**fields: Any) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _loan_for(subject: Subject, loan_id: uuid.UUID, *, lock: bool = True) -> Loan:
+    qs = Loan.objects.select_related("product")
+    if lock:
+        qs = qs.select_for_update()
+    loan = qs.filter(pk=loan_id).first()
+    if loan is None or not (loan.customer_id == subject.user_id or subject.has_role("finance_ops", "ops")):
+        raise NotFound()
+    return loan
+
+
+def _require_active(loan: Loan) -> None:
+    if loan.state != Loan.State.ACTIVE:
+        raise Conflict("loan-not-active", "该贷款已结清、核销或尚未放款，不能还款",
+                       "This loan is closed, written off or not yet disbursed: no repayment is possible")
+
+
+def _open_installments(loan: Loan) -> list[Installment]:
+    return list(Installment.objects.select_for_update().filter(loan=loan, status__in=OPEN).order_by("period"))
+
+
+# ---------------------------------------------------------------------------------------------------- payoff
+
+
+@dataclass(frozen=True)
+class PayoffQuote:
+    loan_id: uuid.UUID
+    valid_on: date
+    overdue_fen: int  # everything due on or before the date (incl. penalty)
+    principal_fen: int  # principal not yet due
+    accrued_interest_fen: int  # interest (and fee) of the running period up to the date
+    prepayment_fee_fen: int
+
+    @property
+    def total_fen(self) -> int:
+        return self.overdue_fen + self.principal_fen + self.accrued_interest_fen + self.prepayment_fee_fen
+
+
+def _period_start(loan: Loan, inst: Installment, by_period: dict[int, Installment]) -> date:
+    previous = by_period.get(inst.period - 1)
+    if previous is not None:
+        return previous.due_date
+    return add_months(loan.start_date or inst.due_date, inst.period - 1)
+
+
+def _payoff_parts(loan: Loan, installments: list[Installment], on: date) -> tuple[int, int, int, int, Installment | None]:
+    all_rows = {i.period: i for i in Installment.objects.filter(loan=loan).only("period", "due_date")}
+    overdue = sum(i.owed_fen for i in installments if i.due_date <= on)
+    future = [i for i in installments if i.due_date > on]
+    principal = sum(i.principal_fen - i.paid_principal_fen for i in future)
+    accrued = 0
+    current = future[0] if future else None
+    if current is not None:
+        start = _period_start(loan, current, all_rows)
+        days = max(1, (current.due_date - start).days)
+        elapsed = min(days, max(0, (on - start).days))
+        owed_running = current.interest_fen + current.fee_fen
+        accrued = max(0, _half_up_div(owed_running * elapsed, days) - current.paid_interest_fen - current.paid_fee_fen)
+    fee = _half_up(loan.product.prepayment_fee_rate * principal)
+    return overdue, principal, accrued, fee, current
+
+
+def payoff_quote(subject: Subject, loan_id: uuid.UUID, on: date) -> PayoffQuote:
+    with transaction.atomic():
+        loan = _loan_for(subject, loan_id)
+        _require_active(loan)
+        overdue, principal, accrued, fee, _ = _payoff_parts(loan, _open_installments(loan), on)
+    return PayoffQuote(loan.pk, on, overdue, principal, accrued, fee)
+
+
+# ---------------------------------------------------------------------------------------------------- repay
+
+
+@transaction.atomic
+def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on: date, kind: str = "regular",
+          prepayment_option: str = "") -> tuple[Repayment, bool]:
+    """Post a repayment; returns (repayment, replayed). Same key + same request → the stored repayment."""
+    if not key or len(key) > 200:
+        raise Invalid("idempotency-key-required", "还款需要幂等键", "A repayment needs an idempotency key",
+                      errors=[FieldError("/headers/Idempotency-Key", "缺少或过长", "Missing or too long")])
+    loan = _loan_for(subject, loan_id)
+    digest = _request_hash(amount_fen=amount_fen, kind=kind, option=prepayment_option, on=on)
+    existing = Repayment.objects.filter(loan=loan, key=key).first()
+    if existing is not None:
+        if existing.request_hash != digest:
+            raise Invalid("idempotency-key-reused", "该幂等键已用于不同的还款请求",
+                          "This Idempotency-Key was used for a different repayment")
+        return existing, True
+    _require_active(loan)
+    if amount_fen <= 0:
+        raise Invalid("invalid-amount", "还款金额须大于零", "The amount must be greater than zero",
+                      errors=[FieldError("/amount", "须大于零", "Must be greater than zero")])
+    if kind == "regular" and prepayment_option not in ("", SHORTER_TERM, LOWER_INSTALLMENT):
+        raise Invalid("invalid-prepayment-option", "提前还款方式须为 shorter_term 或 lower_installment",
+                      "prepayment_option must be shorter_term or lower_installment",
+                      errors=[FieldError("/prepayment_option", "无效", "Invalid")])
+    installments = _open_installments(loan)
+    funding = list(LoanFunding.objects.select_for_update().filter(loan=loan).order_by("partner_id"))
+    outstanding_before = loan.outstanding_principal_fen
+    oldest_due = min((i.due_date for i in installments if i.due_date <= on and i.owed_fen), default=None)
+    dpd = (on - oldest_due).days if oldest_due and oldest_due < on else 0
+    alloc = Allocation()
+    if kind == "payoff":
+        _payoff(loan, installments, amount_fen, on, alloc)
+        repayment_kind = Repayment.Kind.PAYOFF
+    else:
+        due = [i for i in installments if i.due_date <= on]
+        left = allocate(due, amount_fen, alloc)
+        upcoming = [i for i in installments if i.due_date > on]
+        if left and not prepayment_option:
+            nxt = upcoming[:1]
+            room = sum(i.owed_fen for i in nxt)
+            if left > room:
+                raise Invalid("amount-exceeds-due", "金额超过当期应还；多余部分请选择提前还款方式或办理提前结清",
+                              "The amount exceeds what is due now; choose a prepayment option or pay off the loan",
+                              errors=[FieldError("/amount", f"当前最多可还 {(amount_fen - left + room) / 100:.2f} 元",  # float-ok: display
+                                                 f"At most {(amount_fen - left + room) / 100:.2f} yuan now")])  # float-ok
+            left = allocate(nxt, left, alloc)
+        repayment_kind = Repayment.Kind.REGULAR
+        if left:
+            _prepay(loan, installments, upcoming, left, prepayment_option, on, alloc)
+            repayment_kind = Repayment.Kind.PREPAYMENT
+    for inst in alloc.touched:
+        if inst.owed_fen == 0 and inst.status != Installment.Status.CANCELLED:
+            inst.status = Installment.Status.PAID
+            inst.paid_on = on
+    Installment.objects.bulk_update(
+        alloc.touched, ["paid_principal_fen", "paid_interest_fen", "paid_fee_fen", "paid_penalty_fen", "status",
+                        "paid_on", "interest_fen", "fee_fen", "principal_fen"])
+    repayment = Repayment(loan=loan, key=key, kind=repayment_kind, amount_fen=amount_fen, penalty_fen=alloc.penalty,
+                          fee_fen=alloc.fee, interest_fen=alloc.interest, principal_fen=alloc.principal,
+                          prepayment_fee_fen=alloc.prepayment_fee, prepayment_option=prepayment_option,
+                          business_date=on, request_hash=digest, days_past_due=dpd)
+    repayment.save()
+    repayment.split = _post_to_ledger(loan, funding, outstanding_before, repayment, subject.ref)
+    repayment.save(update_fields=["split"])
+    loan.outstanding_principal_fen -= alloc.principal
+    _refresh_status(loan, on)
+    if loan.outstanding_principal_fen == 0 and not Installment.objects.filter(loan=loan, status__in=OPEN).exists():
+        loan.close()
+        loan.closed_on = on
+        if loan.pledge_status in (Loan.Pledge.PENDING, Loan.Pledge.REGISTERED):
+            loan.pledge_status = Loan.Pledge.RELEASED
+    loan.save()
+    audit.record(subject.ref, f"finance.repayment.{repayment_kind}", "finance.loan", loan.pk,
+                 {"repayment_id": str(repayment.pk), "amount_fen": amount_fen})
+    events.publish("finance.repayment.posted", f"finance:loan:{loan.pk}", {
+        "loan_id": str(loan.pk), "repayment_id": str(repayment.pk), "customer_user_id": str(loan.customer_id),
+        "kind": repayment_kind, "amount_fen": amount_fen, "principal_fen": alloc.principal,
+        "interest_fen": alloc.interest, "fee_fen": alloc.fee + alloc.prepayment_fee, "penalty_fen": alloc.penalty,
+        "days_past_due": dpd, "loan_closed": loan.state == Loan.State.CLOSED, "business_date": on.isoformat(),
+    }, actor=subject.ref)
+    return repayment, False
+
+
+def _refresh_status(loan: Loan, on: date) -> None:
+    oldest = (Installment.objects.filter(loan=loan, status__in=OPEN).order_by("due_date")
+              .values_list("due_date", flat=True).first())
+    loan.oldest_unpaid_due = oldest
+    loan.bucket = bucket_for((on - oldest).days if oldest else 0)
+
+
+def _payoff(loan: Loan, installments: list[Installment], amount_fen: int, on: date, alloc: Allocation) -> None:
+    overdue, principal, accrued, fee, current = _payoff_parts(loan, installments, on)
+    total = overdue + principal + accrued + fee
+    if amount_fen != total:
+        raise Problem(422, "payoff-amount-mismatch", f"提前结清金额应为 {total / 100:.2f} 元",  # float-ok: display
+                      f"The payoff amount on {on} is {total / 100:.2f} yuan", extra={"payoff": f"{total / 100:.2f}"},  # float-ok
+                      errors=[FieldError("/amount", "金额与结清报价不符", "Does not match the payoff quote")])
+    due = [i for i in installments if i.due_date <= on]
+    allocate(due, overdue, alloc)
+    for inst in installments:
+        if inst.due_date <= on:
+            continue
+        # Future interest and fees are waived: the running period keeps what accrued up to the payoff date.
+        if inst is current:
+            running = inst.interest_fen + inst.fee_fen
+            keep = accrued + inst.paid_interest_fen + inst.paid_fee_fen
+            inst.fee_fen = min(inst.fee_fen, _half_up_div(inst.fee_fen * keep, running) if running else 0)
+            inst.interest_fen = keep - inst.fee_fen
+        else:
+            inst.interest_fen, inst.fee_fen = inst.paid_interest_fen, inst.paid_fee_fen
+    allocate([i for i in installments if i.due_date > on], principal + accrued, alloc)
+    alloc.prepayment_fee = fee
+
+
+def _prepay(loan: Loan, installments: list[Installment], upcoming: list[Installment], amount: int, option: str,
+            on: date, alloc: Allocation) -> None:
+    product = loan.product
+    if option not in (SHORTER_TERM, LOWER_INSTALLMENT):
+        raise Invalid("invalid-prepayment-option", "请选择提前还款方式", "Choose shorter_term or lower_installment",
+                      errors=[FieldError("/prepayment_option", "必填", "Required")])
+    if any(i.due_date <= on and i.owed_fen for i in installments):
+        raise Conflict("overdue-first", "请先还清已到期款项", "Pay what is due before prepaying")
+    elapsed = sum(1 for i in Installment.objects.filter(loan=loan).only("due_date") if i.due_date <= on)
+    if elapsed < product.min_months_before_prepayment:
+        raise Conflict("prepayment-too-early", f"放款满 {product.min_months_before_prepayment} 期后方可提前还款",
+                       f"Prepayment is possible after {product.min_months_before_prepayment} instalments")
+    untouched = [i for i in upcoming if not (i.paid_principal_fen or i.paid_interest_fen or i.paid_fee_fen)]
+    if not untouched:
+        raise Conflict("nothing-to-prepay", "没有可提前偿还的期次", "There is no instalment left to prepay")
+    # the prepaid principal p and its fee: p + round(p × f) <= amount
+    rate = product.prepayment_fee_rate
+    principal = int((Decimal(amount) / (1 + rate)).to_integral_value(rounding=ROUND_FLOOR))
+    while principal + _half_up(rate * principal) > amount:
+        principal -= 1
+    remaining = sum(i.principal_fen - i.paid_principal_fen for i in untouched)
+    if principal >= remaining:
+        raise Conflict("use-payoff", "该金额足以结清贷款，请使用提前结清", "This amount pays the loan off: use the payoff")
+    alloc.principal += principal
+    alloc.prepayment_fee += amount - principal
+    first = untouched[0]
+    balance = remaining - principal
+    periods = len(untouched)
+    if option == SHORTER_TERM:
+        periods = _shorter_term(loan, first, balance, periods)
+    new = build_schedule(balance, loan.annual_rate, periods, loan.method, loan.start_date or on,
+                         monthly_fee_rate=loan.monthly_fee_rate, first_period=first.period,
+                         fee_base_fen=balance if loan.method == Method.MONTHLY_FEE else None)
+    Installment.objects.filter(pk__in=[i.pk for i in untouched]).delete()
+    Installment.objects.bulk_create([
+        Installment(loan=loan, period=r.period, due_date=r.due_date, principal_fen=r.principal_fen,
+                    interest_fen=r.interest_fen, fee_fen=r.fee_fen)
+        for r in new.rows()
+    ])
+    audit.record("system", "finance.loan.rescheduled", "finance.loan", loan.pk,
+                 {"option": option, "prepaid_principal_fen": principal, "periods": periods, "from_period": first.period})
+
+
+def _shorter_term(loan: Loan, first: Installment, balance: int, periods: int) -> int:
+    """Fewest periods whose instalment does not exceed the current one."""
+    if loan.method == Method.EQUAL_INSTALLMENT:
+        target = first.principal_fen + first.interest_fen
+        num, den = loan.annual_rate.as_integer_ratio()
+        for n in range(1, periods + 1):
+            if num:
+                growth, denominator = _annuity_factors(num, 12 * den, n)
+                payment = _half_up_div(balance * num * growth, denominator)
+            else:
+                payment = _half_up_div(balance, n)
+            if payment <= target:
+                return n
+        return periods
+    part = first.principal_fen
+    return max(1, min(periods, -(-balance // part)))
+
+
+def _post_to_ledger(loan: Loan, funding: list[LoanFunding], outstanding_before: int, rep: Repayment,
+                    actor: str) -> dict[str, dict[str, int]]:
+    """Customer money in through clearing; principal to each funder pro rata to its outstanding share, partner
+    interest at the partner rate, the spread, fees, penalties and prepayment fees to the platform."""
+    clearing, income = accounts.clearing().id, accounts.income().id
+    specs: list[TransferSpec] = []
+    split: dict[str, dict[str, int]] = {}
+    principal_left, interest_left = rep.principal_fen, rep.interest_fen
+    for index, part in enumerate(funding):
+        key = accounts.funder_key(part.partner_id)
+        last = index == len(funding) - 1
+        share = principal_left if last else min(
+            principal_left, part.outstanding_fen,
+            _half_up_div(rep.principal_fen * part.outstanding_fen, outstanding_before) if outstanding_before else 0)
+        interest = 0
+        if part.partner_id is not None and rep.interest_fen and loan.annual_rate:
+            interest = min(interest_left, _half_up(
+                Decimal(rep.interest_fen * part.outstanding_fen) / outstanding_before * part.rate / loan.annual_rate))
+        principal_left -= share
+        interest_left -= interest
+        part.outstanding_fen -= share
+        split[key] = {"principal": share, "interest": interest}
+        base = f"finance:repayment:{rep.pk}:{key}"
+        if share:
+            specs.append(TransferSpec(id=f"{base}:principal", debit=clearing, credit=accounts.pool(key).id,
+                                      amount_fen=share, code=accounts.T_PRINCIPAL, memo=loan.contract_no, actor=actor))
+            specs.append(TransferSpec(id=f"{base}:unbook", debit=accounts.lent(key).id,
+                                      credit=accounts.receivable(key).id, amount_fen=share, code=accounts.T_UNBOOK,
+                                      memo=loan.contract_no, actor=actor))
+        if interest:
+            specs.append(TransferSpec(id=f"{base}:interest", debit=clearing, credit=accounts.pool(key).id,
+                                      amount_fen=interest, code=accounts.T_INTEREST, memo=loan.contract_no, actor=actor))
+    LoanFunding.objects.bulk_update(funding, ["outstanding_fen"])
+    split[accounts.PLATFORM + ":income"] = {"interest": interest_left, "fee": rep.fee_fen, "penalty": rep.penalty_fen,
+                                            "prepayment_fee": rep.prepayment_fee_fen}
+    for amount, code, leg in ((interest_left, accounts.T_SERVICE_FEE, "service"), (rep.fee_fen, accounts.T_FEE, "fee"),
+                              (rep.penalty_fen, accounts.T_PENALTY, "penalty"),
+                              (rep.prepayment_fee_fen, accounts.T_PREPAYMENT_FEE, "prepayment-fee")):
+        if amount:
+            specs.append(TransferSpec(id=f"finance:repayment:{rep.pk}:{leg}", debit=clearing, credit=income,
+                                      amount_fen=amount, code=code, memo=loan.contract_no, actor=actor))
+    if specs:
+        ledger.transfer_batch(specs)
+    return split
+
+
+# ------------------------------------------------------------------------------------------------- write-off
+
+
+@transaction.atomic
+def write_off(subject: Subject, loan_id: uuid.UUID, reason: str, on: date) -> Loan:
+    subject.require_role("finance_ops")
+    loan = Loan.objects.select_for_update().filter(pk=loan_id).first()
+    if loan is None:
+        raise NotFound()
+    if not reason.strip():
+        raise Invalid("reason-required", "核销须填写原因", "A write-off needs a reason",
+                      errors=[FieldError("/reason", "必填", "Required")])
+    if loan.state != Loan.State.ACTIVE:
+        raise Conflict("loan-not-active", "只有还款中的贷款可以核销", "Only active loans can be written off")
+    specs = []
+    funding = list(LoanFunding.objects.select_for_update().filter(loan=loan))
+    for part in funding:
+        if part.outstanding_fen:
+            key = accounts.funder_key(part.partner_id)
+            specs.append(TransferSpec(id=f"finance:loan:{loan.pk}:writeoff:{key}", debit=accounts.writeoff(key).id,
+                                      credit=accounts.receivable(key).id, amount_fen=part.outstanding_fen,
+                                      code=accounts.T_WRITEOFF, memo=loan.contract_no, actor=subject.ref))
+            part.outstanding_fen = 0
+    if specs:
+        ledger.transfer_batch(specs)
+    LoanFunding.objects.bulk_update(funding, ["outstanding_fen"])
+    loan.written_off_fen = loan.outstanding_principal_fen
+    loan.outstanding_principal_fen = 0
+    loan.write_off_reason = reason.strip()
+    loan.closed_on = on
+    loan.write_off()
+    loan.save()
+    audit.record(subject.ref, "finance.loan.written_off", "finance.loan", loan.pk,
+                 {"reason": loan.write_off_reason, "amount_fen": loan.written_off_fen})
+    events.publish("finance.loan.written_off", f"finance:loan:{loan.pk}", {
+        "loan_id": str(loan.pk), "customer_user_id": str(loan.customer_id), "amount_fen": loan.written_off_fen,
+    }, actor=subject.ref)
+    return loan
