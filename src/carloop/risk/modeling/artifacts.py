@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from carloop.risk.monitoring import SCORE_BANDS, band_counts, quantile_edges
+
 from .binning import BinningParams
-from .cv import CVResult, cross_validate
 from .data import DataError, Dataset, frame_from_csv
 from .metrics import CostMatrix, auc, best_threshold, expected_cost, ks
 from .models import (
@@ -28,6 +29,9 @@ from .models import (
     ScorecardParams,
     ScoreScale,
 )
+
+if TYPE_CHECKING:
+    from .cv import CVResult
 
 FORMAT_VERSION = 1
 
@@ -86,6 +90,8 @@ def train(
     n_jobs: int = 1,
 ) -> TrainResult:
     """Cross-validate ``kind`` on ``dataset``, then fit it on all rows and write the model directory."""
+    from .cv import cross_validate  # scikit-learn is imported only to train
+
     scale = scale or ScoreScale()
     factory = make_factory(kind, scale)
     cv = cross_validate(
@@ -97,6 +103,7 @@ def train(
         # the final model's cut-off comes from the outer out-of-fold predictions, pooled over repeats
         threshold = best_threshold(np.tile(dataset.y, repeats), cv.oof.reshape(-1), costs)
     model = factory().fit(dataset.x, dataset.y, dataset.categorical)
+    baseline = training_baseline(dataset, scale.scores_from_logits(model.logits(dataset.x)))
     created = datetime.now(UTC)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -122,9 +129,27 @@ def train(
         "threshold": threshold,
         "scale": asdict(scale),
         "files": files,
+        "baseline": baseline,
     }
     (out / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     return TrainResult(kind, meta["version"], out, cv, threshold, len(dataset.y), len(dataset.features))
+
+
+def training_baseline(dataset: Dataset, scores: np.ndarray) -> dict[str, Any]:
+    """Score and feature distributions of the training data: the reference for PSI monitoring."""
+    out: dict[str, Any] = {
+        "score_edges": SCORE_BANDS,
+        "score_counts": band_counts([int(s) for s in scores], SCORE_BANDS),
+        "features": {},
+    }
+    for name in dataset.numeric:
+        values = [None if pd.isna(v) else v for v in dataset.x[name].tolist()]
+        edges = quantile_edges([v for v in values if v is not None], 10)
+        out["features"][name] = {"kind": "numeric", "edges": edges, "counts": band_counts(values, edges)}
+    for name in dataset.categorical:
+        counts = dataset.x[name].fillna("<missing>").astype(str).value_counts()
+        out["features"][name] = {"kind": "categorical", "counts": {str(k): int(v) for k, v in counts.items()}}
+    return out
 
 
 class LoadedModel:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
 
 
 @dataclass(frozen=True)
@@ -17,10 +16,14 @@ class CostMatrix:
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:  # float-ok
+    from sklearn.metrics import roc_auc_score
+
     return float(roc_auc_score(y, p))  # float-ok
 
 
 def ks(y: np.ndarray, p: np.ndarray) -> float:  # float-ok
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(y, p)
     return float(np.max(tpr - fpr))  # float-ok
 

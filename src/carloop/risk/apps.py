@@ -1,0 +1,35 @@
+from django.apps import AppConfig
+
+
+class RiskConfig(AppConfig):
+    name = "carloop.risk"
+    label = "risk"
+    verbose_name = "Risk control"
+
+    def ready(self) -> None:
+        from carloop.core import authz, nav
+        from carloop.core.events import subscribe
+        from carloop.risk import subscribers
+
+        for pattern in subscribers.PATTERNS:
+            subscribe(pattern, subscribers.on_event)
+        analysts = nav.operators(authz.RISK_ANALYST, authz.OPS)
+        nav.register(
+            nav.NavItem(
+                "risk:dashboard", "风控看板", "Risk dashboard", analysts, order=60,
+                description_zh="评分分布、通过率、PSI 与账龄坏账率",
+                description_en="Score distribution, approval rate, PSI and bad rate by vintage",
+            )
+        )  # fmt: skip
+        nav.register(
+            nav.NavItem(
+                "risk:reviews", "人工审核", "Manual review", analysts, order=61,
+                description_zh="转人工的申请及 SLA 计时", description_en="Referred applications with SLA timers",
+            )
+        )  # fmt: skip
+        nav.register(
+            nav.NavItem(
+                "risk:rings", "欺诈团伙", "Fraud rings", analysts, order=62,
+                description_zh="关联图谱中的可疑团伙", description_en="Suspicious rings in the entity graph",
+            )
+        )  # fmt: skip

@@ -1,0 +1,171 @@
+"""Risk queries: blacklist checks, online features, decisions and the monitoring figures."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from carloop.core import pii
+from carloop.core.authz import ADMIN, FINANCE_OPS, OPS, RISK_ANALYST, Subject
+from carloop.core.timeutil import business_date
+from carloop.risk import monitoring
+from carloop.risk.features import Fact
+from carloop.risk.models import BlacklistEntry, Decision, FeatureFact, FeatureRow, ModelVersion, PolicyRuleSet, ReviewCase
+
+INTERNAL_ROLES = (OPS, RISK_ANALYST, FINANCE_OPS, ADMIN)
+ANALYST_ROLES = (RISK_ANALYST, ADMIN)
+BLACKLIST_KINDS = ("id_number", "phone", "device", "bank_card", "uscc")
+
+
+def _active(now: datetime | None = None) -> Q:
+    now = now or timezone.now()
+    return Q(active=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def is_blacklisted_index(kind: str, value_index: str) -> bool:
+    if not value_index:
+        return False
+    return BlacklistEntry.objects.filter(_active(), kind=kind, value_index=value_index).exists()
+
+
+def is_blacklisted(kind: str, value: str) -> bool:
+    """Whether an ID number, phone, device id, bank card or USCC is on an active blacklist entry."""
+    if kind not in BLACKLIST_KINDS or not value:
+        return False
+    return is_blacklisted_index(kind, pii.blind_index(kind, value))
+
+
+def blacklist_readable_by(subject: Subject) -> QuerySet[BlacklistEntry]:
+    if subject.kind == "operator" and subject.has_role(*INTERNAL_ROLES):
+        return BlacklistEntry.objects.all()
+    return BlacklistEntry.objects.none()
+
+
+def decisions_readable_by(subject: Subject) -> QuerySet[Decision]:
+    if subject.kind == "operator" and subject.has_role(*INTERNAL_ROLES):
+        return Decision.objects.all()
+    return Decision.objects.none()
+
+
+def reviews_readable_by(subject: Subject) -> QuerySet[ReviewCase]:
+    if subject.kind == "operator" and subject.has_role(OPS, RISK_ANALYST, ADMIN):
+        return ReviewCase.objects.select_related("decision")
+    return ReviewCase.objects.none()
+
+
+def rulesets_readable_by(subject: Subject) -> QuerySet[PolicyRuleSet]:
+    if subject.kind == "operator" and subject.has_role(*INTERNAL_ROLES):
+        return PolicyRuleSet.objects.all()
+    return PolicyRuleSet.objects.none()
+
+
+def models_readable_by(subject: Subject) -> QuerySet[ModelVersion]:
+    if subject.kind == "operator" and subject.has_role(*INTERNAL_ROLES):
+        return ModelVersion.objects.all()
+    return ModelVersion.objects.none()
+
+
+def online_features(customer_user_id: uuid.UUID | str) -> dict[str, Any] | None:
+    """The customer's current features: one lookup on the unique (subject_kind, subject_id) index."""
+    row = FeatureRow.objects.filter(subject_kind="customer", subject_id=customer_user_id).only("features").first()
+    return dict(row.features) if row else None
+
+
+def facts_of(customer_user_id: uuid.UUID | str, before: datetime | None = None) -> list[Fact]:
+    rows = FeatureFact.objects.filter(subject_kind="customer", subject_id=customer_user_id)
+    if before is not None:
+        rows = rows.filter(occurred_at__lt=before)
+    return [Fact(r.kind, r.occurred_at, r.amount_fen, r.data) for r in rows.order_by("occurred_at")]
+
+
+def published_ruleset() -> PolicyRuleSet | None:
+    return PolicyRuleSet.objects.filter(status=PolicyRuleSet.Status.PUBLISHED).order_by("-version").first()
+
+
+def model_with_role(role: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(role=role).order_by("-promoted_at", "-created_at").first()
+
+
+def open_reviews_overdue(now: datetime | None = None) -> int:
+    return ReviewCase.objects.filter(status=ReviewCase.Status.OPEN, due_at__lt=now or timezone.now()).count()
+
+
+# --- monitoring ----------------------------------------------------------------------------------------------
+
+
+def _baseline() -> tuple[str, dict[str, Any]]:
+    from carloop.risk import platform_model
+
+    champion = model_with_role(ModelVersion.Role.CHAMPION)
+    if champion is not None and champion.baseline:
+        return champion.version, champion.baseline
+    return platform_model.BUILTIN_VERSION, platform_model.builtin().meta.get("baseline", {})
+
+
+def dashboard(days: int = 30, today: date | None = None) -> dict[str, Any]:
+    """Figures for the risk dashboard: daily volumes and approval rate, score distribution, PSI, vintages."""
+    today = today or business_date()
+    start = today - timedelta(days=days - 1)
+    recent = Decision.objects.filter(as_of__gte=start, as_of__lte=today)
+    per_day: dict[str, dict[str, int]] = defaultdict(lambda: {"approve": 0, "decline": 0, "refer": 0})
+    for row in recent.values("as_of", "outcome").annotate(n=Count("id")):
+        per_day[row["as_of"].isoformat()][row["outcome"]] = row["n"]
+    daily = []
+    for i in range(days):
+        d = (start + timedelta(days=i)).isoformat()
+        counts = per_day.get(d, {"approve": 0, "decline": 0, "refer": 0})
+        total = sum(counts.values())
+        daily.append({"date": d, **counts, "total": total, "approval_rate": round(counts["approve"] / total, 4) if total else None})
+    version, baseline = _baseline()
+    edges = baseline.get("score_edges", monitoring.SCORE_BANDS)
+    scores = list(recent.exclude(score__isnull=True).values_list("score", flat=True))
+    actual = monitoring.band_counts(scores, edges)
+    expected = baseline.get("score_counts") or [0] * len(actual)
+    score_psi = monitoring.psi(expected, actual) if scores else None
+    feature_psi = []
+    contexts = list(recent.values_list("context", flat=True)[:5000])
+    for name, spec in sorted(baseline.get("features", {}).items()):
+        if spec.get("kind") != "numeric" or not contexts:
+            continue
+        values = [(c.get("features") or {}).get(name) for c in contexts]
+        value = monitoring.psi(spec["counts"], monitoring.band_counts(values, spec["edges"]))
+        feature_psi.append({"feature": name, "psi": round(value, 4), "level": monitoring.level(value)})
+    feature_psi.sort(key=lambda r: -r["psi"])
+    labels = ["<" + str(edges[0])] + [f"{a}-{b}" for a, b in itertools.pairwise(edges)] + [f"≥{edges[-1]}", "n/a"]
+    vintages = []
+    booked = Decision.objects.filter(outcome="approve").exclude(bad_outcome__isnull=True)
+    by_month: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for as_of, bad in booked.values_list("as_of", "bad_outcome"):
+        key = as_of.strftime("%Y-%m")
+        by_month[key][0] += 1
+        by_month[key][1] += int(bool(bad))
+    for month in sorted(by_month):
+        n, bad = by_month[month]
+        vintages.append({"vintage": month, "loans": n, "bad": bad, "bad_rate": round(bad / n, 4) if n else None})
+    total = sum(d["total"] for d in daily)
+    approved = sum(d["approve"] for d in daily)
+    return {
+        "days": days,
+        "model_version": version,
+        "decisions": total,
+        "approval_rate": round(approved / total, 4) if total else None,
+        "daily": daily,
+        "score_bands": labels,
+        "score_expected": expected,
+        "score_actual": actual,
+        "score_psi": None if score_psi is None else round(score_psi, 4),
+        "score_psi_level": None if score_psi is None else monitoring.level(score_psi),
+        "feature_psi": feature_psi,
+        "psi_alert": monitoring.PSI_ALERT,
+        "alerts": [f for f in feature_psi if f["level"] == "alert"]
+        + ([{"feature": "score", "psi": round(score_psi, 4), "level": "alert"}] if score_psi and score_psi > monitoring.PSI_ALERT else []),
+        "vintages": vintages,
+        "open_reviews": ReviewCase.objects.filter(status=ReviewCase.Status.OPEN).count(),
+        "overdue_reviews": open_reviews_overdue(),
+    }
