@@ -1,21 +1,30 @@
-"""Finance JSON API, mounted at /api/v1/finance/."""
+"""Finance JSON API, mounted at /api/v1/finance/.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: ``@idempotent`` wraps views, and django-ninja must see real
+annotation objects through the wrapper.
+"""
 
 import json
+import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
+from carloop.core.errors import FieldError, Forbidden, Invalid, NotFound
+from carloop.core.i18n import t
+from carloop.core.idempotency import idempotent
+from carloop.core.money import parse_yuan, yuan_str
 from carloop.core.timeutil import business_date
+from carloop.finance import selectors, services, servicing
+from carloop.finance.models import Application, Installment, Loan, LoanProduct
 from carloop.finance.quotes import build_quote, parse_quote_request, schedule_json
+from carloop.identity.selectors import subject_of
 
 router = Router(tags=["finance"])
-
-
+APR_LABEL = ("年化利率（IRR×12，单利口径）", "APR (periodic IRR × 12, as disclosed in China)")
 class QuoteIn(Schema):
     principal: str | int
     annual_rate: str | int | float | None = None  # float-ok: JSON numbers are re-read exactly from the body
@@ -61,3 +70,404 @@ def create_quote(request: HttpRequest, body: QuoteIn) -> dict[str, Any]:
         today=business_date(),
     )
     return schedule_json(build_quote(quote))
+
+
+# --------------------------------------------------------------------------------------------------- products
+
+
+class ProductOut(Schema):
+    code: str
+    version: int
+    kind: str
+    name: str
+    method: str
+    min_amount: str
+    max_amount: str
+    terms: list[int]
+    rate_table: dict[str, str]
+    monthly_fee_rate: str
+    upfront_fee_rate: str
+    min_down_payment: str
+    max_ltv: str
+    penalty_rate: str
+    apr_cap: str
+
+
+def product_out(p: LoanProduct) -> dict[str, Any]:
+    return {"code": p.code, "version": p.version, "kind": p.kind, "name": t(p.name_zh, p.name_en), "method": p.method,
+            "min_amount": yuan_str(p.min_amount_fen), "max_amount": yuan_str(p.max_amount_fen), "terms": p.terms,
+            "rate_table": {k: str(v) for k, v in p.rate_table.items()}, "monthly_fee_rate": str(p.monthly_fee_rate),
+            "upfront_fee_rate": str(p.upfront_fee_rate), "min_down_payment": str(p.min_down_payment),
+            "max_ltv": str(p.max_ltv), "penalty_rate": str(p.penalty_rate), "apr_cap": str(p.apr_cap)}
+
+
+@router.get("/products", response=list[ProductOut], auth=None, summary="Loan products on offer (current versions)")
+def list_products(request: HttpRequest) -> list[dict[str, Any]]:
+    return [product_out(p) for p in selectors.current_products()]
+
+
+# ----------------------------------------------------------------------------------------------- applications
+
+
+class ApplicationIn(Schema):
+    product: str
+    amount: str | int
+    term: int
+    consent: bool
+    order_ref: str = ""
+    merchant_org_id: uuid.UUID | None = None
+    car_price: str | int | None = None
+    vehicle_id: uuid.UUID | None = None
+    monthly_income: str | int | None = None
+    device_id: str | None = None
+
+
+class OfferOut(Schema):
+    amount: str
+    term: int
+    annual_rate: str
+    apr: str
+    apr_effective: str
+    apr_label: str
+    expires_on: date | None
+    first_payment: str
+
+
+class ReasonOut(Schema):
+    code: str
+    text: str
+
+
+class ApplicationOut(Schema):
+    id: uuid.UUID
+    state: str
+    product: str
+    product_version: int
+    amount: str
+    term: int
+    order_ref: str
+    offer: OfferOut | None
+    decline_reasons: list[ReasonOut]
+    loan_id: uuid.UUID | None
+    created_at: Any
+
+
+def application_out(app: Application) -> dict[str, Any]:
+    offer = None
+    if app.offer_apr is not None and app.offer_amount_fen and app.offer_term and app.offer_rate is not None:
+        schedule = services.offer_schedule(app.product, app.offer_amount_fen, app.offer_term, app.offer_rate,
+                                           business_date())
+        offer = {"amount": yuan_str(app.offer_amount_fen), "term": app.offer_term, "annual_rate": str(app.offer_rate),
+                 "apr": str(app.offer_apr), "apr_effective": str(app.offer_apr_effective), "apr_label": t(*APR_LABEL),
+                 "expires_on": app.offer_expires_on, "first_payment": yuan_str(schedule.payments[0])}
+    loan = Loan.objects.filter(application=app).values_list("pk", flat=True).first()
+    return {"id": app.pk, "state": app.state, "product": app.product.code, "product_version": app.product.version,
+            "amount": yuan_str(app.amount_fen), "term": app.term, "order_ref": app.order_ref, "offer": offer,
+            "decline_reasons": [{"code": r["code"], "text": t(r["zh"], r["en"])} for r in app.decline_reasons],
+            "loan_id": loan, "created_at": app.created_at}
+
+
+def _optional_yuan(value: Any, field: str) -> int | None:
+    return None if value in (None, "") else parse_yuan(value, field=field)
+
+
+@router.post("/applications", response={201: ApplicationOut}, summary="Apply (with consent); decided at once")
+def create_application(request: HttpRequest, body: ApplicationIn) -> Any:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    data = services.ApplicationInput(
+        product=body.product, amount_fen=parse_yuan(body.amount, field="amount"), term=body.term, consent=body.consent,
+        order_ref=body.order_ref, merchant_org_id=body.merchant_org_id,
+        car_price_fen=_optional_yuan(body.car_price, "car_price"), vehicle_id=body.vehicle_id,
+        monthly_income_fen=_optional_yuan(body.monthly_income, "monthly_income"), device_id=body.device_id,
+        ip=request.META.get("REMOTE_ADDR", ""),
+    )
+    return Status(201, application_out(services.apply(subject, data)))
+
+
+@router.get("/applications", response=list[ApplicationOut], summary="My applications (operators: the queue)")
+def list_applications(request: HttpRequest, state: str = "") -> list[dict[str, Any]]:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    qs = selectors.applications_readable_by(subject)
+    if state:
+        qs = qs.filter(state=state)
+    return [application_out(a) for a in qs[:200]]
+
+
+@router.get("/applications/{application_id}", response=ApplicationOut)
+def get_application(request: HttpRequest, application_id: uuid.UUID) -> dict[str, Any]:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    return application_out(selectors.get_application(subject, application_id))
+
+
+class ReviewIn(Schema):
+    approve: bool
+    note: str = ""
+
+
+@router.post("/applications/{application_id}/review", response=ApplicationOut, summary="Manual review of a referral")
+def review_application(request: HttpRequest, application_id: uuid.UUID, body: ReviewIn) -> dict[str, Any]:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    selectors.get_application(subject, application_id)
+    return application_out(services.review(subject, application_id, body.approve, body.note))
+
+
+# ------------------------------------------------------------------------------------------------------ loans
+
+
+class InstallmentOut(Schema):
+    period: int
+    due_date: date
+    principal: str
+    interest: str
+    fee: str
+    penalty: str
+    payment: str
+    paid: str
+    owed: str
+    status: str
+
+
+class LoanOut(Schema):
+    id: uuid.UUID
+    contract_no: str
+    state: str
+    product: str
+    product_version: int
+    principal: str
+    outstanding_principal: str
+    term: int
+    method: str
+    annual_rate: str
+    apr: str
+    apr_effective: str
+    apr_label: str
+    start_date: date | None
+    bucket: str
+    days_past_due: int
+    pledge_status: str
+    order_ref: str
+    schedule: list[InstallmentOut]
+
+
+def installment_out(i: Installment) -> dict[str, Any]:
+    paid = i.paid_principal_fen + i.paid_interest_fen + i.paid_fee_fen + i.paid_penalty_fen
+    return {"period": i.period, "due_date": i.due_date, "principal": yuan_str(i.principal_fen),
+            "interest": yuan_str(i.interest_fen), "fee": yuan_str(i.fee_fen), "penalty": yuan_str(i.penalty_fen),
+            "payment": yuan_str(i.principal_fen + i.interest_fen + i.fee_fen + i.penalty_fen), "paid": yuan_str(paid),
+            "owed": yuan_str(i.owed_fen), "status": i.status}
+
+
+def loan_out(loan: Loan, with_schedule: bool = True) -> dict[str, Any]:
+    today = business_date()
+    dpd = (today - loan.oldest_unpaid_due).days if loan.oldest_unpaid_due and loan.oldest_unpaid_due < today else 0
+    return {"id": loan.pk, "contract_no": loan.contract_no, "state": loan.state, "product": loan.product.code,
+            "product_version": loan.product.version, "principal": yuan_str(loan.principal_fen),
+            "outstanding_principal": yuan_str(loan.outstanding_principal_fen), "term": loan.term, "method": loan.method,
+            "annual_rate": str(loan.annual_rate), "apr": str(loan.apr), "apr_effective": str(loan.apr_effective),
+            "apr_label": t(*APR_LABEL), "start_date": loan.start_date, "bucket": loan.bucket,
+            "days_past_due": dpd if loan.state == Loan.State.ACTIVE else 0, "pledge_status": loan.pledge_status,
+            "order_ref": loan.order_ref,
+            "schedule": [installment_out(i) for i in selectors.installments(loan)] if with_schedule else []}
+
+
+class AcceptIn(Schema):
+    agree: bool
+
+
+@router.post("/applications/{application_id}/accept", response={201: LoanOut},
+             summary="E-sign the offer: creates the contract and disburses (Idempotency-Key)")
+@idempotent
+def accept_offer(request: HttpRequest, application_id: uuid.UUID, body: AcceptIn) -> Any:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    app = selectors.get_application(subject, application_id)
+    if app.customer_id != subject.user_id:
+        raise Forbidden("只有申请人本人可以签约", "Only the applicant can sign")
+    loan = services.accept_offer(subject, application_id, agree=body.agree, ip=request.META.get("REMOTE_ADDR", ""),
+                                 user_agent=request.headers.get("User-Agent", ""))
+    return Status(201, loan_out(loan))
+
+
+
+@router.get("/loans", response=list[LoanOut], summary="Loans I may see (customers: mine; partners: funded by us)")
+def list_loans(request: HttpRequest, state: str = "", bucket: str = "") -> list[dict[str, Any]]:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    qs = selectors.loans_readable_by(subject)
+    if state:
+        qs = qs.filter(state=state)
+    if bucket:
+        qs = qs.filter(bucket=bucket)
+    return [loan_out(loan, with_schedule=False) for loan in qs[:200]]
+
+
+@router.get("/loans/{loan_id}", response=LoanOut)
+def get_loan(request: HttpRequest, loan_id: uuid.UUID) -> dict[str, Any]:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    return loan_out(selectors.get_loan(subject, loan_id))
+
+
+class RepaymentIn(Schema):
+    amount: str | int
+    prepayment_option: Literal["", "shorter_term", "lower_installment"] = ""
+
+
+class RepaymentOut(Schema):
+    id: uuid.UUID
+    kind: str
+    amount: str
+    penalty: str
+    fee: str
+    interest: str
+    principal: str
+    prepayment_fee: str
+    business_date: date
+    loan_state: str
+    outstanding_principal: str
+
+
+def _key(request: HttpRequest) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise Invalid("idempotency-key-required", "还款须带 Idempotency-Key 请求头",
+                      "Repayments require an Idempotency-Key header",
+                      errors=[FieldError("/headers/Idempotency-Key", "缺少请求头", "Header missing")])
+    return key
+
+
+def _actable_loan(request: HttpRequest, loan_id: uuid.UUID) -> Any:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    loan = selectors.get_loan(subject, loan_id)
+    if loan.customer_id != subject.user_id and not subject.has_role("finance_ops", "ops"):
+        raise Forbidden()
+    return subject
+
+
+def repayment_out(rep: Any) -> dict[str, Any]:
+    loan = Loan.objects.get(pk=rep.loan_id)
+    return {"id": rep.pk, "kind": rep.kind, "amount": yuan_str(rep.amount_fen), "penalty": yuan_str(rep.penalty_fen),
+            "fee": yuan_str(rep.fee_fen), "interest": yuan_str(rep.interest_fen), "principal": yuan_str(rep.principal_fen),
+            "prepayment_fee": yuan_str(rep.prepayment_fee_fen), "business_date": rep.business_date,
+            "loan_state": loan.state, "outstanding_principal": yuan_str(loan.outstanding_principal_fen)}
+
+
+@router.post("/loans/{loan_id}/repayments", response={201: RepaymentOut, 200: RepaymentOut},
+             summary="Repay (Idempotency-Key required); an excess with a prepayment option prepays principal")
+def create_repayment(request: HttpRequest, loan_id: uuid.UUID, body: RepaymentIn) -> Any:
+    subject = _actable_loan(request, loan_id)
+    rep, replayed = servicing.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
+                                    key=_key(request), on=business_date(), prepayment_option=body.prepayment_option)
+    return Status(200 if replayed else 201, repayment_out(rep))
+
+
+class PayoffOut(Schema):
+    valid_on: date
+    overdue: str
+    principal: str
+    accrued_interest: str
+    prepayment_fee: str
+    total: str
+
+
+@router.get("/loans/{loan_id}/payoff", response=PayoffOut, summary="Payoff quote, valid for one business date")
+def get_payoff(request: HttpRequest, loan_id: uuid.UUID) -> dict[str, Any]:
+    subject = _actable_loan(request, loan_id)
+    q = servicing.payoff_quote(subject, loan_id, business_date())
+    return {"valid_on": q.valid_on, "overdue": yuan_str(q.overdue_fen), "principal": yuan_str(q.principal_fen),
+            "accrued_interest": yuan_str(q.accrued_interest_fen), "prepayment_fee": yuan_str(q.prepayment_fee_fen),
+            "total": yuan_str(q.total_fen)}
+
+
+class PayoffIn(Schema):
+    amount: str | int
+
+
+@router.post("/loans/{loan_id}/payoff", response={201: RepaymentOut, 200: RepaymentOut},
+             summary="Pay the loan off with today's payoff amount (Idempotency-Key required)")
+def pay_off(request: HttpRequest, loan_id: uuid.UUID, body: PayoffIn) -> Any:
+    subject = _actable_loan(request, loan_id)
+    rep, replayed = servicing.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
+                                    key=_key(request), on=business_date(), kind="payoff")
+    return Status(200 if replayed else 201, repayment_out(rep))
+
+
+class WriteOffIn(Schema):
+    reason: str
+
+
+@router.post("/loans/{loan_id}/write-off", response=LoanOut, summary="Write a loan off (finance ops, with reason)")
+def write_off(request: HttpRequest, loan_id: uuid.UUID, body: WriteOffIn) -> dict[str, Any]:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    selectors.get_loan(subject, loan_id)
+    return loan_out(servicing.write_off(subject, loan_id, body.reason, business_date()))
+
+
+class PledgeIn(Schema):
+    status: Literal["registered", "released"]
+
+
+@router.post("/loans/{loan_id}/pledge", response=LoanOut, summary="Track the car pledge registration (ops)")
+def set_pledge(request: HttpRequest, loan_id: uuid.UUID, body: PledgeIn) -> dict[str, Any]:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    selectors.get_loan(subject, loan_id)
+    return loan_out(services.set_pledge_status(subject, loan_id, body.status))
+
+
+# --------------------------------------------------------------------------------------------------- partners
+
+
+def _partner_view(request: HttpRequest, org_id: uuid.UUID) -> None:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    if not (subject.in_org(org_id, "lender_analyst") or subject.has_role("finance_ops", "risk_analyst")):
+        raise NotFound()
+
+
+class PortfolioOut(Schema):
+    partner_id: uuid.UUID
+    loans: int
+    principal: str
+    outstanding: str
+    buckets: dict[str, str]
+    vintages: list[dict[str, Any]]
+
+
+@router.get("/partners/{org_id}/portfolio", response=PortfolioOut, summary="A funding partner's portfolio")
+def partner_portfolio(request: HttpRequest, org_id: uuid.UUID) -> dict[str, Any]:
+    _partner_view(request, org_id)
+    p = selectors.portfolio(org_id)
+    return {"partner_id": p.partner_id, "loans": p.loans, "principal": yuan_str(p.principal_fen),
+            "outstanding": yuan_str(p.outstanding_fen), "buckets": {k: yuan_str(v) for k, v in p.buckets.items()},
+            "vintages": [{**{k: v for k, v in row.items() if not k.endswith("_fen")},
+                          **{k[:-4]: yuan_str(v) for k, v in row.items() if k.endswith("_fen")}} for row in p.vintages]}
+
+
+class StatementOut(Schema):
+    partner_id: uuid.UUID
+    day: date
+    opening: str
+    closing: str
+    ledger: dict[str, str]
+    loans: dict[str, str]
+    reconciled: bool
+    lines: list[dict[str, Any]]
+
+
+@router.get("/partners/{org_id}/statements/{day}", response=StatementOut,
+            summary="A partner's daily statement, reconciled to the ledger")
+def partner_statement(request: HttpRequest, org_id: uuid.UUID, day: date) -> dict[str, Any]:
+    _partner_view(request, org_id)
+    s = selectors.daily_statement(org_id, day)
+    return {"partner_id": s.partner_id, "day": s.day, "opening": yuan_str(s.opening_fen), "closing": yuan_str(s.closing_fen),
+            "ledger": {k: yuan_str(v) for k, v in s.ledger.items()}, "loans": {k: yuan_str(v) for k, v in s.loans.items()},
+            "reconciled": s.reconciled,
+            "lines": [{**line, "amount": yuan_str(line.pop("amount_fen")), "balance_after": yuan_str(line.pop("balance_after_fen"))}
+                      for line in s.lines]}
