@@ -5,3 +5,11 @@ class FinanceConfig(AppConfig):
     name = "carloop.finance"
     label = "finance"
     verbose_name = "Finance"
+
+    def ready(self) -> None:
+        from carloop.core import nav
+
+        nav.register(nav.NavItem("finance:index", "汽车金融", "Auto finance", nav.everyone, order=40,
+                                 description_zh="贷款申请、报价（含年化利率）、还款", description_en="Apply, offers with APR, repay"))
+        nav.register(nav.NavItem("finance:ops", "金融运营", "Finance ops", nav.operators("ops", "risk_analyst", "finance_ops"),
+                                 order=41, description_zh="审核队列、贷款簿、逾期", description_en="Review queue, loan book, delinquency"))

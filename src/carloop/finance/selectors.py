@@ -183,3 +183,12 @@ def daily_statement(partner_id: uuid.UUID, day: date) -> DailyStatement:
     return DailyStatement(partner_id, day, opening, closing, by_movement, expected, reconciled, [
         {"at": line.created_at.isoformat(), "side": line.side, "amount_fen": line.amount_fen, "code": line.code,
          "memo": line.memo, "balance_after_fen": line.balance_after_fen} for line in reversed(lines)])
+
+
+def loan_book(loans: QuerySet[Loan]) -> dict[str, Any]:
+    """Counts and principal by state, outstanding by DPD bucket for active loans."""
+    by_state = {row["state"]: row for row in loans.values("state").annotate(n=Count("id"), principal=Sum("principal_fen"),
+                                                                             outstanding=Sum("outstanding_principal_fen"))}
+    buckets = dict(loans.filter(state=Loan.State.ACTIVE).values("bucket").annotate(s=Sum("outstanding_principal_fen"))
+                   .values_list("bucket", "s"))
+    return {"by_state": by_state, "buckets": [(b, buckets.get(b, 0)) for b in ("current", "1-30", "31-60", "61-90", "90+")]}

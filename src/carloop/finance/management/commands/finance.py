@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -28,10 +30,26 @@ class Command(BaseCommand):
         quote.add_argument("--monthly-fee-rate", help="monthly fee as a fraction of the principal, e.g. 0.006")
         quote.add_argument("--start", help="disbursement date YYYY-MM-DD (default: today, Asia/Shanghai)")
         quote.add_argument("--json", action="store_true", help="print the quote as JSON")
+        cob = sub.add_parser("cob", help="daily close of business (idempotent per date)")
+        cob.add_argument("--date", help="business date YYYY-MM-DD (default: today, Asia/Shanghai)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "quote":
             self._quote(options)
+        elif options["action"] == "cob":
+            self._cob(options)
+
+    def _cob(self, options: dict[str, Any]) -> None:
+        from carloop.finance import cob
+
+        try:
+            day = date.fromisoformat(options["date"]) if options["date"] else business_date()
+        except ValueError:
+            raise CommandError("--date must be YYYY-MM-DD / 日期格式须为 YYYY-MM-DD", returncode=2) from None
+        started = time.perf_counter()
+        stats = cob.run(day)
+        stats["seconds"] = round(time.perf_counter() - started, 3)  # float-ok: a duration
+        self.stdout.write(json.dumps(stats, ensure_ascii=False, indent=2))
 
     def _fail(self, problem: Problem, as_json: bool) -> None:
         if as_json:

@@ -1,0 +1,26 @@
+"""Rate display: APRs as percentages with four places, monthly rates derived from annual ones."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django import template
+
+register = template.Library()
+PLACES = Decimal("0.0001")
+
+
+@register.filter
+def percent(value: Decimal | str | None) -> str:
+    """``Decimal("0.0699")`` → ``"6.9900%"``."""
+    if value in (None, ""):
+        return "—"
+    return f"{(Decimal(str(value)) * 100).quantize(PLACES, rounding=ROUND_HALF_UP)}%"
+
+
+@register.filter
+def monthly(value: Decimal | str | None) -> str:
+    """An annual rate shown as its monthly rate (annual / 12), less prominent than the APR by design."""
+    if value in (None, ""):
+        return "—"
+    return f"{(Decimal(str(value)) * 100 / 12).quantize(PLACES, rounding=ROUND_HALF_UP)}%"

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from carloop.finance import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("calculator/", views.calculator, name="calculator"),
+    path("apply/", views.apply, name="apply"),
+    path("applications/<uuid:application_id>/", views.application_detail, name="application"),
+    path("loans/<uuid:loan_id>/", views.loan_detail, name="loan"),
+    path("loans/<uuid:loan_id>/contract/", views.contract, name="contract"),
+    path("ops/", views.ops, name="ops"),
+    path("partners/<uuid:org_id>/", views.partner, name="partner"),
+]

@@ -1,0 +1,228 @@
+"""Finance pages: calculator, apply, offer and e-signature, my loans with repayment, the printable contract,
+the operators' queue / loan book / delinquency, and the partner portfolio with its daily statement."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from carloop.core.errors import Problem
+from carloop.core.i18n import t
+from carloop.core.money import parse_yuan
+from carloop.core.timeutil import business_date
+from carloop.finance import selectors, services, servicing
+from carloop.finance.models import Application, Loan
+from carloop.finance.quotes import build_quote, parse_quote_request
+from carloop.identity import selectors as identity
+from carloop.identity.selectors import subject_of
+
+
+def _problem(request: HttpRequest, problem: Problem) -> None:
+    details = "; ".join(t(e.zh, e.en) for e in problem.errors)
+    messages.error(request, t(problem.zh, problem.en) + (f"（{details}）" if details else ""))
+
+
+def _guard(fn: Any) -> Any:
+    """A 404 problem is a 404 page; anything else re-renders with the message."""
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return fn(request, *args, **kwargs)  # type: ignore[no-any-return]
+        except Problem as problem:
+            if problem.status == 404:
+                raise Http404 from None
+            if problem.status in (401, 403):
+                return render(request, "finance/denied.html", {"problem": problem}, status=problem.status)
+            raise
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    subject = subject_of(request)
+    if subject.kind == "operator":
+        return redirect("finance:ops")
+    partners = sorted(subject.org_ids("lender_analyst"))
+    if partners:
+        return redirect("finance:partner", org_id=partners[0])
+    context: dict[str, Any] = {"products": selectors.current_products()}
+    if subject.kind == "customer":
+        context["applications"] = selectors.applications_readable_by(subject)[:20]
+        context["loans"] = selectors.loans_readable_by(subject)[:20]
+    return render(request, "finance/index.html", context)
+
+
+def calculator(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    context: dict[str, Any] = {"params": params}
+    if "principal" in params:
+        try:
+            quote = build_quote(parse_quote_request(
+                principal=params.get("principal"), annual_rate=params.get("annual_rate") or None,
+                term=params.get("term"), method=params.get("method"),
+                monthly_fee_rate=params.get("monthly_fee_rate") or None, start=params.get("start") or None,
+                today=business_date()))
+            apr, effective = quote.apr_pair()
+            context |= {"quote": quote, "rows": quote.rows(), "apr": apr, "apr_effective": effective}
+        except Problem as problem:
+            context["error"] = problem
+    template = "finance/_quote.html" if request.headers.get("HX-Request") else "finance/calculator.html"
+    return render(request, template, context)
+
+
+@login_required
+@_guard
+@require_http_methods(["GET", "POST"])
+def apply(request: HttpRequest) -> HttpResponse:
+    subject = subject_of(request)
+    products = selectors.current_products()
+    code = request.POST.get("product") or request.GET.get("product") or (products[0].code if products else "")
+    product = next((p for p in products if p.code == code), None)
+    facts = identity.customer_facts(subject.user_id) if subject.user_id else None
+    garage: list[Any] = []
+    if subject.user_id:
+        from carloop.vehicles import selectors as vehicles
+
+        garage = vehicles.garage(subject.user_id)
+    dealers = identity.organisations_of_kind("dealer")
+    if request.method == "POST":
+        form = request.POST
+        try:
+            data = services.ApplicationInput(
+                product=code, amount_fen=parse_yuan(form.get("amount", ""), field="amount"),
+                term=int(form.get("term") or 0), consent=form.get("consent") == "on",
+                order_ref=form.get("order_ref", "").strip(),
+                merchant_org_id=uuid.UUID(form["merchant"]) if form.get("merchant") else None,
+                car_price_fen=parse_yuan(form["car_price"], field="car_price") if form.get("car_price") else None,
+                vehicle_id=uuid.UUID(form["vehicle"]) if form.get("vehicle") else None,
+                ip=request.META.get("REMOTE_ADDR", ""),
+            )
+            app = services.apply(subject, data)
+            return redirect("finance:application", application_id=app.pk)
+        except Problem as problem:
+            if problem.status in (401, 403, 404):
+                raise
+            _problem(request, problem)
+    return render(request, "finance/apply.html", {"products": products, "product": product, "facts": facts,
+                                                  "garage": garage, "dealers": dealers, "form": request.POST,
+                                                  "consent_text": services.CONSENT_TEXT})
+
+
+@login_required
+@_guard
+@require_http_methods(["GET", "POST"])
+def application_detail(request: HttpRequest, application_id: uuid.UUID) -> HttpResponse:
+    subject = subject_of(request)
+    app = selectors.get_application(subject, application_id)
+    if request.method == "POST":
+        try:
+            if "review" in request.POST:
+                services.review(subject, app.pk, request.POST["review"] == "approve", request.POST.get("note", ""))
+                return redirect("finance:application", application_id=app.pk)
+            loan = services.accept_offer(subject, app.pk, agree=request.POST.get("agree") == "on",
+                                         ip=request.META.get("REMOTE_ADDR", ""),
+                                         user_agent=request.headers.get("User-Agent", ""))
+            messages.success(request, t("签约成功，贷款已发放", "Signed: the loan has been disbursed"))
+            return redirect("finance:loan", loan_id=loan.pk)
+        except Problem as problem:
+            if problem.status in (401, 403, 404):
+                raise
+            _problem(request, problem)
+    offer = None
+    if app.offer_amount_fen and app.offer_term and app.offer_rate is not None:
+        offer = services.offer_schedule(app.product, app.offer_amount_fen, app.offer_term, app.offer_rate, business_date())
+    return render(request, "finance/application.html", {
+        "app": app, "offer": offer, "rows": offer.rows() if offer else [], "is_owner": app.customer_id == subject.user_id,
+        "may_review": subject.has_role("risk_analyst", "ops") and app.state == Application.State.REFERRED,
+        "decisions": app.decisions.order_by("created_at")})
+
+
+@login_required
+@_guard
+@require_http_methods(["GET", "POST"])
+def loan_detail(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
+    subject = subject_of(request)
+    loan = selectors.get_loan(subject, loan_id)
+    today = business_date()
+    may_repay = loan.customer_id == subject.user_id or subject.has_role("finance_ops", "ops")
+    if request.method == "POST":
+        try:
+            action = request.POST.get("action")
+            if action == "write_off":
+                servicing.write_off(subject, loan.pk, request.POST.get("reason", ""), today)
+            elif action == "pledge":
+                services.set_pledge_status(subject, loan.pk, request.POST.get("status", ""))
+            elif may_repay:
+                amount = parse_yuan(request.POST.get("amount", ""), field="amount")
+                kind = "payoff" if action == "payoff" else "regular"
+                servicing.repay(subject, loan.pk, amount_fen=amount, key=request.POST.get("key", ""), on=today,
+                                kind=kind, prepayment_option=request.POST.get("prepayment_option", ""))
+                messages.success(request, t("还款成功", "Repayment received"))
+            return redirect("finance:loan", loan_id=loan.pk)
+        except Problem as problem:
+            if problem.status in (401, 403, 404):
+                raise
+            _problem(request, problem)
+    payoff = None
+    if loan.state == Loan.State.ACTIVE and may_repay:
+        payoff = servicing.payoff_quote(subject, loan.pk, today)
+    rows = selectors.installments(loan)
+    next_due = next((i for i in rows if i.owed_fen > 0), None)
+    return render(request, "finance/loan.html", {
+        "loan": loan, "rows": rows, "payoff": payoff, "may_repay": may_repay and loan.state == Loan.State.ACTIVE,
+        "next_due": next_due, "key": uuid.uuid4().hex, "today": today,
+        "is_finance_ops": subject.has_role("finance_ops"), "is_ops": subject.has_role("ops", "finance_ops"),
+        "dpd": (today - loan.oldest_unpaid_due).days if loan.oldest_unpaid_due and loan.oldest_unpaid_due < today else 0,
+    })
+
+
+@login_required
+@_guard
+def contract(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
+    subject = subject_of(request)
+    loan = selectors.get_loan(subject, loan_id)
+    facts = identity.customer_facts(loan.customer_id)
+    merchant = identity.get_organisation(loan.merchant_id) if loan.merchant_id else None
+    response = render(request, "finance/contract.html", {
+        "loan": loan, "rows": selectors.installments(loan), "facts": facts, "merchant": merchant,
+        "product": loan.product, "funding": loan.funding.select_related("partner")})
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="{loan.contract_no}.html"'
+    return response
+
+
+@login_required
+@_guard
+def ops(request: HttpRequest) -> HttpResponse:
+    subject = subject_of(request)
+    subject.require_role("ops", "risk_analyst", "finance_ops")
+    loans = selectors.loans_readable_by(subject)
+    return render(request, "finance/ops.html", {
+        "queue": selectors.applications_readable_by(subject).filter(state=Application.State.REFERRED)[:100],
+        "recent": selectors.applications_readable_by(subject)[:20],
+        "book": selectors.loan_book(loans),
+        "delinquent": loans.filter(state=Loan.State.ACTIVE).exclude(bucket="current").order_by("oldest_unpaid_due")[:100],
+        "reconciliation": selectors.reconcile_funders(),
+    })
+
+
+@login_required
+@_guard
+def partner(request: HttpRequest, org_id: uuid.UUID) -> HttpResponse:
+    subject = subject_of(request)
+    if not (subject.in_org(org_id, "lender_analyst") or subject.has_role("finance_ops", "risk_analyst")):
+        raise Http404
+    org = identity.get_organisation(org_id)
+    try:
+        day = date.fromisoformat(request.GET.get("day", ""))
+    except ValueError:
+        day = business_date() - timedelta(days=1)
+    return render(request, "finance/partner.html", {
+        "org": org, "portfolio": selectors.portfolio(org_id), "statement": selectors.daily_statement(org_id, day),
+        "loans": selectors.loans_readable_by(subject).filter(funding__partner_id=org_id)[:50], "day": day})

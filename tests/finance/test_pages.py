@@ -1,0 +1,67 @@
+"""Finance pages render for each role, and the customer journey works end to end through the forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from carloop.finance.models import Application, Loan
+
+from .conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+def login(actors: Any, kind: str) -> Client:
+    client = Client()
+    client.force_login(actors.user(kind))
+    return client
+
+
+def test_calculator_is_public_and_shows_the_apr(client: Client) -> None:
+    page = client.get("/finance/calculator/?principal=100000.00&annual_rate=0.06&term=36&method=equal_installment")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "6.0000%" in body and "3042.19" in body
+    bad = client.get("/finance/calculator/?principal=-1&annual_rate=0.06&term=36&method=equal_installment",
+                     headers={"HX-Request": "true"})
+    assert bad.status_code == 200 and "金额" in bad.content.decode()
+
+
+def test_customer_journey_through_the_pages(world: World, actors: Any) -> None:
+    client = login(actors, "customer")
+    assert client.get("/finance/").status_code == 200
+    assert client.get("/finance/apply/?product=car-purchase").status_code == 200
+    response = client.post("/finance/apply/", {"product": "car-purchase", "amount": "80000.00", "term": "24",
+                                               "order_ref": "ORD-9", "merchant": str(world.dealer.pk),
+                                               "car_price": "120000.00", "consent": "on"})
+    app = Application.objects.get()
+    assert response.status_code == 302 and app.state == Application.State.APPROVED
+    offer_page = client.get(f"/finance/applications/{app.pk}/").content.decode()
+    assert "6.9900%" in offer_page  # the APR, shown before the monthly rate
+    assert offer_page.index("6.9900%") < offer_page.index("0.5825%")
+    client.post(f"/finance/applications/{app.pk}/", {"agree": "on"})
+    loan = Loan.objects.get()
+    assert loan.state == Loan.State.ACTIVE
+    page = client.get(f"/finance/loans/{loan.pk}/")
+    assert page.status_code == 200
+    contract = client.get(f"/finance/loans/{loan.pk}/contract/?download=1")
+    assert contract.status_code == 200 and loan.contract_no in contract.content.decode()
+    assert "attachment" in contract["Content-Disposition"]
+    client.post(f"/finance/loans/{loan.pk}/", {"action": "repay", "amount": "100.00", "key": "page-1"})
+    assert loan.repayments.count() == 1
+    other = login(actors, "other_customer")
+    assert other.get(f"/finance/loans/{loan.pk}/").status_code == 404
+
+
+def test_operator_and_partner_pages(world: World, actors: Any) -> None:
+    world.loan()
+    assert login(actors, "finance_ops").get("/finance/ops/").status_code == 200
+    assert login(actors, "finance_ops").get("/finance/").status_code == 302
+    partner = login(actors, "lender_analyst")
+    page = partner.get(f"/finance/partners/{world.partner.pk}/")
+    assert page.status_code == 200
+    assert login(actors, "store_manager").get(f"/finance/partners/{world.partner.pk}/").status_code == 404
+    assert login(actors, "customer").get("/finance/ops/").status_code == 403
