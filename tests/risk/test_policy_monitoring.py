@@ -7,6 +7,7 @@ def ctx(**kw):
     base = {
         "kyc_verified": True,
         "age": 30,
+        "age_at_maturity": 33,
         "blacklisted": False,
         "amount_fen": 10_000_000,
         "term_months": 36,

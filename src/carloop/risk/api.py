@@ -1,6 +1,7 @@
-"""Risk API (internal operator roles only): decisions, blacklist, policy rule sets, models, reviews, graph, monitoring."""
+"""Risk API (internal operator roles only): decisions, blacklist, policy rule sets, models, reviews, graph, monitoring.
 
-from __future__ import annotations
+No ``from __future__ import annotations``: ``@idempotent`` wraps a view and django-ninja must see real annotations.
+"""
 
 import uuid
 from datetime import date, datetime
@@ -207,6 +208,12 @@ def add_blacklist(request: HttpRequest, body: BlacklistIn) -> Status:
     return Status(201, _bl(entry))
 
 
+@router.post("/blacklist/check", response=BlacklistCheckOut, summary="Is an identifier blacklisted? (internal roles)")
+def check_blacklist(request: HttpRequest, body: BlacklistCheckIn) -> BlacklistCheckOut:
+    _internal(request)
+    return BlacklistCheckOut(kind=body.kind, blacklisted=selectors.is_blacklisted(body.kind, body.value))
+
+
 @router.delete("/blacklist/{entry_id}", response=BlacklistOut, summary="Deactivate a blacklist entry (risk analysts)")
 def remove_blacklist(request: HttpRequest, entry_id: uuid.UUID) -> BlacklistOut:
     subject = _analyst(request)
@@ -214,12 +221,6 @@ def remove_blacklist(request: HttpRequest, entry_id: uuid.UUID) -> BlacklistOut:
     if entry is None:
         raise NotFound()
     return _bl(services.remove_from_blacklist(entry, actor=subject.ref))
-
-
-@router.post("/blacklist/check", response=BlacklistCheckOut, summary="Is an identifier blacklisted? (internal roles)")
-def check_blacklist(request: HttpRequest, body: BlacklistCheckIn) -> BlacklistCheckOut:
-    _internal(request)
-    return BlacklistCheckOut(kind=body.kind, blacklisted=selectors.is_blacklisted(body.kind, body.value))
 
 
 # --- policy rule sets -------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ PRESENCE_OPS = ("missing", "present")
 # Fields the decision pipeline puts into the context (documented for analysts in docs/risk.md).
 CONTEXT_FIELDS = {
     "age": "年龄（由身份证号计算）/ age from the ID number",
+    "age_at_maturity": "到期时年龄 / age at maturity",
     "kyc_verified": "已实名认证 / KYC verified",
     "blacklisted": "命中黑名单 / on a blacklist",
     "product_kind": "产品类型 / product kind",
@@ -204,8 +205,8 @@ DEFAULT_RULES: list[dict[str, Any]] = [
      "zh": "未完成实名认证", "en": "Identity (KYC) not verified"},
     {"code": "P_AGE_MIN", "action": "decline", "when": {"field": "age", "op": "lt", "value": 18},
      "zh": "申请人未满 18 周岁", "en": "Applicant is under 18"},
-    {"code": "P_AGE_MAX", "action": "decline", "when": {"field": "age", "op": "gt", "value": 65},
-     "zh": "申请人年龄超过 65 周岁", "en": "Applicant is over 65"},
+    {"code": "P_AGE_MATURITY", "action": "decline", "when": {"field": "age_at_maturity", "op": "gt", "value": 65},
+     "zh": "贷款到期时年龄超过 65 周岁", "en": "Age at maturity above 65"},
     {"code": "P_BLACKLIST", "action": "decline", "when": {"field": "blacklisted", "op": "eq", "value": True},
      "zh": "命中黑名单", "en": "On a blacklist"},
     {"code": "P_AMOUNT_MAX", "action": "decline",

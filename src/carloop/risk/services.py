@@ -399,8 +399,11 @@ def decide(req: DecisionRequest, *, actor: str = "system") -> DecisionResult:
     dti = _ratio(payment, req.monthly_income_fen)
     ltv = _ratio(Decimal(req.amount_fen), req.collateral_value_fen)
     age = facts.age_on(req.as_of)
+    months = req.as_of.month - 1 + req.term_months
+    maturity = req.as_of.replace(year=req.as_of.year + months // 12, month=months % 12 + 1, day=1)
+    age_at_maturity = facts.age_on(maturity)
     policy_ctx: dict[str, Any] = {
-        "age": age, "kyc_verified": facts.kyc_verified, "blacklisted": blacklisted, "product_kind": req.product_kind,
+        "age": age, "age_at_maturity": age_at_maturity, "kyc_verified": facts.kyc_verified, "blacklisted": blacklisted, "product_kind": req.product_kind,
         "amount_fen": req.amount_fen, "term_months": req.term_months, "dti": dti, "ltv": ltv,
         **{f"product.{k}": v for k, v in (req.product_limits or {}).items()},
         **{f"f.{k}": v for k, v in features.items()},
