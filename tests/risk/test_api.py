@@ -85,7 +85,17 @@ def test_decision_api_round_trip_and_idempotency(actors):
     first = actors.request("finance_ops", "POST", "/api/v1/risk/decisions", body, headers=headers)
     assert first.status_code == 201, first.content
     doc = first.json()
-    assert set(doc) == {"decision_id", "outcome", "approved_amount", "price_tier", "score", "reasons", "rule_hits", "model_version", "latency_ms"}
+    assert set(doc) == {
+        "decision_id",
+        "outcome",
+        "approved_amount",
+        "price_tier",
+        "score",
+        "reasons",
+        "rule_hits",
+        "model_version",
+        "latency_ms",
+    }
     assert doc["outcome"] == "approve" and doc["approved_amount"] in {"20000.00", "16000.00"}
     again = actors.request("finance_ops", "POST", "/api/v1/risk/decisions", body, headers=headers)
     assert again.json()["decision_id"] == doc["decision_id"] and again["Idempotent-Replayed"] == "true"
@@ -114,7 +124,9 @@ def test_decision_api_bad_input_is_422_without_change(actors, changes, pointer):
 
 @pytest.mark.django_db
 def test_blacklist_api_masks_values(actors):
-    created = actors.request("risk_analyst", "POST", "/api/v1/risk/blacklist", {"kind": "id_number", "value": "110105199001011234", "reason": "冒用身份"})
+    created = actors.request(
+        "risk_analyst", "POST", "/api/v1/risk/blacklist", {"kind": "id_number", "value": "110105199001011234", "reason": "冒用身份"}
+    )
     assert created.status_code == 201
     assert created.json()["value_masked"] == "1101**********1234"
     listed = actors.request("ops", "GET", "/api/v1/risk/blacklist").content.decode()
@@ -131,7 +143,12 @@ def test_review_and_promotion_api(actors):
     review = ReviewCase.objects.get(decision_id=result.decision_id)
     queue = actors.request("ops", "GET", "/api/v1/risk/reviews").json()
     assert [r["id"] for r in queue] == [str(review.pk)] and queue[0]["overdue"] is False
-    done = actors.request("risk_analyst", "POST", f"/api/v1/risk/reviews/{review.pk}/decide", {"outcome": "approve", "approved_amount": "20000.00", "price_tier": "C"})
+    done = actors.request(
+        "risk_analyst",
+        "POST",
+        f"/api/v1/risk/reviews/{review.pk}/decide",
+        {"outcome": "approve", "approved_amount": "20000.00", "price_tier": "C"},
+    )
     assert done.status_code == 200 and done.json()["status"] == "approved" and done.json()["approved_amount"] == "20000.00"
     twice = actors.request("risk_analyst", "POST", f"/api/v1/risk/reviews/{review.pk}/decide", {"outcome": "approve"})
     assert twice.status_code == 409

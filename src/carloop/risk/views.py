@@ -1,0 +1,110 @@
+"""Risk pages for operators: the monitoring dashboard, the manual review queue, a decision and the ring report."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from carloop.core.authz import Subject
+from carloop.core.errors import Problem
+from carloop.core.i18n import t
+from carloop.core.money import parse_yuan
+from carloop.identity.selectors import subject_of
+from carloop.risk import graph, selectors, services
+
+
+def _operator(request: HttpRequest, *roles: str) -> Subject | HttpResponse:
+    subject = subject_of(request)
+    if not subject.is_authenticated:
+        return redirect(f"/login/?next={request.path}")
+    if not (subject.kind == "operator" and subject.has_role(*(roles or selectors.INTERNAL_ROLES))):
+        return render(request, "risk/denied.html", status=403)
+    return subject
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    subject = _operator(request)
+    if isinstance(subject, HttpResponse):
+        return subject
+    days = 30
+    data = selectors.dashboard(days)
+    charts = {
+        "dates": [d["date"][5:] for d in data["daily"]],
+        "approve": [d["approve"] for d in data["daily"]],
+        "decline": [d["decline"] for d in data["daily"]],
+        "refer": [d["refer"] for d in data["daily"]],
+        "approval_rate": [None if d["approval_rate"] is None else round(100 * d["approval_rate"], 1) for d in data["daily"]],
+        "bands": data["score_bands"],
+        "expected": _shares(data["score_expected"]),
+        "actual": _shares(data["score_actual"]),
+        "vintages": [v["vintage"] for v in data["vintages"]],
+        "bad_rates": [round(100 * v["bad_rate"], 2) if v["bad_rate"] is not None else None for v in data["vintages"]],
+    }
+    return render(request, "risk/dashboard.html", {"data": data, "charts_json": json.dumps(charts, ensure_ascii=False)})
+
+
+def _shares(counts: list[int]) -> list[float]:  # float-ok: chart percentages
+    total = sum(counts) or 1
+    return [round(100 * c / total, 2) for c in counts]
+
+
+def reviews(request: HttpRequest) -> HttpResponse:
+    subject = _operator(request, "ops", *selectors.ANALYST_ROLES)
+    if isinstance(subject, HttpResponse):
+        return subject
+    status = request.GET.get("status", "open")
+    rows = selectors.reviews_readable_by(subject)
+    if status in ("open", "approved", "declined"):
+        rows = rows.filter(status=status)
+    now = timezone.now()
+    items = [
+        {"review": r, "decision": r.decision, "minutes_left": int((r.due_at - now).total_seconds() // 60) if r.status == "open" else None}
+        for r in rows[:200]
+    ]
+    return render(
+        request, "risk/reviews.html", {"items": items, "status": status, "can_decide": subject.has_role(*selectors.ANALYST_ROLES)}
+    )
+
+
+@require_POST
+def decide_review(request: HttpRequest, review_id: uuid.UUID) -> HttpResponse:
+    subject = _operator(request, *selectors.ANALYST_ROLES)
+    if isinstance(subject, HttpResponse):
+        return subject
+    review = selectors.reviews_readable_by(subject).filter(pk=review_id).first()
+    if review is None:
+        raise Http404
+    try:
+        amount = parse_yuan(request.POST["approved_amount"], field="approved_amount") if request.POST.get("approved_amount") else None
+        services.decide_review(review, outcome=request.POST.get("outcome", ""), approved_amount_fen=amount,
+                               price_tier=request.POST.get("price_tier") or None, note=request.POST.get("note", ""), actor=subject.ref)  # fmt: skip
+        messages.success(request, t("审核结论已记录", "Review decision recorded"))
+    except Problem as problem:
+        messages.error(request, t(problem.zh, problem.en))
+    return redirect("risk:reviews")
+
+
+def decision(request: HttpRequest, decision_id: uuid.UUID) -> HttpResponse:
+    subject = _operator(request)
+    if isinstance(subject, HttpResponse):
+        return subject
+    d = selectors.decisions_readable_by(subject).filter(pk=decision_id).first()
+    if d is None:
+        raise Http404
+    context: dict[str, Any] = {"d": d, "features": sorted((d.context.get("features") or {}).items()),
+                               "signals": sorted((d.context.get("signals") or {}).items())}  # fmt: skip
+    return render(request, "risk/decision.html", context)
+
+
+def rings(request: HttpRequest) -> HttpResponse:
+    subject = _operator(request, *selectors.ANALYST_ROLES)
+    if isinstance(subject, HttpResponse):
+        return subject
+    return render(request, "risk/rings.html", {"rings": graph.rings(3)})
