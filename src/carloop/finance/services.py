@@ -168,10 +168,10 @@ class ApplicationInput:
 
 
 def _collateral(product: LoanProduct, customer_id: uuid.UUID, data: ApplicationInput, as_of: date) -> int | None:
-    if product.kind == ProductKind.PURCHASE:
+    if product.kind in (ProductKind.PURCHASE, ProductKind.TRADE_IN):
         if not data.order_ref or data.merchant_org_id is None or not data.car_price_fen:
-            raise _bad("invalid-application", "/order_ref", "购车分期须提供订单号、经销商和车价",
-                       "A purchase instalment needs the order reference, the dealer and the car price")
+            raise _bad("invalid-application", "/order_ref", "购车/置换分期须提供订单号、经销商和车价",
+                       "Purchase and trade-in finance need the order reference, the dealer and the car price")
         from carloop.identity import selectors as identity
 
         merchant = identity.get_organisation(data.merchant_org_id)
