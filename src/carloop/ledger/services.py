@@ -233,23 +233,38 @@ def _execute(specs: list[TransferSpec], *, batch: bool) -> list[TransferResult]:
     raise AssertionError("unreachable")
 
 
-_ACCOUNT_COLUMNS = ("id", "flags", "ledger", "debits_posted", "credits_posted", "debits_pending", "credits_pending")
+_BALANCE_COLUMNS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def _lock_accounts(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, engine.AccountState]:
-    rows = (
-        Account.objects.select_for_update(no_key=True)
-        .filter(pk__in=list(ids))
-        .order_by("pk")
-        .values_list(*_ACCOUNT_COLUMNS)
+    """Lock the rows in primary-key order (raw SQL: this is the hot path) and read their balances."""
+    wanted = sorted(ids)
+    if not wanted:
+        return {}
+    qn = connection.ops.quote_name
+    pk = Account._meta.pk
+    assert pk is not None
+    lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
+    sql = (
+        f"SELECT {qn('id')}, {qn('flags')}, {qn('ledger')}, {', '.join(qn(c) for c in _BALANCE_COLUMNS)} "
+        f"FROM {qn(Account._meta.db_table)} WHERE {qn('id')} IN ({', '.join(['%s'] * len(wanted))}) "
+        f"ORDER BY {qn('id')}{lock}"
     )
-    return {
-        row[0]: engine.AccountState(
-            id=row[0], flags=AccountFlags(row[1]), ledger=row[2], debits_posted=row[3], credits_posted=row[4],
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk.get_db_prep_value(i, connection) for i in wanted])
+        rows = cursor.fetchall()
+    states = {}
+    for row in rows:
+        acct = _as_uuid(row[0])
+        states[acct] = engine.AccountState(
+            id=acct, flags=AccountFlags(row[1]), ledger=row[2], debits_posted=row[3], credits_posted=row[4],
             debits_pending=row[5], credits_pending=row[6],
         )
-        for row in rows
-    }
+    return states
 
 
 def _load_pendings(specs: Sequence[TransferSpec]) -> dict[uuid.UUID, engine.PendingState]:
@@ -327,17 +342,23 @@ def _insert_transfers(new: Sequence[engine.NewTransfer], now: datetime) -> int:
 
 
 def _save_balances(states: Iterable[engine.AccountState], now: datetime) -> None:
-    touched = [
-        Account(
-            id=s.id, debits_posted=s.debits_posted, credits_posted=s.credits_posted,
-            debits_pending=s.debits_pending, credits_pending=s.credits_pending, updated_at=now,
-        )
+    qn = connection.ops.quote_name
+    pk = Account._meta.pk
+    assert pk is not None
+    sql = (
+        f"UPDATE {qn(Account._meta.db_table)} SET "
+        + ", ".join(f"{qn(c)} = %s" for c in (*_BALANCE_COLUMNS, "updated_at"))
+        + f" WHERE {qn('id')} = %s"
+    )
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params = [
+        (s.debits_posted, s.credits_posted, s.debits_pending, s.credits_pending, stamp,
+         pk.get_db_prep_value(s.id, connection))
         for s in states
         if s.touched
     ]
-    Account.objects.bulk_update(
-        touched, ["debits_posted", "credits_posted", "debits_pending", "credits_pending", "updated_at"]
-    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _new_result(n: engine.NewTransfer, now: datetime) -> TransferResult:
