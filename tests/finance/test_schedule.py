@@ -197,7 +197,8 @@ def test_schedule_matches_rule_and_numpy_financial(loan: tuple[int, Decimal, int
     # Exact: the literal rule in rationals, Σ principal = P to the fen, nothing negative, balance ends at 0.
     literal = literal_schedule(p, rate, n, method, fee_rate)
     ours = [(r.principal_fen, r.interest_fen, r.fee_fen) for r in rows]
-    if all(part >= 0 for part, _, _ in literal):
+    regular = all(part >= 0 for part, _, _ in literal)
+    if regular:
         assert ours == literal
     else:
         # Long, dear, small loans where the rounded payment overshoots the balance before the last period: the
@@ -211,7 +212,7 @@ def test_schedule_matches_rule_and_numpy_financial(loan: tuple[int, Decimal, int
 
     # numpy-financial (floats, test oracle only): payment, interest and principal per period.
     i = float(rate) / 12  # float-ok: test oracle only
-    if method == "equal_installment" and rate:
+    if method == "equal_installment" and rate and regular:
         assert abs(rows[0].payment_fen - npf.pmt(i, n, -p)) <= 0.5 + 1e-6 * p / 1e6  # float-ok
         # Rounding drift: each period's balance may differ from the exact annuity by at most k·(1+i)^k fen.
         for r in rows[:-1][:: max(1, n // 12)]:
