@@ -86,6 +86,18 @@ def account_with_balance(subject: Subject, account_id: uuid.UUID | str) -> tuple
     return _info(acct), _balance(acct)
 
 
+def list_readable(
+    subject: Subject, *, owner: str | None = None, code: int | None = None, limit: int = 100
+) -> list[tuple[AccountInfo, Balance]]:
+    """Accounts ``subject`` may read, by key, optionally filtered by owner and account code."""
+    qs = readable_by(subject)
+    if owner:
+        qs = qs.filter(owner=owner)
+    if code is not None:
+        qs = qs.filter(code=code)
+    return [(_info(a), _balance(a)) for a in qs.order_by("key")[:limit]]
+
+
 def get_transfer(transfer_id: uuid.UUID | str) -> TransferResult | None:
     row = Transfer.objects.filter(pk=transfer_uuid(transfer_id)).first()
     return stored_result(row) if row else None

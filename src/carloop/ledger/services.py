@@ -162,6 +162,11 @@ def void_pending(
     return _execute([spec], batch=False)[0]
 
 
+def submit(spec: TransferSpec) -> TransferResult:
+    """One transfer of any kind (single, pending, post or void) described by a spec; not linked to others."""
+    return _execute([spec], batch=False)[0]
+
+
 def transfer_batch(specs: Sequence[TransferSpec]) -> list[TransferResult]:
     """Apply ``specs`` as one linked chain: all of them commit, or none (the first failure is raised)."""
     if not specs:
@@ -235,27 +240,46 @@ def _execute(specs: list[TransferSpec], *, batch: bool) -> list[TransferResult]:
 
 _BALANCE_COLUMNS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
 
+# The hot path is raw SQL: one statement each to lock, insert and update, whatever the batch size. On
+# PostgreSQL the rows travel as arrays (``= ANY``, ``unnest``) so the statement text stays constant.
+_TRANSFER_COLUMNS = (
+    ("id", "uuid"), ("debit_id", "uuid"), ("credit_id", "uuid"), ("amount_fen", "bigint"), ("ledger", "text"),
+    ("code", "integer"), ("flags", "smallint"), ("pending_id", "uuid"), ("timeout_seconds", "integer"),
+    ("expires_at", "timestamptz"), ("memo", "text"), ("actor", "text"), ("created_at", "timestamptz"),
+    ("debit_balance_after", "bigint"), ("credit_balance_after", "bigint"),
+)
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
 
 def _as_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
+def _db_uuid(value: uuid.UUID | None) -> Any:
+    return Account._meta.get_field("id").get_db_prep_value(value, connection)
+
+
 def _lock_accounts(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, engine.AccountState]:
-    """Lock the rows in primary-key order (raw SQL: this is the hot path) and read their balances."""
+    """Lock the rows in primary-key order and read their balances."""
     wanted = sorted(ids)
     if not wanted:
         return {}
     qn = connection.ops.quote_name
-    pk = Account._meta.pk
-    assert pk is not None
-    lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
-    sql = (
+    select = (
         f"SELECT {qn('id')}, {qn('flags')}, {qn('ledger')}, {', '.join(qn(c) for c in _BALANCE_COLUMNS)} "
-        f"FROM {qn(Account._meta.db_table)} WHERE {qn('id')} IN ({', '.join(['%s'] * len(wanted))}) "
-        f"ORDER BY {qn('id')}{lock}"
+        f"FROM {qn(Account._meta.db_table)} WHERE "
     )
+    if _postgres():
+        sql = select + f"{qn('id')} = ANY(%s::uuid[]) ORDER BY {qn('id')} FOR NO KEY UPDATE"
+        params: list[Any] = [wanted]
+    else:
+        sql = select + f"{qn('id')} IN ({', '.join(['%s'] * len(wanted))}) ORDER BY {qn('id')}"
+        params = [_db_uuid(i) for i in wanted]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [pk.get_db_prep_value(i, connection) for i in wanted])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     states = {}
     for row in rows:
@@ -315,50 +339,65 @@ def _attempt(specs: list[TransferSpec], batch: bool) -> list[TransferResult]:
     return [_new_result(n, now) for n in new]
 
 
-_TRANSFER_FIELDS = [f for f in Transfer._meta.concrete_fields]
-
-
 def _insert_transfers(new: Sequence[engine.NewTransfer], now: datetime) -> int:
     """Insert all rows in one statement; returns how many were new (conflicting ids are skipped)."""
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in _TRANSFER_FIELDS)
-    row_sql = "(" + ", ".join(["%s"] * len(_TRANSFER_FIELDS)) + ")"
-    params: list[Any] = []
-    for n in new:
-        values = {
-            "id": n.id, "debit_id": n.debit, "credit_id": n.credit, "amount_fen": n.amount_fen, "ledger": LEDGER_CNY,
-            "code": n.code, "flags": int(n.flags), "pending_id": n.pending_id, "timeout_seconds": n.timeout_seconds,
-            "expires_at": n.expires_at, "memo": n.memo, "actor": n.actor, "created_at": now,
-            "debit_balance_after": n.debit_balance_after, "credit_balance_after": n.credit_balance_after,
-        }
-        params.extend(f.get_db_prep_save(values[f.attname], connection) for f in _TRANSFER_FIELDS)
-    sql = (
-        f"INSERT INTO {qn(Transfer._meta.db_table)} ({columns}) VALUES {', '.join([row_sql] * len(new))} "
-        f"ON CONFLICT DO NOTHING RETURNING {qn('id')}"
-    )
+    rows = [
+        (n.id, n.debit, n.credit, n.amount_fen, LEDGER_CNY, n.code, int(n.flags), n.pending_id, n.timeout_seconds,
+         n.expires_at, n.memo, n.actor, now, n.debit_balance_after, n.credit_balance_after)
+        for n in new
+    ]
+    columns = ", ".join(qn(name) for name, _ in _TRANSFER_COLUMNS)
+    head = f"INSERT INTO {qn(Transfer._meta.db_table)} ({columns}) "
+    if _postgres():
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in _TRANSFER_COLUMNS)
+        sql = head + f"SELECT * FROM unnest({arrays})"
+        params: list[Any] = [list(col) for col in zip(*rows, strict=True)]
+    else:
+        row_sql = "(" + ", ".join(["%s"] * len(_TRANSFER_COLUMNS)) + ")"
+        sql = head + f"VALUES {', '.join([row_sql] * len(rows))}"
+        params = [_generic_param(kind, v) for row in rows for (_, kind), v in zip(_TRANSFER_COLUMNS, row, strict=True)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql + f" ON CONFLICT DO NOTHING RETURNING {qn('id')}", params)
         return len(cursor.fetchall())
+
+
+def _generic_param(kind: str, value: Any) -> Any:
+    if kind == "uuid":
+        return _db_uuid(value)
+    if kind == "timestamptz" and value is not None:
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
 
 
 def _save_balances(states: Iterable[engine.AccountState], now: datetime) -> None:
     qn = connection.ops.quote_name
-    pk = Account._meta.pk
-    assert pk is not None
+    touched = [s for s in states if s.touched]
+    table = qn(Account._meta.db_table)
+    if _postgres():
+        sets = ", ".join(f"{qn(c)} = v.{qn(c)}" for c in _BALANCE_COLUMNS)
+        sql = (
+            f"UPDATE {table} AS a SET {sets}, {qn('updated_at')} = %s "
+            f"FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            f"AS v({qn('id')}, {', '.join(qn(c) for c in _BALANCE_COLUMNS)}) WHERE a.{qn('id')} = v.{qn('id')}"
+        )
+        params: list[Any] = [
+            now, [s.id for s in touched], [s.debits_posted for s in touched], [s.credits_posted for s in touched],
+            [s.debits_pending for s in touched], [s.credits_pending for s in touched],
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
     sql = (
-        f"UPDATE {qn(Account._meta.db_table)} SET "
-        + ", ".join(f"{qn(c)} = %s" for c in (*_BALANCE_COLUMNS, "updated_at"))
+        f"UPDATE {table} SET " + ", ".join(f"{qn(c)} = %s" for c in (*_BALANCE_COLUMNS, "updated_at"))
         + f" WHERE {qn('id')} = %s"
     )
     stamp = connection.ops.adapt_datetimefield_value(now)
-    params = [
-        (s.debits_posted, s.credits_posted, s.debits_pending, s.credits_pending, stamp,
-         pk.get_db_prep_value(s.id, connection))
-        for s in states
-        if s.touched
+    rows = [
+        (s.debits_posted, s.credits_posted, s.debits_pending, s.credits_pending, stamp, _db_uuid(s.id)) for s in touched
     ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        cursor.executemany(sql, rows)
 
 
 def _new_result(n: engine.NewTransfer, now: datetime) -> TransferResult:

@@ -1,0 +1,248 @@
+"""Ledger JSON API, mounted at /api/v1/ledger/.
+
+Writes (manual adjustments, opening accounts) are for finance operations only; reads follow
+``selectors.readable_by``. Amounts are yuan decimal strings. No ``from __future__ import annotations``:
+``@idempotent`` wraps views and django-ninja must see real annotation objects.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from carloop.core import audit
+from carloop.core.authz import ADMIN, FINANCE_OPS, OPS
+from carloop.core.errors import NotFound
+from carloop.core.idempotency import HEADER, idempotent
+from carloop.core.ids import new_id
+from carloop.core.money import parse_yuan, yuan_str
+from carloop.identity.selectors import subject_of
+from carloop.ledger import selectors, services
+from carloop.ledger.contracts import AccountFlags, AccountInfo, Balance, TransferFlags, TransferResult, TransferSpec
+
+router = Router(tags=["ledger"])
+
+FlagName = Literal["debits_must_not_exceed_credits", "credits_must_not_exceed_debits", "history"]
+_FLAG_BY_NAME = {
+    "debits_must_not_exceed_credits": AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+    "credits_must_not_exceed_debits": AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS,
+    "history": AccountFlags.HISTORY,
+}
+
+
+def flag_names(flags: AccountFlags) -> list[str]:
+    return [name for name, bit in _FLAG_BY_NAME.items() if flags & bit]
+
+
+class AccountIn(Schema):
+    key: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    code: int = Field(ge=1, le=65535)
+    flags: list[FlagName] = []
+    owner: str = Field(default="", max_length=80)
+
+
+class AccountOut(Schema):
+    id: uuid.UUID
+    key: str
+    name: str
+    owner: str
+    ledger: str
+    code: int
+    flags: list[str]
+    debits_posted: str
+    credits_posted: str
+    debits_pending: str
+    credits_pending: str
+    normal_side: Literal["debit", "credit"]
+    balance: str
+    available: str
+    created_at: datetime
+
+
+def account_out(info: AccountInfo, bal: Balance) -> AccountOut:
+    return AccountOut(
+        id=info.id, key=info.key, name=info.name, owner=info.owner, ledger=info.ledger, code=info.code,
+        flags=flag_names(info.flags), debits_posted=yuan_str(bal.debits_posted), credits_posted=yuan_str(bal.credits_posted),
+        debits_pending=yuan_str(bal.debits_pending), credits_pending=yuan_str(bal.credits_pending),
+        normal_side="debit" if bal.debit_normal else "credit", balance=yuan_str(bal.balance_fen),
+        available=yuan_str(bal.available_fen), created_at=info.created_at,
+    )
+
+
+class TransferIn(Schema):
+    id: str | None = Field(default=None, max_length=200, description="Transfer id (UUID or any key); default: from Idempotency-Key")
+    debit: uuid.UUID | None = None
+    credit: uuid.UUID | None = None
+    amount: str | None = Field(default=None, description='Yuan as a decimal string, e.g. "1234.56"')
+    code: int | None = None
+    memo: str = ""
+    pending: bool = False
+    timeout_seconds: int = Field(default=0, ge=0)
+    post_pending_id: str | None = Field(default=None, max_length=200)
+    void_pending_id: str | None = Field(default=None, max_length=200)
+
+
+class BatchIn(Schema):
+    transfers: list[TransferIn] = Field(min_length=1, max_length=1000)
+
+
+class TransferOut(Schema):
+    id: uuid.UUID
+    kind: str
+    debit: uuid.UUID
+    credit: uuid.UUID
+    amount: str
+    code: int
+    pending_id: uuid.UUID | None
+    linked: bool
+    memo: str
+    actor: str
+    created_at: datetime
+    expires_at: datetime | None
+    replayed: bool
+
+
+def transfer_out(r: TransferResult) -> TransferOut:
+    return TransferOut(
+        id=r.id, kind=r.kind, debit=r.debit, credit=r.credit, amount=yuan_str(r.amount_fen), code=r.code,
+        pending_id=r.pending_id, linked=bool(r.flags & TransferFlags.LINKED), memo=r.memo, actor=r.actor, created_at=r.created_at,
+        expires_at=r.expires_at, replayed=r.replayed,
+    )
+
+
+def _spec(request: HttpRequest, body: TransferIn, index: int | None, actor: str) -> TransferSpec:
+    field = "amount" if index is None else f"transfers.{index}.amount"
+    key = request.headers.get(HEADER, "").strip()
+    default_id = f"api:{key}" if key and index is None else f"api:{key}:{index}" if key else str(new_id())
+    return TransferSpec(
+        id=body.id or default_id, debit=body.debit, credit=body.credit,
+        amount_fen=parse_yuan(body.amount, field=field) if body.amount is not None else None,
+        code=body.code, memo=body.memo, pending=body.pending, timeout_seconds=body.timeout_seconds,
+        post_pending_id=body.post_pending_id, void_pending_id=body.void_pending_id, actor=actor,
+    )
+
+
+def _audit(actor: str, results: list[TransferResult]) -> None:
+    for r in results:
+        if not r.replayed:
+            audit.record(actor, "ledger.manual_transfer", "ledger.transfer", r.id,
+                         {"debit": str(r.debit), "credit": str(r.credit), "amount_fen": r.amount_fen, "code": r.code, "kind": r.kind})
+
+
+@router.post("/transfers", response={201: TransferOut, 200: TransferOut}, summary="Manual transfer (finance ops)")
+@idempotent
+def create_transfer(request: HttpRequest, body: TransferIn) -> Any:
+    subject = subject_of(request)
+    subject.require_role(FINANCE_OPS)
+    spec = _spec(request, body, None, subject.ref)
+    with transaction.atomic():
+        result = services.submit(spec)
+        _audit(subject.ref, [result])
+    return Status(200 if result.replayed else 201, transfer_out(result))
+
+
+@router.post("/transfers/batch", response={201: list[TransferOut], 200: list[TransferOut]},
+             summary="Linked batch: all transfers commit or none (finance ops)")
+@idempotent
+def create_transfer_batch(request: HttpRequest, body: BatchIn) -> Any:
+    subject = subject_of(request)
+    subject.require_role(FINANCE_OPS)
+    specs = [_spec(request, item, i, subject.ref) for i, item in enumerate(body.transfers)]
+    with transaction.atomic():
+        results = services.transfer_batch(specs)
+        _audit(subject.ref, results)
+    return Status(200 if all(r.replayed for r in results) else 201, [transfer_out(r) for r in results])
+
+
+@router.get("/transfers/{transfer_id}", response=TransferOut, summary="One transfer (finance ops, admin, ops)")
+def get_transfer(request: HttpRequest, transfer_id: str) -> TransferOut:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    if not subject.has_role(FINANCE_OPS, ADMIN, OPS):
+        raise NotFound()
+    try:
+        result = selectors.get_transfer(transfer_id)
+    except ValueError:
+        result = None
+    if result is None:
+        raise NotFound("转账不存在", "Transfer not found")
+    return transfer_out(result)
+
+
+@router.post("/accounts", response={201: AccountOut}, summary="Open an account (finance ops; idempotent by key)")
+def create_account(request: HttpRequest, body: AccountIn) -> Any:
+    subject = subject_of(request)
+    subject.require_role(FINANCE_OPS)
+    flags = AccountFlags.NONE
+    for name in body.flags:
+        flags |= _FLAG_BY_NAME[name]
+    with transaction.atomic():
+        info = services.open_account(key=body.key, name=body.name, code=body.code, flags=flags, owner=body.owner)
+        audit.record(subject.ref, "ledger.open_account", "ledger.account", info.id, {"key": info.key, "flags": int(flags)})
+    return Status(201, account_out(info, selectors.balance(info.id)))
+
+
+class AccountListQuery(Schema):
+    owner: str | None = None
+    code: int | None = None
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+@router.get("/accounts", response=list[AccountOut], summary="Accounts the caller may read")
+def list_accounts(request: HttpRequest, query: Query[AccountListQuery]) -> list[AccountOut]:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    return [account_out(info, bal) for info, bal in selectors.list_readable(subject, owner=query.owner, code=query.code, limit=query.limit)]
+
+
+@router.get("/accounts/{account_id}", response=AccountOut, summary="Account with posted/pending totals and balance")
+def get_account(request: HttpRequest, account_id: uuid.UUID) -> AccountOut:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    info, bal = selectors.account_with_balance(subject, account_id)
+    return account_out(info, bal)
+
+
+class StatementLineOut(Schema):
+    transfer_id: uuid.UUID
+    created_at: datetime
+    side: str
+    kind: str
+    amount: str
+    code: int
+    memo: str
+    counterparty: uuid.UUID
+    balance_after: str
+
+
+class StatementOut(Schema):
+    account: AccountOut
+    lines: list[StatementLineOut]
+    next_cursor: str | None
+
+
+@router.get("/accounts/{account_id}/statement", response=StatementOut, summary="Balance history, newest first (keyset pages)")
+def get_statement(
+    request: HttpRequest, account_id: uuid.UUID, cursor: str | None = None, limit: int = Query(50, ge=1, le=200)
+) -> StatementOut:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    info, bal = selectors.account_with_balance(subject, account_id)
+    page = selectors.statement(info.id, cursor=cursor, limit=limit)
+    return StatementOut(
+        account=account_out(info, bal),
+        lines=[
+            StatementLineOut(
+                transfer_id=line.transfer_id, created_at=line.created_at, side=line.side, kind=line.kind,
+                amount=yuan_str(line.amount_fen), code=line.code, memo=line.memo, counterparty=line.counterparty,
+                balance_after=yuan_str(line.balance_after_fen),
+            )
+            for line in page.lines
+        ],
+        next_cursor=page.next_cursor,
+    )
