@@ -15,12 +15,11 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from carloop.core import audit
-from carloop.core.authz import ADMIN, FINANCE_OPS, OPS
+from carloop.core.authz import ADMIN, FINANCE_OPS, OPS, request_subject
 from carloop.core.errors import NotFound
 from carloop.core.idempotency import HEADER, idempotent
 from carloop.core.ids import new_id
 from carloop.core.money import parse_yuan, yuan_str
-from carloop.identity.selectors import subject_of
 from carloop.ledger import selectors, services
 from carloop.ledger.contracts import AccountFlags, AccountInfo, Balance, TransferFlags, TransferResult, TransferSpec
 
@@ -137,7 +136,7 @@ def _audit(actor: str, results: list[TransferResult]) -> None:
 @router.post("/transfers", response={201: TransferOut, 200: TransferOut}, summary="Manual transfer (finance ops)")
 @idempotent
 def create_transfer(request: HttpRequest, body: TransferIn) -> Any:
-    subject = subject_of(request)
+    subject = request_subject(request)
     subject.require_role(FINANCE_OPS)
     spec = _spec(request, body, None, subject.ref)
     with transaction.atomic():
@@ -150,7 +149,7 @@ def create_transfer(request: HttpRequest, body: TransferIn) -> Any:
              summary="Linked batch: all transfers commit or none (finance ops)")
 @idempotent
 def create_transfer_batch(request: HttpRequest, body: BatchIn) -> Any:
-    subject = subject_of(request)
+    subject = request_subject(request)
     subject.require_role(FINANCE_OPS)
     specs = [_spec(request, item, i, subject.ref) for i, item in enumerate(body.transfers)]
     with transaction.atomic():
@@ -161,7 +160,7 @@ def create_transfer_batch(request: HttpRequest, body: BatchIn) -> Any:
 
 @router.get("/transfers/{transfer_id}", response=TransferOut, summary="One transfer (finance ops, admin, ops)")
 def get_transfer(request: HttpRequest, transfer_id: str) -> TransferOut:
-    subject = subject_of(request)
+    subject = request_subject(request)
     subject.require_authenticated()
     if not subject.has_role(FINANCE_OPS, ADMIN, OPS):
         raise NotFound()
@@ -176,7 +175,7 @@ def get_transfer(request: HttpRequest, transfer_id: str) -> TransferOut:
 
 @router.post("/accounts", response={201: AccountOut}, summary="Open an account (finance ops; idempotent by key)")
 def create_account(request: HttpRequest, body: AccountIn) -> Any:
-    subject = subject_of(request)
+    subject = request_subject(request)
     subject.require_role(FINANCE_OPS)
     flags = AccountFlags.NONE
     for name in body.flags:
@@ -195,14 +194,14 @@ class AccountListQuery(Schema):
 
 @router.get("/accounts", response=list[AccountOut], summary="Accounts the caller may read")
 def list_accounts(request: HttpRequest, query: Query[AccountListQuery]) -> list[AccountOut]:
-    subject = subject_of(request)
+    subject = request_subject(request)
     subject.require_authenticated()
     return [account_out(info, bal) for info, bal in selectors.list_readable(subject, owner=query.owner, code=query.code, limit=query.limit)]
 
 
 @router.get("/accounts/{account_id}", response=AccountOut, summary="Account with posted/pending totals and balance")
 def get_account(request: HttpRequest, account_id: uuid.UUID) -> AccountOut:
-    subject = subject_of(request)
+    subject = request_subject(request)
     subject.require_authenticated()
     info, bal = selectors.account_with_balance(subject, account_id)
     return account_out(info, bal)
@@ -226,14 +225,19 @@ class StatementOut(Schema):
     next_cursor: str | None
 
 
+class StatementQuery(Schema):
+    cursor: str | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
 @router.get("/accounts/{account_id}/statement", response=StatementOut, summary="Balance history, newest first (keyset pages)")
 def get_statement(
-    request: HttpRequest, account_id: uuid.UUID, cursor: str | None = None, limit: int = Query(50, ge=1, le=200)
+    request: HttpRequest, account_id: uuid.UUID, query: Query[StatementQuery]
 ) -> StatementOut:
-    subject = subject_of(request)
+    subject = request_subject(request)
     subject.require_authenticated()
     info, bal = selectors.account_with_balance(subject, account_id)
-    page = selectors.statement(info.id, cursor=cursor, limit=limit)
+    page = selectors.statement(info.id, cursor=query.cursor, limit=query.limit)
     return StatementOut(
         account=account_out(info, bal),
         lines=[

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntFlag
 from typing import Literal
+from uuid import UUID
 
 from carloop.core.ids import id_from_key
 
@@ -84,7 +85,7 @@ class TransferSpec:
         return "pending" if self.pending else "single"
 
     @property
-    def pending_uuid(self) -> uuid.UUID | None:
+    def pending_uuid(self) -> UUID | None:
         ref = self.post_pending_id if self.post_pending_id is not None else self.void_pending_id
         return None if ref is None else transfer_uuid(ref)
 

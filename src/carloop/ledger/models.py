@@ -10,7 +10,7 @@ from carloop.core.models import Entity
 from carloop.ledger.contracts import LEDGER_CNY, AccountFlags, TransferFlags
 
 
-def _flag_clear(bit: int) -> Exact:
+def _flag_clear(bit: int) -> Exact[int]:
     return Exact(F("flags").bitand(bit), 0)
 
 
