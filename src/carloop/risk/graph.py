@@ -14,6 +14,7 @@ from django.db.models import Count
 
 from carloop.core.ids import new_id
 from carloop.risk.models import GraphEdge, GraphNode
+from carloop.risk.selectors import is_blacklisted_index
 
 ENTITY_KINDS = ("phone", "id_number", "device", "bank_card", "address")
 BLACKLIST_TO_NODE = {"id_number": "id_number", "phone": "phone", "device": "device", "bank_card": "bank_card"}
@@ -29,7 +30,10 @@ class Link:
 def _node(kind: str, key: str, label: str = "") -> GraphNode:
     node = GraphNode.objects.filter(kind=kind, key=key).first()
     if node is None:
-        node, _ = GraphNode.objects.get_or_create(kind=kind, key=key, defaults={"label": label, "component": new_id()})
+        listed = kind in BLACKLIST_TO_NODE and is_blacklisted_index(kind, key)
+        node, _ = GraphNode.objects.get_or_create(
+            kind=kind, key=key, defaults={"label": label, "component": new_id(), "blacklisted": listed}
+        )
     return node
 
 

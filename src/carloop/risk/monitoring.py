@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 PSI_ALERT = 0.25  # float-ok: a ratio threshold, not money
 PSI_WARN = 0.10  # float-ok
 SCORE_BANDS = [450, 500, 530, 560, 590, 620, 650, 680, 710]  # score band edges used by every dashboard chart
-_EPS = 1e-4  # float-ok
+_SMOOTH = 0.5  # float-ok: pseudo-count per bin
 
 
 def band_counts(values: Iterable[float | int | None], edges: Sequence[float | int]) -> list[int]:  # float-ok
@@ -24,16 +24,22 @@ def band_counts(values: Iterable[float | int | None], edges: Sequence[float | in
 
 
 def psi(expected: Sequence[int], actual: Sequence[int]) -> float:  # float-ok
-    """Population stability index between two count vectors over the same bins."""
+    """Population stability index between two count vectors over the same bins.
+
+    Each bin gets half a count (additive smoothing) so that empty bins of a small sample do not explode the
+    index; bins empty on both sides contribute nothing.
+    """
     if len(expected) != len(actual):
         raise ValueError("expected and actual need the same bins")
-    te, ta = sum(expected), sum(actual)
+    pairs = [(e, a) for e, a in zip(expected, actual, strict=True) if e or a]
+    te, ta = sum(e for e, _ in pairs), sum(a for _, a in pairs)
     if te == 0 or ta == 0:
         return 0.0
+    k = len(pairs)
     total = 0.0
-    for e, a in zip(expected, actual, strict=True):
-        pe = max(e / te, _EPS)
-        pa = max(a / ta, _EPS)
+    for e, a in pairs:
+        pe = (e + _SMOOTH) / (te + _SMOOTH * k)
+        pa = (a + _SMOOTH) / (ta + _SMOOTH * k)
         total += (pa - pe) * math.log(pa / pe)
     return total
 
