@@ -150,3 +150,27 @@ def test_open_account_over_http_is_idempotent_by_key(actors: Actors) -> None:
     assert conflict.status_code == 409
     invalid = _post(actors, "/api/v1/ledger/accounts", body | {"flags": ["nope"]})
     assert invalid.status_code == 422
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", SUBJECT_KINDS)
+def test_pages_are_for_ledger_readers(actors: Actors, kind: str) -> None:
+    v = _accounts(actors)
+    ledger.transfer(id="page:hold", debit=uuid.UUID(v["account_id"]), credit=uuid.UUID(v["source"]), amount_fen=500, code=1,
+                    pending=True, memo="冻结押金")
+    client = actors.client(kind)
+    if kind != "anonymous":
+        client.force_login(actors.user(kind))
+    for url in ("/ledger/", f"/ledger/accounts/{v['account_id']}/"):
+        response = client.get(url)
+        if kind == "anonymous":
+            assert response.status_code == 302
+        elif kind in {"finance_ops", "admin", "ops"}:
+            assert response.status_code == 200, url
+            assert "测试" in response.content.decode()
+        else:
+            assert response.status_code == 404, (kind, url)
+    if kind == "finance_ops":
+        page = client.get(f"/ledger/accounts/{v['account_id']}/?lang=en").content.decode()
+        assert "冻结押金" in page and "Hold" in page and "¥95.00" in page
+        assert client.get(f"/ledger/accounts/{v['account_id']}/?cursor=bogus!").status_code == 404

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 
 from carloop.core.authz import ADMIN, FINANCE_OPS, OPS, Subject
 from carloop.core.errors import FieldError, Invalid, NotFound
@@ -98,19 +99,34 @@ def list_readable(
     return [(_info(a), _balance(a)) for a in qs.order_by("key")[:limit]]
 
 
+def search_accounts(subject: Subject, query: str = "") -> QuerySet[Account]:
+    """For the operator list: readable accounts matching ``query`` in key, name or owner, by key."""
+    qs = readable_by(subject)
+    if query:
+        qs = qs.filter(Q(key__icontains=query) | Q(name__icontains=query) | Q(owner__icontains=query))
+    return qs.order_by("key")
+
+
+def with_balances(accounts: Iterable[Account]) -> list[tuple[AccountInfo, Balance]]:
+    return [(_info(a), _balance(a)) for a in accounts]
+
+
+def account_names(account_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    return dict(Account.objects.filter(pk__in=set(account_ids)).values_list("id", "name"))
+
+
 def get_transfer(transfer_id: uuid.UUID | str) -> TransferResult | None:
     row = Transfer.objects.filter(pk=transfer_uuid(transfer_id)).first()
     return stored_result(row) if row else None
 
 
 def totals() -> dict[str, int]:
-    """Σ over all accounts per ledger, for invariant checks: debits and credits, posted and pending."""
+    """Σ over all accounts per ledger (``"CNY:debits_posted"`` …), for invariant checks and the operator page."""
     out: dict[str, int] = {}
-    for ledger, dp, cp, dpe, cpe in Account.objects.values_list(
-        "ledger", "debits_posted", "credits_posted", "debits_pending", "credits_pending"
-    ):
-        for name, value in (("debits_posted", dp), ("credits_posted", cp), ("debits_pending", dpe), ("credits_pending", cpe)):
-            out[f"{ledger}:{name}"] = out.get(f"{ledger}:{name}", 0) + value
+    fields = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+    for row in Account.objects.values("ledger").annotate(**{f"sum_{f}": Sum(f) for f in fields}).order_by():
+        for f in fields:
+            out[f"{row['ledger']}:{f}"] = int(row[f"sum_{f}"] or 0)
     return out
 
 
