@@ -8,5 +8,15 @@ class CommerceConfig(AppConfig):
 
     def ready(self) -> None:
         from carloop.commerce import subscribers
+        from carloop.core import nav
 
         subscribers.register()
+        nav.register(nav.NavItem("commerce:catalog", "选车购车", "Buy a car", nav.everyone, order=20,
+                                 description_zh="车型浏览、对比、配置与下单", description_en="Browse, compare, configure and order"))
+        nav.register(nav.NavItem("commerce:test_drives", "预约试驾", "Test drives", nav.everyone, order=21))
+        nav.register(nav.NavItem("commerce:orders", "车辆订单", "Car orders",
+                                 lambda s: nav.customers(s) or s.has_role("ops"), order=22))
+        nav.register(nav.NavItem("commerce:garage", "我的车库", "My garage", nav.customers, order=23,
+                                 description_zh="车辆、里程、估值与置换", description_en="Vehicles, odometer, value and trade-in"))
+        nav.register(nav.NavItem("commerce:campaigns", "产品共创", "Co-creation", nav.everyone, order=24,
+                                 description_zh="参与新车定义 / 主机厂需求报告", description_en="Shape new cars / manufacturer demand reports"))

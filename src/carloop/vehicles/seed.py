@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
+
+from django.contrib.auth import get_user_model
 
 from carloop.core.seeding import SeedContext, fake_uscc
 from carloop.identity import selectors as identity_q
 from carloop.identity import services as identity
-from carloop.vehicles.models import Brand, PaintColour, Series, Trim, TrimOption, Vehicle
+from carloop.vehicles import services
+from carloop.vehicles.models import Brand, OdometerReading, PaintColour, Series, Trim, TrimOption, Vehicle
 from carloop.vehicles.vin import YEAR_CODES, YEAR_CYCLE_START, compute_check_digit
 
 YUAN = 100
@@ -183,5 +187,42 @@ def seed(ctx: SeedContext) -> None:
                         Vehicle.objects.get_or_create(vin=vin, defaults={
                             "trim": trim, "colour_code": colour, "status": Vehicle.Status.STOCK,
                             "stock_location_id": dealer_id})
+    _seed_garages(ctx)
     ctx.say(f"vehicles: {Brand.objects.count()} brands, {Trim.objects.count()} trims, "
             f"{Vehicle.objects.filter(status=Vehicle.Status.STOCK).count()} stock vehicles")
+
+
+PLATE_PREFIXES = ["京A", "京N", "沪A", "沪B", "粤B", "粤A", "浙A", "川A", "苏E", "鄂A", "湘A", "渝A"]
+GARAGE_SHARE = 3  # every third customer has a car in the garage
+
+
+def _seed_garages(ctx: SeedContext) -> None:
+    """Cars customers already own (used 1–8 years), with odometer history and some condition reports."""
+    trims = list(Trim.objects.select_related("series__brand").order_by("code"))
+    users = list(get_user_model().objects.filter(is_staff=False).order_by("username").values_list("pk", "username"))
+    for n, (user_id, username) in enumerate(ctx.progress(users, "garages")):
+        if n % GARAGE_SHARE and username != "owner":
+            continue
+        if Vehicle.objects.filter(owner_id=user_id).exists():
+            continue
+        facts = identity_q.customer_facts(user_id)
+        if facts is None or not facts.kyc_verified:
+            continue
+        trim = trims[n % len(trims)]
+        years = 1 + n % 8
+        registered = dt.date(2026 - years, 1 + n % 12, 1 + n % 28)
+        prefix = PLATE_PREFIXES[n % len(PLATE_PREFIXES)]
+        serial = f"{n % 100000:05d}"
+        plate = f"{prefix}D{serial}" if trim.powertrain == "BEV" else f"{prefix}{serial}"
+        wmi = trim.vehicles.values_list("vin", flat=True).first() or "LK6"
+        vehicle = services.register_vehicle(
+            owner_user_id=user_id, vin=stock_vin(wmi[:3], registered.year, n, 500_000 + n), plate=plate,
+            registration_date=registered, trim_id=trim.pk)
+        km = 0
+        for year in range(years + 1):
+            km += 9_000 + (n * 37 + year * 1_009) % 12_000
+            OdometerReading.objects.create(vehicle_id=vehicle.id, km=km, source="service",
+                                           read_on=min(registered + dt.timedelta(days=365 * year + 30), dt.date(2026, 11, 1)))
+        if n % 2 == 0:
+            services.record_condition_report(vehicle_id=vehicle.id, grade="ABBBCCD"[n % 7], odometer_km=km,
+                                             inspected_on=dt.date(2026, 10, 1 + n % 28), actor="seed")

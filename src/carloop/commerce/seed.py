@@ -1,0 +1,186 @@
+"""Demo commerce data: bundles, battery plans, swap stations, test-drive slots, orders in every state and a
+co-creation campaign with a few hundred answers shaped by three latent customer segments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from carloop.commerce import services
+from carloop.commerce.models import (
+    BatteryPlan,
+    Bundle,
+    BundleItem,
+    Campaign,
+    CarOrder,
+    CommercePolicy,
+    SwapStation,
+    TestDriveSlot,
+)
+from carloop.core.errors import Problem
+from carloop.core.seeding import SeedContext
+from carloop.identity import selectors as identity_q
+from carloop.vehicles import selectors as vehicles_q
+
+YUAN = 100
+
+# kind, code, name, name_zh, price yuan, items: (kind, name, name_zh, standalone yuan, qty, entitlement, months)
+BUNDLES: list[tuple[str, str, str, str, int, list[tuple[str, str, str, int, int, str, int | None]]]] = [
+    ("wrap", "wrap", "Car-wrap edition", "车衣定制版", 3_999, [
+        ("accessory", "Colour-change wrap with installation", "改色车衣（含施工）", 5_800, 1, "", None),
+        ("accessory", "Windscreen film", "前挡隔热膜", 1_200, 1, "", None)]),
+    ("accessories", "accessories", "Accessories edition", "车品配装版", 2_499, [
+        ("accessory", "All-weather floor mats", "全包围脚垫", 699, 1, "", None),
+        ("accessory", "Dash camera with installation", "行车记录仪（含安装）", 899, 1, "", None),
+        ("accessory", "Portable charger 7 kW", "7kW 随车充电桩（含安装）", 1_999, 1, "", None)]),
+    ("maintenance", "maintenance-plus", "Maintenance-plus edition", "养护加持版", 1_999, [
+        ("maintenance", "Minor service", "小保养", 480, 4, "minor-service", 24),
+        ("maintenance", "Tyre rotation and alignment", "轮胎换位及四轮定位", 260, 2, "tyre-alignment", 24),
+        ("maintenance", "Air-conditioning clean", "空调清洗", 298, 2, "ac-clean", 24)]),
+]
+
+PLANS = [
+    ("small-unlimited", "Small battery, unlimited", "小电池·不限里程", "30", "50", None, 399),
+    ("small-1000", "Small battery, 1,000 km/month", "小电池·每月1000公里", "30", "50", 1_000, 299),
+    ("standard-75", "75 kWh standard", "75度标准续航", "50", "80", None, 728),
+    ("long-100", "100 kWh long range", "100度长续航", "80", "110", None, 1_128),
+]
+
+STATION_CITIES = ["北京市", "上海市", "广州市", "深圳市", "杭州市", "成都市", "武汉市", "南京市", "西安市", "重庆市"]
+
+SEGMENTS: list[dict[str, Any]] = [
+    {"weight": 5, "exterior": ["retro", "retro", "boxy"], "colour": ["green", "pink", "white"],
+     "features": ["voice", "parking", "v2l"], "range": ["300", "400"], "price": 68_000},
+    {"weight": 3, "exterior": ["sporty", "sporty", "retro"], "colour": ["grey", "white"],
+     "features": ["adas", "parking", "voice"], "range": ["400", "500"], "price": 92_000},
+    {"weight": 2, "exterior": ["boxy", "sporty"], "colour": ["white", "grey"],
+     "features": ["swap", "v2l", "adas"], "range": ["400", "500"], "price": 82_000},
+]
+
+
+def seed(ctx: SeedContext) -> None:
+    CommercePolicy.objects.get_or_create(key="default")
+    _bundles(ctx)
+    _plans_and_stations(ctx)
+    _slots(ctx)
+    _orders(ctx)
+    _campaign(ctx)
+    ctx.say(f"commerce: {Bundle.objects.count()} bundles, {CarOrder.objects.count()} orders, "
+            f"{TestDriveSlot.objects.count()} test-drive slots, {Campaign.objects.count()} campaigns")
+
+
+def _bundles(ctx: SeedContext) -> None:
+    for trim in ctx.progress(vehicles_q.catalog(), "bundles"):
+        for kind, code, name, name_zh, price, items in BUNDLES:
+            bundle, created = Bundle.objects.get_or_create(trim_id=trim.id, code=code, defaults={
+                "kind": kind, "name": name, "name_zh": name_zh, "price_fen": price * YUAN})
+            if created:
+                for item_kind, i_name, i_zh, standalone, qty, entitlement, months in items:
+                    BundleItem.objects.create(bundle=bundle, kind=item_kind, name=i_name, name_zh=i_zh,
+                                              standalone_price_fen=standalone * YUAN, quantity=qty,
+                                              entitlement_code=entitlement, valid_months=months)
+
+
+def _plans_and_stations(ctx: SeedContext) -> None:
+    for code, name, name_zh, low, high, km, monthly in PLANS:
+        BatteryPlan.objects.update_or_create(code=code, defaults={
+            "name": name, "name_zh": name_zh, "min_kwh": Decimal(low), "max_kwh": Decimal(high),
+            "monthly_km_limit": km, "monthly_fen": monthly * YUAN})
+    for i, city in enumerate(STATION_CITIES * 2):
+        district = ctx.faker.street_name()
+        SwapStation.objects.get_or_create(code=f"swap-{i + 1:03d}", defaults={
+            "name": f"{city.removesuffix('市')}{district}换电站", "city": city, "address": f"{city}{district}{i + 1}号",
+            "capacity": 10 + (i % 3) * 3})
+
+
+def _slots(ctx: SeedContext) -> None:
+    stores = identity_q.organisations_of_kind("store")[:10]
+    series_ids = sorted({t.series_id for t in vehicles_q.catalog()})[:8]
+    today = timezone.localdate()
+    for day in range(1, 8):
+        for s_index, store in enumerate(stores):
+            for hour in (10, 14, 16):
+                series_id = series_ids[(s_index + day + hour) % len(series_ids)]
+                starts = timezone.make_aware(dt.datetime.combine(today + dt.timedelta(days=day), dt.time(hour)))
+                TestDriveSlot.objects.get_or_create(store_id=store.id, series_id=series_id, starts_at=starts,
+                                                    defaults={"capacity": 3})
+
+
+def _customers() -> list[Any]:
+    users = get_user_model().objects.filter(is_staff=False).order_by("username").values_list("pk", flat=True)
+    return [u for u in users if (f := identity_q.customer_facts(u)) is not None and f.kyc_verified]
+
+
+def _orders(ctx: SeedContext) -> None:
+    if CarOrder.objects.exists():
+        return
+    trims = vehicles_q.catalog()
+    stores = identity_q.organisations_of_kind("store")
+    customers = _customers()[: max(12, ctx.count("customers") // 10)]
+    stages = ["created", "deposit", "balance", "allocated", "scheduled", "delivered", "delivered", "refunded"]
+    for n, customer_id in enumerate(ctx.progress(customers, "car orders")):
+        trim = trims[(n * 7) % len(trims)]
+        bundle = Bundle.objects.filter(trim_id=trim.id).order_by("code").first() if n % 2 else None
+        plan = None
+        if trim.battery_swap_capable and n % 3 == 0:
+            plan = BatteryPlan.objects.filter(min_kwh__lte=trim.battery_kwh, max_kwh__gte=trim.battery_kwh).first()
+        try:
+            _advance(services.create_order(
+                customer_user_id=customer_id, trim_id=trim.id, colour_code=["white", "black", "grey"][n % 3],
+                option_codes=[o.code for o in vehicles_q.options(trim.series_id)][: n % 2],
+                bundle_id=bundle.pk if bundle else None, battery_mode="subscription" if plan else "owned",
+                battery_plan_id=plan.pk if plan else None, deposit_kind="intention" if n % 5 == 0 else "binding",
+                actor="seed"), stages[n % len(stages)], stores[n % len(stores)].id)
+        except Problem as problem:
+            ctx.say(f"order {n} stopped: {problem.en}")
+
+
+def _advance(order: CarOrder, stage: str, store_id: Any) -> None:
+    steps = ["created", "deposit", "balance", "allocated", "scheduled", "delivered"]
+    if stage == "refunded":
+        services.pay_deposit(order_id=order.pk, actor="seed")
+        services.seller_cannot_deliver(order_id=order.pk, reason="厂家停产 / model discontinued", actor="seed")
+        return
+    target = steps.index(stage)
+    actions = [
+        lambda: services.pay_deposit(order_id=order.pk, actor="seed"),
+        lambda: services.pay_balance(order_id=order.pk, actor="seed"),
+        lambda: services.allocate_vehicle(order_id=order.pk, actor="seed"),
+        lambda: services.schedule_delivery(order_id=order.pk, store_id=store_id,
+                                           delivery_date=timezone.localdate(), actor="seed"),
+        lambda: services.deliver(order_id=order.pk, actor="seed"),
+    ]
+    for action in actions[:target]:
+        action()
+
+
+def _campaign(ctx: SeedContext) -> None:
+    makers = identity_q.organisations_of_kind("manufacturer")
+    if not makers or Campaign.objects.exists():
+        return
+    campaign = services.create_campaign(
+        manufacturer_org_id=makers[0].id, title="Next compact BEV: what should it be?", title_zh="下一台小型纯电车，由你定义",
+        description_zh="外观、颜色、智能功能、续航和价格：告诉我们你心中的国民好车。",
+        closes_at=timezone.now() + dt.timedelta(days=30), actor="seed")
+    rng = ctx.rng
+    weights = [s["weight"] for s in SEGMENTS]
+    for customer_id in ctx.progress(_customers(), "co-creation answers"):
+        seg = rng.choices(SEGMENTS, weights)[0]
+        features = [f for f in seg["features"] if rng.random() < 0.8]
+        features += [f for f in ("adas", "parking", "voice", "swap", "v2l") if f not in features and rng.random() < 0.1]
+        price = seg["price"] * rng.randint(85, 115) // 100 // 1000 * 1000
+
+        def share_of(percent: int, base: int = price) -> str:
+            return str(base * percent // 100 // 1000 * 1000)
+
+        answers = {
+            "exterior": rng.choice(seg["exterior"]), "colour": rng.choice(seg["colour"]), "features": features or ["voice"],
+            "range": rng.choice(seg["range"]), "price": str(price),
+            "vw_too_cheap": share_of(60), "vw_cheap": share_of(85), "vw_expensive": share_of(115),
+            "vw_too_expensive": share_of(140),
+        }
+        services.answer_campaign(campaign_id=campaign.pk, respondent_user_id=customer_id, answers=answers, actor="seed")

@@ -1,0 +1,374 @@
+"""Commerce pages: browse and compare, configurator with live price, orders, garage with trade-in, test drives,
+co-creation questionnaire and the manufacturer's demand report."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from carloop.commerce import api as commerce_api
+from carloop.commerce import selectors, services
+from carloop.commerce.models import BatteryPlan, Bundle, CarOrder, OrderState, TradeInQuote
+from carloop.core import authz
+from carloop.core.errors import Forbidden, NotFound, Problem
+from carloop.core.i18n import t
+from carloop.core.money import parse_yuan
+from carloop.core.timeutil import business_date
+from carloop.identity import selectors as identity_q
+from carloop.identity.selectors import subject_of
+from carloop.vehicles import selectors as vehicles_q
+from carloop.vehicles import services as vehicles
+from carloop.vehicles.models import Powertrain
+
+COMPARE_MAX = 4
+View = Callable[..., HttpResponse]
+
+
+def _message(request: HttpRequest, problem: Problem) -> None:
+    details = "; ".join(t(e.zh, e.en) for e in problem.errors)
+    messages.error(request, t(problem.zh, problem.en) + (f"（{details}）" if details else ""))
+
+
+def guarded(redirect_to: Callable[..., str] | None = None) -> Callable[[View], View]:
+    """404 problems become 404 pages, 401/403 a denial page; other problems are shown as a message."""
+    def decorate(fn: View) -> View:
+        @functools.wraps(fn)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                return fn(request, *args, **kwargs)
+            except Problem as problem:
+                if problem.status == 404:
+                    raise Http404 from None
+                if problem.status in (401, 403):
+                    return render(request, "commerce/denied.html", {"problem": problem}, status=problem.status)
+                _message(request, problem)
+                return redirect(redirect_to(*args, **kwargs) if redirect_to else request.get_full_path())
+        return wrapper
+    return decorate
+
+
+# ------------------------------------------------------------------------------------------- catalog
+
+
+def catalog(request: HttpRequest) -> HttpResponse:
+    brand = request.GET.get("brand", "")
+    powertrain = request.GET.get("powertrain", "")
+    swap_only = request.GET.get("swap") == "1"
+    max_price = request.GET.get("max_price", "")
+    max_fen = None
+    if max_price:
+        try:
+            max_fen = parse_yuan(max_price, field="max_price")
+        except Problem as problem:
+            _message(request, problem)
+    trims = vehicles_q.catalog(brand=brand, powertrain=powertrain, swap_only=swap_only, max_price_fen=max_fen)
+    return render(request, "commerce/catalog.html", {
+        "trims": trims, "brands": vehicles_q.brands(), "powertrains": Powertrain.choices,
+        "filters": {"brand": brand, "powertrain": powertrain, "swap": swap_only, "max_price": max_price},
+        "compare_max": COMPARE_MAX,
+    })
+
+
+def compare(request: HttpRequest) -> HttpResponse:
+    ids = []
+    for raw in request.GET.getlist("trim")[:COMPARE_MAX]:
+        try:
+            ids.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    found = vehicles_q.get_trims(ids)
+    trims = [found[i] for i in ids if i in found and found[i].is_active]
+    return render(request, "commerce/compare.html", {"trims": trims})
+
+
+def _config_from(data: QueryDict, trim_id: uuid.UUID) -> dict[str, Any]:
+    def as_uuid(value: str | None) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(value) if value else None
+        except ValueError:
+            return None
+
+    return {"trim_id": trim_id, "colour_code": data.get("colour_code", ""), "option_codes": data.getlist("option_codes"),
+            "bundle_id": as_uuid(data.get("bundle_id")), "battery_mode": data.get("battery_mode", "owned"),
+            "battery_plan_id": as_uuid(data.get("battery_plan_id"))}
+
+
+def configure(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
+    trim = vehicles_q.get_trim(trim_id)
+    if trim is None or not trim.is_active:
+        raise Http404
+    colours = vehicles_q.colours(trim.series_id)
+    bundles = Bundle.objects.prefetch_related("items").filter(trim_id=trim.id, is_active=True).order_by("price_fen")
+    plans = [p for p in BatteryPlan.objects.all() if trim.battery_kwh and p.min_kwh <= trim.battery_kwh <= p.max_kwh]
+    config = _config_from(request.GET, trim.id)
+    config["colour_code"] = config["colour_code"] or (colours[0].code if colours else "")
+    context: dict[str, Any] = {
+        "trim": trim, "colours": colours, "options": vehicles_q.options(trim.series_id),
+        "bundles": [(b, services.bundle_saving(b)) for b in bundles], "plans": plans, "config": config,
+        "quotes": [],
+    }
+    subject = subject_of(request)
+    if subject.kind == "customer":
+        context["quotes"] = TradeInQuote.objects.filter(customer_id=subject.user_id, status=TradeInQuote.Status.OPEN)
+    context.update(_price_context(config))
+    return render(request, "commerce/configure.html", context)
+
+
+def _price_context(config: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return {"price": services.price(**config), "price_error": None}
+    except Problem as problem:
+        return {"price": None, "price_error": t(problem.zh, problem.en)}
+
+
+def configure_price(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
+    """htmx partial: the live price for the current form state."""
+    return render(request, "commerce/_price.html", _price_context(_config_from(request.GET, trim_id)))
+
+
+@require_POST
+@login_required
+@guarded(lambda trim_id: f"/commerce/configure/{trim_id}/")
+def order_create(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
+    subject = subject_of(request)
+    if subject.kind != "customer":
+        raise Forbidden("仅限车主用户下单", "Only car-owner accounts can order")
+    quote = request.POST.get("trade_in_quote_id") or None
+    order = services.create_order(customer_user_id=subject.user_id, actor=subject.ref,
+                                  deposit_kind=request.POST.get("deposit_kind", "binding"),
+                                  trade_in_quote_id=uuid.UUID(quote) if quote else None,
+                                  **_config_from(request.POST, trim_id))
+    messages.success(request, t("订单已创建，请支付定金", "Order placed; please pay the deposit"))
+    return redirect("commerce:order", order_id=order.pk)
+
+
+# -------------------------------------------------------------------------------------------- orders
+
+
+@login_required
+def orders(request: HttpRequest) -> HttpResponse:
+    subject = subject_of(request)
+    rows = selectors.readable_orders(subject).order_by("-created_at")[:100]
+    return render(request, "commerce/orders.html", {"orders": rows, "is_ops": subject.has_role(authz.OPS)})
+
+
+@login_required
+def order_detail(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
+    subject = subject_of(request)
+    order = selectors.get_order(subject, order_id)
+    if order is None:
+        raise Http404
+    return render(request, "commerce/order.html", {
+        "order": order, "is_owner": order.customer_id == subject.user_id, "is_ops": subject.has_role(authz.OPS),
+        "is_store": subject.in_org(order.delivery_store_id, authz.STORE_MANAGER), "states": OrderState,
+        "stores": identity_q.organisations_of_kind("store")[:100], "today": business_date().isoformat(),
+        "loan_available": services.loan_available(),
+    })
+
+
+ACTIONS: dict[str, tuple[str, Callable[..., CarOrder]]] = {
+    "deposit": ("owner", lambda o, s, p: services.pay_deposit(order_id=o.pk, actor=s.ref)),
+    "balance": ("owner", lambda o, s, p: services.pay_balance(order_id=o.pk, method=p.get("method", "full"), actor=s.ref)),
+    "cancel": ("owner", lambda o, s, p: services.cancel(order_id=o.pk, actor=s.ref)),
+    "allocate": ("ops", lambda o, s, p: services.allocate_vehicle(order_id=o.pk, actor=s.ref)),
+    "schedule": ("ops", lambda o, s, p: services.schedule_delivery(
+        order_id=o.pk, store_id=uuid.UUID(p["store_id"]), delivery_date=date.fromisoformat(p["delivery_date"]),
+        actor=s.ref)),
+    "deliver": ("store", lambda o, s, p: services.deliver(order_id=o.pk, actor=s.ref)),
+    "seller_default": ("ops", lambda o, s, p: services.seller_cannot_deliver(
+        order_id=o.pk, reason=p.get("reason") or "seller cannot deliver", actor=s.ref)),
+}
+
+
+@require_POST
+@login_required
+@guarded(lambda order_id, action: f"/commerce/orders/{order_id}/")
+def order_action(request: HttpRequest, order_id: uuid.UUID, action: str) -> HttpResponse:
+    subject = subject_of(request)
+    order = selectors.get_order(subject, order_id)
+    if order is None or action not in ACTIONS:
+        raise NotFound()
+    who, run = ACTIONS[action]
+    allowed = {"owner": order.customer_id == subject.user_id, "ops": subject.has_role(authz.OPS),
+               "store": subject.has_role(authz.OPS) or subject.in_org(order.delivery_store_id, authz.STORE_MANAGER)}[who]
+    if not allowed:
+        raise Forbidden()
+    try:
+        run(order, subject, request.POST)
+    except (KeyError, ValueError):
+        messages.error(request, t("请完整填写表单", "Please fill in the form"))
+        return redirect("commerce:order", order_id=order.pk)
+    messages.success(request, t("操作成功", "Done"))
+    return redirect("commerce:order", order_id=order.pk)
+
+
+# -------------------------------------------------------------------------------------------- garage
+
+
+@login_required
+@guarded()
+def garage(request: HttpRequest) -> HttpResponse:
+    subject = subject_of(request)
+    if request.method == "POST":
+        if subject.kind != "customer":
+            raise Forbidden("车库仅供车主使用", "The garage is for car owners")
+        form = request.POST
+        registered = date.fromisoformat(form["registration_date"]) if form.get("registration_date") else None
+        vehicles.register_vehicle(owner_user_id=subject.user_id, vin=form.get("vin", ""), plate=form.get("plate", ""),
+                                  registration_date=registered, brand_name=form.get("brand_name", ""),
+                                  model_name=form.get("model_name", ""), powertrain=form.get("powertrain", ""),
+                                  reference_price_fen=parse_yuan(form["reference_price"], field="reference_price")
+                                  if form.get("reference_price") else None,
+                                  odometer_km=int(form["odometer_km"]) if form.get("odometer_km", "").isdigit() else None)
+        messages.success(request, t("车辆已加入车库", "Vehicle added"))
+        return redirect("commerce:garage")
+    cars = []
+    for v in vehicles_q.garage(subject.user_id) if subject.user_id else []:
+        try:
+            valuation = vehicles.value(v.id)
+        except Problem:
+            valuation = None
+        cars.append({"vehicle": v, "valuation": valuation, "history": vehicles_q.odometer_history(v.id)})
+    quotes = TradeInQuote.objects.filter(customer_id=subject.user_id).order_by("-created_at")[:20]
+    return render(request, "commerce/garage.html", {"cars": cars, "quotes": quotes, "powertrains": Powertrain.choices})
+
+
+@require_POST
+@login_required
+@guarded(lambda vehicle_id, action: "/commerce/garage/")
+def garage_action(request: HttpRequest, vehicle_id: uuid.UUID, action: str) -> HttpResponse:
+    subject = subject_of(request)
+    if subject.user_id is None or vehicles_q.get_owned_vehicle(subject.user_id, vehicle_id) is None:
+        raise NotFound()
+    if action == "odometer":
+        km = request.POST.get("km", "")
+        if not km.isdigit():
+            messages.error(request, t("请输入里程（公里）", "Enter the odometer in km"))
+            return redirect("commerce:garage")
+        vehicles.record_odometer(vehicle_id=vehicle_id, km=int(km), owner_user_id=subject.user_id,
+                                 meter_replaced=request.POST.get("meter_replaced") == "1")
+    elif action == "trade-in":
+        quote = services.quote_trade_in(customer_user_id=subject.user_id, vehicle_id=vehicle_id, actor=subject.ref)
+        messages.success(request, t(f"置换报价有效期至 {quote.valid_until}", f"Trade-in quote valid until {quote.valid_until}"))
+    else:
+        raise NotFound()
+    return redirect("commerce:garage")
+
+
+# --------------------------------------------------------------------------------------- test drives
+
+
+@guarded()
+def test_drives(request: HttpRequest) -> HttpResponse:
+    subject = subject_of(request)
+    if request.method == "POST":
+        if not subject.is_authenticated:
+            return redirect(f"/login/?next={request.path}")
+        if subject.kind != "customer":
+            raise Forbidden("仅限车主用户预约", "Only car-owner accounts can book")
+        services.book_test_drive(slot_id=uuid.UUID(request.POST["slot_id"]), customer_user_id=subject.user_id,
+                                 actor=subject.ref)
+        messages.success(request, t("试驾预约成功", "Test drive booked"))
+        return redirect("commerce:test_drives")
+    series = request.GET.get("series", "")
+    try:
+        series_id = uuid.UUID(series) if series else None
+    except ValueError:
+        series_id = None
+    return render(request, "commerce/test_drives.html", {"slots": selectors.open_slots(series_id)[:100]})
+
+
+# --------------------------------------------------------------------------------------- co-creation
+
+
+def campaigns(request: HttpRequest) -> HttpResponse:
+    subject = subject_of(request)
+    rows = selectors.readable_campaigns(subject).order_by("-created_at")[:50]
+    return render(request, "commerce/campaigns.html", {
+        "campaigns": rows, "is_manufacturer": bool(subject.org_ids(authz.MANUFACTURER_ANALYST)) or subject.kind == "operator"})
+
+
+@login_required
+@guarded()
+def questionnaire(request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
+    subject = subject_of(request)
+    campaign = selectors.readable_campaigns(subject).filter(pk=campaign_id).first()
+    if campaign is None:
+        raise NotFound()
+    existing = campaign.responses.filter(respondent_id=subject.user_id).first()
+    if request.method == "POST":
+        if subject.kind != "customer":
+            raise Forbidden("仅限车主用户参与共创", "Only car owners can answer")
+        answers: dict[str, Any] = {}
+        for q in campaign.questions:
+            answers[q["key"]] = request.POST.getlist(q["key"]) if q["kind"] == "multi" else request.POST.get(q["key"], "")
+        services.answer_campaign(campaign_id=campaign.pk, respondent_user_id=subject.user_id, answers=answers,
+                                 actor=subject.ref)
+        messages.success(request, t("感谢参与！截止前可随时修改。", "Thank you! You can edit your answer until the campaign closes."))
+        return redirect("commerce:questionnaire", campaign_id=campaign.pk)
+    previous = dict(existing.answers) if existing else {}
+    for key, value in previous.items():
+        if key == "price" or key.startswith("vw_"):
+            previous[key] = str(int(value) // 100)
+    questions = [{**q, "previous": previous.get(q["key"], [] if q["kind"] == "multi" else "")} for q in campaign.questions]
+    return render(request, "commerce/questionnaire.html", {"campaign": campaign, "questions": questions,
+                                                           "previous": previous})
+
+
+def _pct(value: float | None) -> str:  # float-ok: shares, not money
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def _report_view(campaign: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Labels and percentages resolved for the template (aggregates only)."""
+    labels = {q["key"]: {o["code"]: t(o["zh"], o["en"]) for o in q.get("options", [])} for q in campaign.questions}
+    titles = {q["key"]: t(q["zh"], q["en"]) for q in campaign.questions}
+    tables = []
+    for key, block in data["questions"].items():
+        if block["kind"] == "price":
+            continue
+        tables.append({"title": titles[key], "rows": [
+            {"label": labels[key][c["option"]], "suppressed": c["suppressed"], "count": c["count"], "share": _pct(c["share"]),
+             "ci": f"{_pct(c['ci_low'])}–{_pct(c['ci_high'])}" if not c["suppressed"] else ""} for c in block["options"]]})
+    pairs = [{"label": f"{labels[key][p['a']]} + {labels[key][p['b']]}", "count": p["count"], "lift": p["lift"]}
+             for key, rows in data["co_occurrence"].items() for p in rows if not p["suppressed"]]
+    segments = []
+    for seg in (data.get("segments") or {}).get("segments", []):
+        parts = []
+        for key, value in seg["configuration"].items():
+            shown = "、".join(labels[key][v] for v in value) if isinstance(value, list) else labels[key].get(value, "—")
+            parts.append(f"{titles[key]}：{shown or '—'}")
+        segments.append({"segment": seg["segment"], "share": _pct(seg["share"]),
+                         "ci": f"{_pct(seg['ci_low'])}–{_pct(seg['ci_high'])}", "config": "；".join(parts),
+                         "median_price_fen": seg["median_price_fen"]})
+    chart = {"curves": data["price_curves"], "bars": [
+        {"title": table["title"], "labels": [r["label"] for r in table["rows"] if not r["suppressed"]],
+         "shares": [c["share"] for c in block["options"] if not c["suppressed"]]}
+        for table, block in zip(tables, [b for b in data["questions"].values() if b["kind"] != "price"], strict=True)]}
+    return {"tables": tables, "pairs": pairs, "segments": segments, "chart": chart}
+
+
+@login_required
+def report(request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
+    campaign = selectors.reportable_campaign(subject_of(request), campaign_id)
+    if campaign is None:
+        raise Http404
+    data = selectors.demand_report(campaign)
+    return render(request, "commerce/report.html", {"campaign": campaign, "report": data, **_report_view(campaign, data)})
+
+
+@login_required
+def report_csv(request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
+    campaign = selectors.reportable_campaign(subject_of(request), campaign_id)
+    if campaign is None:
+        raise Http404
+    return commerce_api.csv_response(campaign)

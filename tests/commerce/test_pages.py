@@ -1,0 +1,93 @@
+from django.test import Client
+
+from carloop.commerce import services
+from carloop.commerce.models import CampaignResponse, CarOrder, OrderState
+from tests.commerce.factories import make_bundle, make_campaign, make_plan, make_slot, make_trim
+from tests.commerce.test_api import ANSWERS
+from tests.vehicles.factories import owned_vehicle
+
+
+def logged_in(actors, kind):
+    client = Client()
+    client.force_login(actors.user(kind))
+    return client
+
+
+def test_catalog_compare_and_configurator_render(actors):
+    trim = make_trim(msrp_yuan=101_800, swap=True, battery_yuan=36_000)
+    make_bundle(trim)
+    plan = make_plan()
+    client = Client()
+    page = client.get("/commerce/?swap=1")
+    assert page.status_code == 200 and str(trim.pk) in page.content.decode()
+    assert client.get(f"/commerce/compare/?trim={trim.pk}&trim=nonsense").status_code == 200
+    assert client.get(f"/commerce/configure/{trim.pk}/?lang=en").status_code == 200
+    partial = client.get(f"/commerce/configure/{trim.pk}/price/", {
+        "colour_code": "green", "battery_mode": "subscription", "battery_plan_id": str(plan.pk)})
+    assert partial.status_code == 200
+    assert "¥67,800.00" in partial.content.decode()
+    bad = Client().get(f"/commerce/configure/{trim.pk}/price/", {"colour_code": "purple"})
+    assert "颜色" in bad.content.decode()
+
+
+def test_order_through_pages(actors):
+    trim = make_trim()
+    client = logged_in(actors, "customer")
+    response = client.post(f"/commerce/configure/{trim.pk}/order/", {"colour_code": "white", "deposit_kind": "binding"})
+    order = CarOrder.objects.get()
+    assert response.status_code == 302 and response.url == f"/commerce/orders/{order.pk}/"
+    assert client.post(f"/commerce/orders/{order.pk}/deposit/").status_code == 302
+    assert client.get(f"/commerce/orders/{order.pk}/").status_code == 200
+    assert client.get("/commerce/orders/").status_code == 200
+    order.refresh_from_db()
+    assert order.state == OrderState.DEPOSIT_PAID
+    assert logged_in(actors, "other_customer").get(f"/commerce/orders/{order.pk}/").status_code == 404
+    assert logged_in(actors, "other_customer").post(f"/commerce/orders/{order.pk}/balance/").status_code == 404
+    ops = logged_in(actors, "ops")
+    assert ops.post(f"/commerce/orders/{order.pk}/allocate/").status_code == 302
+    order.refresh_from_db()
+    assert order.state == OrderState.DEPOSIT_PAID, "illegal transition shown as a message, nothing changes"
+
+
+def test_garage_and_test_drive_pages(actors):
+    customer = actors.user("customer")
+    vehicle = owned_vehicle(customer)
+    client = logged_in(actors, "customer")
+    assert client.get("/commerce/garage/").status_code == 200
+    assert client.post(f"/commerce/garage/{vehicle.pk}/trade-in/").status_code == 302
+    assert client.post(f"/commerce/garage/{vehicle.pk}/odometer/", {"km": "10"}).status_code == 302
+    slot = make_slot(actors.org("store_manager"), make_trim().series_id, capacity=1)
+    assert Client().get("/commerce/test-drives/").status_code == 200
+    assert client.post("/commerce/test-drives/", {"slot_id": str(slot.pk)}).status_code == 302
+    slot.refresh_from_db()
+    assert slot.booked == 1
+
+
+def test_questionnaire_and_report_pages(actors):
+    campaign = make_campaign(actors.org("manufacturer_analyst"))
+    client = logged_in(actors, "customer")
+    assert client.get(f"/commerce/campaigns/{campaign.pk}/").status_code == 200
+    form = dict(ANSWERS["answers"])
+    response = client.post(f"/commerce/campaigns/{campaign.pk}/", form)
+    assert response.status_code == 302 and CampaignResponse.objects.count() == 1
+    analyst = logged_in(actors, "manufacturer_analyst")
+    assert analyst.get("/commerce/campaigns/").status_code == 200
+    assert analyst.get(f"/commerce/campaigns/{campaign.pk}/report/?lang=en").status_code == 200
+    assert analyst.get(f"/commerce/campaigns/{campaign.pk}/report.csv").status_code == 200
+    assert client.get(f"/commerce/campaigns/{campaign.pk}/report/").status_code == 404
+
+
+def test_report_page_with_enough_answers_renders_charts_data(actors):
+    from carloop.identity import services as identity
+
+    campaign = make_campaign(actors.org("manufacturer_analyst"))
+    for i in range(12):
+        user = identity.register_customer(phone=f"1360000{i:04d}", password="Tr0ub4dour&3x")
+        answers = {**ANSWERS["answers"], "exterior": "sporty" if i % 3 else "retro"}
+        CampaignResponse.objects.create(campaign=campaign, respondent=user, answers={
+            k: (int(v) * 100 if k.startswith(("vw_", "price")) else v) for k, v in answers.items()})
+    page = logged_in(actors, "manufacturer_analyst").get(f"/commerce/campaigns/{campaign.pk}/report/")
+    body = page.content.decode()
+    assert page.status_code == 200 and "report-data" in body and "OPP" in body
+    services.close_campaign(campaign_id=campaign.pk, actor="t")
+    assert logged_in(actors, "customer").get(f"/commerce/campaigns/{campaign.pk}/").status_code == 404
