@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from carloop.core.money import format_cny
 from carloop.ledger.contracts import AccountFlags, TransferFlags
 from carloop.ledger.models import Account, Transfer
+from carloop.ledger.services import is_debit_normal
 
 
 @admin.register(Account)
@@ -33,7 +34,7 @@ class AccountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="balance (normal side)")
     def balance(self, obj: Account) -> str:
         net = obj.credits_posted - obj.debits_posted
-        return format_cny(-net if obj.flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS else net)
+        return format_cny(-net if is_debit_normal(obj.key, obj.flags) else net)
 
 
 @admin.register(Transfer)

@@ -120,9 +120,10 @@ class TransferResult:
 class Balance:
     """Posted and pending totals of one account.
 
-    ``balance_fen`` is the posted balance on the account's normal side: debit-normal when the account is
-    flagged CREDITS_MUST_NOT_EXCEED_DEBITS (e.g. a receivable), credit-normal otherwise (wallets, funding,
-    revenue). ``available_fen`` additionally subtracts pending holds against the normal side.
+    ``balance_fen`` is the posted balance on the account's normal side: debit-normal (debits - credits) for
+    accounts flagged CREDITS_MUST_NOT_EXCEED_DEBITS (e.g. a receivable) and for the platform's asset and expense
+    accounts; credit-normal (credits - debits) otherwise: wallets, funding, revenue, suspense.
+    ``available_fen`` additionally subtracts pending holds that reduce the normal side.
     """
 
     account_id: uuid.UUID
@@ -131,10 +132,7 @@ class Balance:
     credits_posted: int
     debits_pending: int
     credits_pending: int
-
-    @property
-    def debit_normal(self) -> bool:
-        return bool(self.flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
+    debit_normal: bool = False
 
     @property
     def balance_fen(self) -> int:

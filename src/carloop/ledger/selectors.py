@@ -22,7 +22,7 @@ from carloop.ledger.contracts import (
     transfer_uuid,
 )
 from carloop.ledger.models import Account, Transfer
-from carloop.ledger.services import stored_result
+from carloop.ledger.services import is_debit_normal, stored_result
 
 READER_ROLES = (FINANCE_OPS, ADMIN, OPS)  # operator roles that may read every account
 MAX_PAGE = 200
@@ -50,6 +50,7 @@ def _balance(acct: Account) -> Balance:
     return Balance(
         account_id=acct.id, flags=AccountFlags(acct.flags), debits_posted=acct.debits_posted,
         credits_posted=acct.credits_posted, debits_pending=acct.debits_pending, credits_pending=acct.credits_pending,
+        debit_normal=is_debit_normal(acct.key, acct.flags),
     )
 
 
@@ -158,7 +159,7 @@ def statement(account_id: uuid.UUID, *, cursor: str | None = None, limit: int = 
 
     Keyset pagination on (created_at, id): pass ``next_cursor`` back as ``cursor`` for the next page.
     """
-    acct = Account.objects.filter(pk=account_id).only("id", "flags").first()
+    acct = Account.objects.filter(pk=account_id).only("id", "key", "flags").first()
     if acct is None:
         raise NotFound("账户不存在", "Account not found")
     limit = max(1, min(limit, MAX_PAGE))
@@ -173,7 +174,7 @@ def statement(account_id: uuid.UUID, *, cursor: str | None = None, limit: int = 
         )
     rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
     page, more = rows[:limit], len(rows) > limit
-    debit_normal = bool(acct.flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
+    debit_normal = is_debit_normal(acct.key, acct.flags)
     lines = []
     for row in page:
         is_debit = row.debit_id == acct.id

@@ -40,16 +40,30 @@ KNOWN_ACCOUNT_FLAGS = (
 LEDGERS = (LEDGER_CNY,)
 _API_FIELD = {"amount_fen": "amount"}  # pointers name the API's field where it differs from the Python one
 
-# Well-known platform accounts: name -> (code, name zh, name en). Codes documented in docs/ledger.md.
-SYSTEM_ACCOUNTS: dict[str, tuple[int, str, str]] = {
-    "platform_cash": (1001, "平台银行存款", "Platform cash at bank"),
-    "payment_clearing": (1002, "支付通道清算", "Payment gateway clearing"),
-    "platform_revenue": (1101, "平台收入", "Platform revenue"),
-    "promotion_expense": (1201, "平台补贴支出", "Promotion and subsidy expense"),
-    "suspense": (1901, "待查明款项", "Suspense"),
-    "rounding": (1902, "尾差调整", "Rounding differences"),
-    "external": (1999, "外部世界", "External world (money entering or leaving carloop)"),
+# Well-known platform accounts: name -> (code, name zh, name en, debit-normal). Codes documented in docs/ledger.md.
+SYSTEM_ACCOUNTS: dict[str, tuple[int, str, str, bool]] = {
+    "platform_cash": (1001, "平台银行存款", "Platform cash at bank", True),
+    "payment_clearing": (1002, "支付通道清算", "Payment gateway clearing", True),
+    "platform_revenue": (1101, "平台收入", "Platform revenue", False),
+    "promotion_expense": (1201, "平台补贴支出", "Promotion and subsidy expense", True),
+    "suspense": (1901, "待查明款项", "Suspense", False),
+    "rounding": (1902, "尾差调整", "Rounding differences", False),
+    "external": (1999, "外部世界", "External world (money entering or leaving carloop)", False),
 }
+_DEBIT_NORMAL_KEYS = frozenset(f"system:{name}" for name, spec in SYSTEM_ACCOUNTS.items() if spec[3])
+
+
+def is_debit_normal(key: str, flags: AccountFlags | int) -> bool:
+    """Which side an account's balance is reported on: debit for accounts flagged CREDITS_MUST_NOT_EXCEED_DEBITS
+    (receivables) and for the platform's asset and expense accounts, credit otherwise."""
+    return bool(flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS) or key in _DEBIT_NORMAL_KEYS
+
+
+# Transfer codes of the ledger's own range (1000-1999); see docs/ledger.md.
+CODE_CAPITAL = 1001  # capital injected into the platform
+CODE_SETTLEMENT = 1002  # payment gateway clearing settled into the bank account
+CODE_SUSPENSE_IN = 1003  # money received that cannot yet be matched
+CODE_SUSPENSE_OUT = 1004  # suspense matched or returned to the payer
 
 
 class _Collision(Exception):  # noqa: N818 - control flow, never escapes this module
@@ -108,7 +122,7 @@ def open_account(
 def system_account(name: str) -> AccountInfo:
     """A well-known platform account (see :data:`SYSTEM_ACCOUNTS`), created on first use."""
     try:
-        code, zh, _en = SYSTEM_ACCOUNTS[name]
+        code, zh, _en, _debit_normal = SYSTEM_ACCOUNTS[name]
     except KeyError:
         raise ValueError(f"unknown system account {name!r}; known: {', '.join(SYSTEM_ACCOUNTS)}") from None
     return open_account(key=f"system:{name}", name=zh, code=code)

@@ -1,0 +1,38 @@
+"""Demo seed is idempotent and balanced; the ``carloop ledger`` commands work."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from carloop.core.seeding import SeedContext
+from carloop.ledger import selectors as ledger_q
+from carloop.ledger import services as ledger
+from carloop.ledger.models import Transfer
+from carloop.ledger.seed import seed
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_twice_creates_nothing_new_and_stays_balanced() -> None:
+    seed(SeedContext(scale="demo", stdout=io.StringIO(), quiet=True))
+    count = Transfer.objects.count()
+    seed(SeedContext(scale="demo", stdout=io.StringIO(), quiet=True))
+    assert Transfer.objects.count() == count > 30
+    totals = ledger_q.totals()
+    assert totals["CNY:debits_posted"] == totals["CNY:credits_posted"]
+    suspense = ledger_q.balance(ledger.system_account("suspense").id)
+    assert suspense.balance_fen > 0  # a third of the receipts are still unidentified
+    assert ledger_q.balance(ledger.system_account("platform_cash").id).balance_fen > 300_000_000_00
+
+
+def test_check_and_expire_commands() -> None:
+    seed(SeedContext(scale="demo", stdout=io.StringIO(), quiet=True))
+    out = io.StringIO()
+    call_command("ledger", "check", stdout=out)
+    assert "ledger balanced" in out.getvalue()
+    out = io.StringIO()
+    call_command("ledger", "expire", stdout=out)
+    assert "voided 0" in out.getvalue()
