@@ -36,3 +36,18 @@ def test_check_and_expire_commands() -> None:
     out = io.StringIO()
     call_command("ledger", "expire", stdout=out)
     assert "voided 0" in out.getvalue()
+
+
+def test_expiry_task_voids_holds_past_their_timeout() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from carloop.ledger import tasks
+
+    src, wallet = ledger.system_account("external").id, ledger.system_account("suspense").id
+    hold = ledger.transfer(id="t:hold", debit=src, credit=wallet, amount_fen=100, code=1, pending=True, timeout_seconds=1)
+    Transfer.objects.filter(pk=hold.id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    result = tasks.void_expired_pendings.enqueue()
+    assert result.return_value == 1
+    assert ledger_q.balance(wallet).credits_pending == 0
