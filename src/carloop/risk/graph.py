@@ -10,11 +10,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from carloop.core.ids import new_id
 from carloop.risk.models import GraphEdge, GraphNode
-from carloop.risk.selectors import is_blacklisted_index
+from carloop.risk.selectors import blacklisted_indexes
 
 ENTITY_KINDS = ("phone", "id_number", "device", "bank_card", "address")
 BLACKLIST_TO_NODE = {"id_number": "id_number", "phone": "phone", "device": "device", "bank_card": "bank_card"}
@@ -27,37 +27,38 @@ class Link:
     label: str = ""  # masked
 
 
-def _node(kind: str, key: str, label: str = "") -> GraphNode:
-    node = GraphNode.objects.filter(kind=kind, key=key).first()
-    if node is None:
-        listed = kind in BLACKLIST_TO_NODE and is_blacklisted_index(kind, key)
-        node, _ = GraphNode.objects.get_or_create(
-            kind=kind, key=key, defaults={"label": label, "component": new_id(), "blacklisted": listed}
-        )
-    return node
-
-
-def _merge(a: uuid.UUID, b: uuid.UUID) -> uuid.UUID:
-    if a == b:
-        return a
-    size_a = GraphNode.objects.filter(component=a).count()
-    size_b = GraphNode.objects.filter(component=b).count()
-    keep, drop = (a, b) if size_a >= size_b else (b, a)
-    GraphNode.objects.filter(component=drop).update(component=keep)
-    return keep
-
-
 def link_customer(customer_id: uuid.UUID | str, links: list[Link]) -> GraphNode:
-    """Add the customer and its identifiers to the graph; returns the customer's node (with its component)."""
-    customer = _node("customer", str(customer_id))
-    component = customer.component
-    for link in links:
-        if not link.key:
-            continue
-        entity = _node(link.kind, link.key, link.label)
-        GraphEdge.objects.get_or_create(customer=customer, entity=entity)
-        component = _merge(component, entity.component)
-    customer.component = component
+    """Add the customer and its identifiers to the graph; returns the customer's node (with its component).
+
+    Set-based: one query for the known nodes, bulk inserts for new nodes and edges, one size query and one
+    relabelling update when components merge.
+    """
+    wanted = {(link.kind, link.key): link.label for link in links if link.key}
+    wanted[("customer", str(customer_id))] = ""
+    match = Q()
+    for kind, key in wanted:
+        match |= Q(kind=kind, key=key)
+    nodes = {(n.kind, n.key): n for n in GraphNode.objects.filter(match)}
+    missing = [pair for pair in wanted if pair not in nodes]
+    if missing:
+        listed = blacklisted_indexes([(k, key) for k, key in missing if k in BLACKLIST_TO_NODE])
+        GraphNode.objects.bulk_create(
+            [GraphNode(kind=k, key=key, label=wanted[(k, key)], component=new_id(), blacklisted=(k, key) in listed) for k, key in missing],
+            ignore_conflicts=True,
+        )
+        nodes = {(n.kind, n.key): n for n in GraphNode.objects.filter(match)}
+    customer = nodes[("customer", str(customer_id))]
+    entities = [n for pair, n in nodes.items() if pair[0] != "customer"]
+    known = set(GraphEdge.objects.filter(customer=customer, entity__in=entities).values_list("entity_id", flat=True))
+    new_edges = [GraphEdge(customer=customer, entity=n) for n in entities if n.pk not in known]
+    if new_edges:
+        GraphEdge.objects.bulk_create(new_edges, ignore_conflicts=True)
+    components = {n.component for n in nodes.values()}
+    if len(components) > 1:
+        sizes = dict(GraphNode.objects.filter(component__in=components).values_list("component").annotate(n=Count("id")))
+        keep = max(components, key=lambda c: (sizes.get(c, 0), str(c)))
+        GraphNode.objects.filter(component__in=components - {keep}).update(component=keep)
+        customer.component = keep
     return customer
 
 
@@ -67,33 +68,48 @@ def mark_blacklisted(kind: str, key: str, flag: bool = True) -> None:
         GraphNode.objects.filter(kind=node_kind, key=key).update(blacklisted=flag)
 
 
-def distance_to_blacklisted(node: GraphNode, max_hops: int = 4, max_nodes: int = 5000) -> int | None:
-    """Hops from ``node`` to the nearest blacklisted node (customer → phone → customer is 2), or None."""
+def component_stats(component: uuid.UUID) -> tuple[int, int]:
+    """(customers, blacklisted nodes) in a component, in one query."""
+    row = GraphNode.objects.filter(component=component).aggregate(
+        customers=Count("id", filter=Q(kind="customer")), blacklisted=Count("id", filter=Q(blacklisted=True))
+    )
+    return int(row["customers"]), int(row["blacklisted"])
+
+
+def distance_to_blacklisted(
+    node: GraphNode, max_hops: int = 4, max_nodes: int = 5000, component_has_blacklisted: bool = True
+) -> int | None:
+    """Hops from ``node`` to the nearest blacklisted node (customer → phone → customer is 2), or None.
+
+    Breadth-first, one query per hop (neighbours with their blacklist flag); skipped entirely when the
+    component holds no blacklisted node.
+    """
     if node.blacklisted:
         return 0
+    if not component_has_blacklisted:
+        return None
     seen = {node.pk}
     frontier = [node.pk]
     frontier_is_customer = node.kind == "customer"
     for hop in range(1, max_hops + 1):
         if frontier_is_customer:
-            nxt = set(GraphEdge.objects.filter(customer_id__in=frontier).values_list("entity_id", flat=True))
+            rows = GraphEdge.objects.filter(customer_id__in=frontier).values_list("entity_id", "entity__blacklisted")
         else:
-            nxt = set(GraphEdge.objects.filter(entity_id__in=frontier).values_list("customer_id", flat=True))
-        nxt -= seen
+            rows = GraphEdge.objects.filter(entity_id__in=frontier).values_list("customer_id", "customer__blacklisted")
+        nxt = {}
+        for pk, listed in rows:
+            if pk not in seen:
+                nxt[pk] = listed
         if not nxt:
             return None
-        if GraphNode.objects.filter(pk__in=nxt, blacklisted=True).exists():
+        if any(nxt.values()):
             return hop
-        seen |= nxt
+        seen |= set(nxt)
         if len(seen) > max_nodes:
             return None
         frontier = list(nxt)
         frontier_is_customer = not frontier_is_customer
     return None
-
-
-def component_customers(component: uuid.UUID) -> int:
-    return GraphNode.objects.filter(component=component, kind="customer").count()
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,9 @@ def _backdate(decision_id: str, as_of: date, ctx: SeedContext) -> None:
 
 def _request(ctx: SeedContext, n: int, customer: uuid.UUID, as_of: date, **kw: object) -> DecisionRequest:
     kind, lo, hi, max_term = ctx.rng.choice(PRODUCTS)
-    amount = min(max(round(ctx.rng.lognormvariate(11.0, 0.6)) * 100 // 10_000 * 10_000, lo), hi)  # float-ok: sampled once, rounded to whole yuan
+    amount = min(
+        max(round(ctx.rng.lognormvariate(11.0, 0.6)) * 100 // 10_000 * 10_000, lo), hi
+    )  # float-ok: sampled once, rounded to whole yuan
     term = ctx.rng.choice([t for t in (12, 24, 36, 48, 60) if t <= max_term])
     dti = min(max(ctx.rng.gauss(0.32, 0.12), 0.05), 0.9)  # float-ok: a sampling parameter, not money
     income = int(Decimal(amount) / term / Decimal(str(round(dti, 3)))) // 100 * 100

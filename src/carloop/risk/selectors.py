@@ -34,6 +34,17 @@ def is_blacklisted_index(kind: str, value_index: str) -> bool:
     return BlacklistEntry.objects.filter(_active(), kind=kind, value_index=value_index).exists()
 
 
+def blacklisted_indexes(pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (kind, blind index) pairs are on an active blacklist entry, in one query."""
+    pairs = [(k, i) for k, i in pairs if i]
+    if not pairs:
+        return set()
+    match = Q()
+    for kind, index in pairs:
+        match |= Q(kind=kind, value_index=index)
+    return set(BlacklistEntry.objects.filter(_active()).filter(match).values_list("kind", "value_index"))
+
+
 def is_blacklisted(kind: str, value: str) -> bool:
     """Whether an ID number, phone, device id, bank card or USCC is on an active blacklist entry."""
     if kind not in BLACKLIST_KINDS or not value:
@@ -90,6 +101,22 @@ def published_ruleset() -> PolicyRuleSet | None:
 
 def model_with_role(role: str) -> ModelVersion | None:
     return ModelVersion.objects.filter(role=role).order_by("-promoted_at", "-created_at").first()
+
+
+def models_in_roles() -> dict[str, ModelVersion]:
+    """The current champion and challenger (one query)."""
+    out: dict[str, ModelVersion] = {}
+    roles = (ModelVersion.Role.CHAMPION, ModelVersion.Role.CHALLENGER)
+    for mv in ModelVersion.objects.filter(role__in=roles).order_by("-promoted_at", "-created_at"):
+        out.setdefault(mv.role, mv)
+    return out
+
+
+def login_facts(customer_user_id: uuid.UUID | str, since: datetime, before: datetime) -> list[Fact]:
+    rows = FeatureFact.objects.filter(
+        subject_kind="customer", subject_id=customer_user_id, occurred_at__gte=since, occurred_at__lt=before, kind="login"
+    )
+    return [Fact(r.kind, r.occurred_at, r.amount_fen, r.data) for r in rows.order_by("occurred_at")]
 
 
 def open_reviews_overdue(now: datetime | None = None) -> int:

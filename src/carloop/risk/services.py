@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from carloop.core import audit, events, pii
@@ -177,17 +178,41 @@ def promote_model(mv: ModelVersion, role: str, *, actor: str) -> ModelVersion:
         mv.save(update_fields=["role", "promoted_by", "promoted_at", "updated_at"])
         audit.record(actor, "risk.model.promoted", "risk.model", str(mv.pk), {"version": mv.version, "from": previous, "to": role})
         events.publish("risk.model.promoted", f"risk:model:{mv.pk}", {"version": mv.version, "role": role}, actor=actor)
+    clear_config_cache()
     return mv
 
 
+CONFIG_TTL_SECONDS = 5  # registry roles and the published rule set are re-read at most this often per process
+_config_cache: dict[str, tuple[float, Any]] = {}  # float-ok: monotonic timestamps
+
+
+def _cached(name: str, load_value: Any) -> Any:
+    hit = _config_cache.get(name)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < CONFIG_TTL_SECONDS:
+        return hit[1]
+    value = load_value()
+    _config_cache[name] = (now, value)
+    return value
+
+
+def clear_config_cache() -> None:
+    _config_cache.clear()
+
+
+def _models() -> tuple[LoadedModel, LoadedModel | None]:
+    roles = _cached("models", q.models_in_roles)
+    champion_mv = roles.get(ModelVersion.Role.CHAMPION)
+    challenger_mv = roles.get(ModelVersion.Role.CHALLENGER)
+    return (loaded(champion_mv) if champion_mv else platform_model.builtin(), loaded(challenger_mv) if challenger_mv else None)
+
+
 def champion() -> LoadedModel:
-    mv = q.model_with_role(ModelVersion.Role.CHAMPION)
-    return loaded(mv) if mv else platform_model.builtin()
+    return _models()[0]
 
 
 def challenger() -> LoadedModel | None:
-    mv = q.model_with_role(ModelVersion.Role.CHALLENGER)
-    return loaded(mv) if mv else None
+    return _models()[1]
 
 
 # --- policy rule sets ----------------------------------------------------------------------------------------
@@ -233,6 +258,7 @@ def publish_ruleset(rs: PolicyRuleSet, *, actor: str) -> PolicyRuleSet:
         rs.save(update_fields=["status", "published_by", "published_at", "updated_at"])
         audit.record(actor, "risk.ruleset.published", "risk.ruleset", str(rs.pk), {"version": rs.version})
         events.publish("risk.ruleset.published", f"risk:ruleset:{rs.pk}", {"version": rs.version}, actor=actor)
+    clear_config_cache()
     return rs
 
 
@@ -314,20 +340,30 @@ def _fraud_checks(
     hits: list[policy.RuleHit] = []
     signals: dict[str, Any] = {}
     values = {"id_index": id_index, "phone_index": phone_index, "device_id": req.device_id or "", "ip": req.ip or ""}
-    for field, window, refer_at, decline_at, code, zh, en in VELOCITY:
-        value = values[field]
-        if not value:
-            continue
-        count = (
-            Decision.objects.filter(**{field: value, "created_at__gte": now - window}).exclude(application_ref=req.application_ref).count()
-            + 1
+    checks = [v for v in VELOCITY if values[v[0]]]
+    counts: dict[str, int] = {}
+    if checks:
+        any_match = Q()
+        for field, *_ in checks:
+            any_match |= Q(**{field: values[field]})
+        longest = max(check[1] for check in checks)
+        per_check = {
+            code: Count("id", filter=Q(**{field: values[field], "created_at__gte": now - window}))
+            for field, window, _, _, code, _, _ in checks
+        }
+        counts = (
+            Decision.objects.filter(any_match, created_at__gte=now - longest)
+            .exclude(application_ref=req.application_ref)
+            .aggregate(**per_check)
         )
+    for _field, _window, refer_at, decline_at, code, zh, en in checks:
+        count = int(counts.get(code) or 0) + 1
         signals[code] = count
         if count >= decline_at:
             hits.append(policy.RuleHit(code, "decline", f"{zh}（{count} 次）", f"{en} ({count})"))
         elif count >= refer_at:
             hits.append(policy.RuleHit(code, "refer", f"{zh}（{count} 次）", f"{en} ({count})"))
-    logins = [f for f in q.facts_of(req.customer_user_id, before=now) if f.kind == "login" and f.occurred_at >= now - timedelta(days=90)]
+    logins = q.login_facts(req.customer_user_id, since=now - timedelta(days=90), before=now)
     large = req.amount_fen >= LARGE_AMOUNT_FEN
     recent = [f for f in logins if f.occurred_at >= now - timedelta(hours=24)]
     usual = fs.usual_cities(logins, now - timedelta(hours=24))
@@ -343,8 +379,8 @@ def _fraud_checks(
         if large and not known:
             hits.append(policy.RuleHit("F_NEW_DEVICE", "refer", "新设备发起大额申请", "Large application from a new device"))
     node = graph.link_customer(req.customer_user_id, links)
-    distance = graph.distance_to_blacklisted(node, max_hops=GRAPH_REFER_HOPS)
-    ring = graph.component_customers(node.component)
+    ring, listed = graph.component_stats(node.component)
+    distance = graph.distance_to_blacklisted(node, max_hops=GRAPH_REFER_HOPS, component_has_blacklisted=listed > 0)
     signals.update(graph_distance=distance, ring_customers=ring, component=str(node.component))
     if distance is not None and distance <= GRAPH_DECLINE_HOPS:
         hits.append(policy.RuleHit("F_GRAPH_NEAR", "decline", "与黑名单身份直接关联", "Directly linked to a blacklisted identity"))
@@ -384,16 +420,15 @@ def decide(req: DecisionRequest, *, actor: str = "system") -> DecisionResult:
             "unknown-customer", "客户不存在", "Unknown customer", [FieldError("/customer_user_id", "客户不存在", "Unknown customer")]
         )
     now = timezone.now()
-    ruleset = ensure_default_ruleset()
+    ruleset = _cached("ruleset", ensure_default_ruleset)
     features = q.online_features(req.customer_user_id) or fs.compute([], now)
     id_index = facts.id_index or ""
     phone_index = facts.phone_index or ""
     device_index = pii.blind_index("device", req.device_id) if req.device_id else ""
     extra = req.extra or {}
     card_index = pii.blind_index("bank_card", str(extra["bank_card"])) if extra.get("bank_card") else ""
-    blacklisted = any(
-        q.is_blacklisted_index(kind, index)
-        for kind, index in (("id_number", id_index), ("phone", phone_index), ("device", device_index), ("bank_card", card_index))
+    blacklisted = bool(
+        q.blacklisted_indexes([("id_number", id_index), ("phone", phone_index), ("device", device_index), ("bank_card", card_index)])
     )
     payment = Decimal(req.amount_fen) / Decimal(req.term_months)
     dti = _ratio(payment, req.monthly_income_fen)
@@ -438,7 +473,7 @@ def decide(req: DecisionRequest, *, actor: str = "system") -> DecisionResult:
     reasons = [Reason(h.code, h.zh, h.en) for h in hits] if outcome != "approve" else []
     reasons += [Reason(r.code, r.zh, r.en) for r in scored.reasons]
     latency = (time.perf_counter() - started) * 1000
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         d = Decision.objects.create(
             application_ref=req.application_ref, customer_user_id=req.customer_user_id, product_kind=req.product_kind,
             amount_fen=req.amount_fen, term_months=req.term_months, as_of=req.as_of, request=request_json,
