@@ -84,7 +84,7 @@ def _charge_penalty(on: date, active: Q) -> int:
     """One day of penalty interest per overdue instalment past its grace days, once per instalment and day."""
     total = 0
     groups = (Loan.objects.filter(state=Loan.State.ACTIVE).exclude(bucket="current")
-              .values_list("penalty_rate", "product__grace_days").distinct())
+              .order_by().values_list("penalty_rate", "product__grace_days").distinct())
     for rate, grace in groups:
         num, den = Decimal(rate).as_integer_ratio()
         if not num:

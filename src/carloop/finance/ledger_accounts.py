@@ -103,4 +103,8 @@ def payout(user_id: uuid.UUID | str) -> AccountInfo:
 
 
 def clearing() -> AccountInfo:
-    return ledger.system_account("payment_clearing")
+    info = _cache.get("system:payment_clearing")
+    if info is None:
+        info = ledger.system_account("payment_clearing")
+        transaction.on_commit(lambda: _cache.__setitem__("system:payment_clearing", info))
+    return info

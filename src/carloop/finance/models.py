@@ -4,6 +4,7 @@ instalments, repayments and daily close-of-business runs. Amounts are integer fe
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -11,7 +12,10 @@ from django_fsm import FSMField, transition
 
 from carloop.core.models import Entity
 
-RATE = {"max_digits": 12, "decimal_places": 8}
+
+def rate_field(**options: Any) -> Any:
+    """A rate as a decimal fraction with eight places (0.06990000)."""
+    return models.DecimalField(max_digits=12, decimal_places=8, **options)
 
 
 class ProductKind(models.TextChoices):
@@ -34,7 +38,7 @@ class FundingShare(Entity):
     plan = models.ForeignKey(FundingPlan, on_delete=models.CASCADE, related_name="shares")
     partner = models.ForeignKey("identity.Organisation", on_delete=models.PROTECT, related_name="+")
     share_bp = models.PositiveIntegerField(help_text="share of principal in basis points (7000 = 70%)")
-    partner_rate = models.DecimalField(**RATE, help_text="annual rate the partner earns on its share")
+    partner_rate = rate_field(help_text="annual rate the partner earns on its share")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["plan", "partner"], name="finance_share_unique")]
@@ -56,15 +60,15 @@ class LoanProduct(Entity):
     max_term = models.PositiveIntegerField(default=60)
     terms = models.JSONField(default=list, help_text="allowed terms in months, e.g. [12, 24, 36]")
     rate_table = models.JSONField(default=dict, help_text='annual rate by risk tier, e.g. {"A": "0.0599"}')
-    monthly_fee_rate = models.DecimalField(**RATE, default=Decimal(0))
-    upfront_fee_rate = models.DecimalField(**RATE, default=Decimal(0), help_text="fraction of the principal")
-    min_down_payment = models.DecimalField(**RATE, default=Decimal(0), help_text="fraction of the car price")
-    max_ltv = models.DecimalField(**RATE, default=Decimal(1), help_text="loan-to-value maximum")
+    monthly_fee_rate = rate_field(default=Decimal(0))
+    upfront_fee_rate = rate_field(default=Decimal(0), help_text="fraction of the principal")
+    min_down_payment = rate_field(default=Decimal(0), help_text="fraction of the car price")
+    max_ltv = rate_field(default=Decimal(1), help_text="loan-to-value maximum")
     grace_days = models.PositiveIntegerField(default=3)
-    penalty_rate = models.DecimalField(**RATE, default=Decimal("0.18"), help_text="annual; daily = annual / 360")
-    prepayment_fee_rate = models.DecimalField(**RATE, default=Decimal(0), help_text="fraction of prepaid principal")
+    penalty_rate = rate_field(default=Decimal("0.18"), help_text="annual; daily = annual / 360")
+    prepayment_fee_rate = rate_field(default=Decimal(0), help_text="fraction of prepaid principal")
     min_months_before_prepayment = models.PositiveIntegerField(default=0)
-    apr_cap = models.DecimalField(**RATE, default=Decimal("0.24"))
+    apr_cap = rate_field(default=Decimal("0.24"))
     funding_plan = models.ForeignKey(FundingPlan, null=True, blank=True, on_delete=models.PROTECT)
 
     class Meta:
@@ -103,9 +107,9 @@ class Application(Entity):
     price_tier = models.CharField(max_length=5, blank=True)
     offer_amount_fen = models.BigIntegerField(null=True, blank=True)
     offer_term = models.PositiveIntegerField(null=True, blank=True)
-    offer_rate = models.DecimalField(**RATE, null=True, blank=True)
-    offer_apr = models.DecimalField(**RATE, null=True, blank=True)
-    offer_apr_effective = models.DecimalField(**RATE, null=True, blank=True)
+    offer_rate = rate_field(null=True, blank=True)
+    offer_apr = rate_field(null=True, blank=True)
+    offer_apr_effective = rate_field(null=True, blank=True)
     offer_expires_on = models.DateField(null=True, blank=True)
     decline_reasons = models.JSONField(default=list)
 
@@ -170,12 +174,12 @@ class Loan(Entity):
     principal_fen = models.BigIntegerField()
     term = models.PositiveIntegerField()
     method = models.CharField(max_length=20)
-    annual_rate = models.DecimalField(**RATE)
-    monthly_fee_rate = models.DecimalField(**RATE, default=Decimal(0))
+    annual_rate = rate_field()
+    monthly_fee_rate = rate_field(default=Decimal(0))
     upfront_fee_fen = models.BigIntegerField(default=0)
-    penalty_rate = models.DecimalField(**RATE)
-    apr = models.DecimalField(**RATE)
-    apr_effective = models.DecimalField(**RATE)
+    penalty_rate = rate_field()
+    apr = rate_field()
+    apr_effective = rate_field()
     start_date = models.DateField(null=True, blank=True, help_text="disbursement date: instalments fall on its day")
     outstanding_principal_fen = models.BigIntegerField()
     oldest_unpaid_due = models.DateField(null=True, blank=True)
@@ -213,7 +217,7 @@ class LoanFunding(Entity):
     loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="funding")
     partner = models.ForeignKey("identity.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     share_bp = models.PositiveIntegerField()
-    rate = models.DecimalField(**RATE, help_text="annual rate the funder earns")
+    rate = rate_field(help_text="annual rate the funder earns")
     principal_fen = models.BigIntegerField()
     outstanding_fen = models.BigIntegerField()
 

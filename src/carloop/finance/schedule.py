@@ -191,8 +191,8 @@ def build_schedule(
     (after a partial prepayment): due dates keep following the original disbursement day. ``fee_base_fen``
     is the amount the monthly fee is charged on (default: ``principal_fen``).
     """
-    method = _METHODS.get(method)  # type: ignore[assignment]
-    if method is None:
+    kind = _METHODS.get(method)
+    if kind is None:
         raise ScheduleInputError(
             "/method", "还款方式无效", "method must be equal_installment, equal_principal or monthly_fee"
         )
@@ -204,7 +204,7 @@ def build_schedule(
         raise ScheduleInputError("/upfront_fee", "前置费用必须小于本金", "upfront fee must be below the principal")
     rate_num, rate_den = _ratio(annual_rate, "/annual_rate")
     fee_num, fee_den = _ratio(monthly_fee_rate, "/monthly_fee_rate")
-    if method is Method.MONTHLY_FEE:
+    if kind is Method.MONTHLY_FEE:
         if rate_num:
             raise ScheduleInputError(
                 "/annual_rate",
@@ -226,7 +226,7 @@ def build_schedule(
     interest: list[int] = []
     balance = principal_fen
     last = term - 1
-    if method is Method.EQUAL_INSTALLMENT:
+    if kind is Method.EQUAL_INSTALLMENT:
         if rate_num:
             growth, denominator = _annuity_factors(rate_num, den12, term)
             payment = _half_up_div(principal_fen * rate_num * growth, denominator)
@@ -265,7 +265,7 @@ def build_schedule(
         per_period = _half_up_div((fee_base_fen or principal_fen) * fee_num, fee_den) if fee_num else 0
         fee = [per_period] * term
         payments = [p + i + per_period for p, i in zip(principal, interest, strict=True)]
-    return Schedule(method, principal_fen, term, annual_rate, monthly_fee_rate, start, first_period,
+    return Schedule(kind, principal_fen, term, annual_rate, monthly_fee_rate, start, first_period,
                     due_dates(start, term, first_period), principal, interest, fee, payments, upfront_fee_fen)
 
 

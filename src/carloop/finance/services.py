@@ -329,16 +329,19 @@ def accept_offer(subject: Subject, application_id: uuid.UUID, *, agree: bool, ip
     if app.offer_expires_on and today > app.offer_expires_on:
         raise Conflict("offer-expired", "报价已过期，请重新申请", "The offer has expired; please apply again")
     product = app.product
+    amount, term, rate = app.offer_amount_fen, app.offer_term, app.offer_rate
+    if amount is None or term is None or rate is None or app.offer_apr is None or app.offer_apr_effective is None:
+        raise Conflict("no-open-offer", "该申请没有可接受的报价", "This application has no offer to accept")
     app.accept()
     app.save()
     now = timezone.now()
     loan = Loan.objects.create(
         contract_no=f"CL{today:%Y%m%d}{uuid.uuid4().hex[:10].upper()}", application=app, customer_id=app.customer_id,
-        product=product, principal_fen=app.offer_amount_fen, term=app.offer_term, method=product.method,
-        annual_rate=Decimal(0) if product.method == Method.MONTHLY_FEE else app.offer_rate,
-        monthly_fee_rate=product.monthly_fee_rate, upfront_fee_fen=_half_up(product.upfront_fee_rate * app.offer_amount_fen),
+        product=product, principal_fen=amount, term=term, method=product.method,
+        annual_rate=Decimal(0) if product.method == Method.MONTHLY_FEE else rate,
+        monthly_fee_rate=product.monthly_fee_rate, upfront_fee_fen=_half_up(product.upfront_fee_rate * amount),
         penalty_rate=min(product.penalty_rate, product.apr_cap), apr=app.offer_apr, apr_effective=app.offer_apr_effective,
-        outstanding_principal_fen=app.offer_amount_fen, vehicle_id=app.vehicle_id, merchant_id=app.merchant_id,
+        outstanding_principal_fen=amount, vehicle_id=app.vehicle_id, merchant_id=app.merchant_id,
         order_ref=app.order_ref, signed_at=now,
         pledge_status=Loan.Pledge.PENDING if product.kind == ProductKind.CAR_SECURED else Loan.Pledge.NONE,
         signature={"signer": subject.ref, "signed_at": now.isoformat(), "ip": ip, "user_agent": user_agent[:200],

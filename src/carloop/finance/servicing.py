@@ -214,12 +214,11 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
                           fee_fen=alloc.fee, interest_fen=alloc.interest, principal_fen=alloc.principal,
                           prepayment_fee_fen=alloc.prepayment_fee, prepayment_option=prepayment_option,
                           business_date=on, request_hash=digest, days_past_due=dpd)
-    repayment.save()
     repayment.split = _post_to_ledger(loan, funding, outstanding_before, repayment, subject.ref)
-    repayment.save(update_fields=["split"])
+    repayment.save(force_insert=True)
     loan.outstanding_principal_fen -= alloc.principal
-    _refresh_status(loan, on)
-    if loan.outstanding_principal_fen == 0 and not Installment.objects.filter(loan=loan, status__in=OPEN).exists():
+    still_open = _refresh_status(loan, on)
+    if loan.outstanding_principal_fen == 0 and not still_open:
         loan.close()
         loan.closed_on = on
         if loan.pledge_status in (Loan.Pledge.PENDING, Loan.Pledge.REGISTERED):
@@ -236,11 +235,13 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
     return repayment, False
 
 
-def _refresh_status(loan: Loan, on: date) -> None:
+def _refresh_status(loan: Loan, on: date) -> bool:
+    """Oldest unpaid due date and DPD bucket; returns whether any instalment is still open."""
     oldest = (Installment.objects.filter(loan=loan, status__in=OPEN).order_by("due_date")
               .values_list("due_date", flat=True).first())
     loan.oldest_unpaid_due = oldest
     loan.bucket = bucket_for((on - oldest).days if oldest else 0)
+    return oldest is not None
 
 
 def _payoff(loan: Loan, installments: list[Installment], amount_fen: int, on: date, alloc: Allocation) -> None:
