@@ -145,3 +145,81 @@ def test_write_off(world: World, actors: Any) -> None:
     loan.refresh_from_db()
     assert loan.state == Loan.State.WRITTEN_OFF and loan.written_off_fen == 10_000_000
     assert selectors.reconcile_funders() == []
+
+
+def _register_car(world: World, kind: str = "customer") -> Any:
+    from carloop.vehicles import services as vehicles
+
+    return vehicles.register_vehicle(owner_user_id=world.actors.user(kind).pk, vin="LSVAU218XN2183294",
+                                     registration_date=date(2024, 5, 1), brand_name="大众", model_name="帕萨特",
+                                     powertrain="ICE", reference_price_fen=22_000_000, odometer_km=30_000)
+
+
+def test_car_secured_loan_checks_ltv_and_pays_the_customer(world: World) -> None:
+    from carloop.vehicles import services as vehicles
+
+    car = _register_car(world)
+    value = vehicles.value(car.id, DISBURSED_ON).value_fen
+    subject = world.customer()
+    too_much = services.ApplicationInput(product="car-secured", amount_fen=min(50_000_000, int(value * 0.9)) // 100 * 100,  # float-ok
+                                         term=12, consent=True, vehicle_id=car.id)
+    declined = services.apply(subject, too_much, on=DISBURSED_ON)
+    assert declined.state == Application.State.DECLINED
+    assert [r["code"] for r in declined.decline_reasons] == ["ltv_exceeded"]
+    ok = services.ApplicationInput(product="car-secured", amount_fen=int(value * 0.5) // 100 * 100, term=12,  # float-ok
+                                   consent=True, vehicle_id=car.id)
+    app = services.apply(subject, ok, on=DISBURSED_ON)
+    loan = services.accept_offer(subject, app.pk, agree=True, on=DISBURSED_ON)
+    assert loan.pledge_status == Loan.Pledge.PENDING and loan.method == "equal_principal"
+    assert ledger_q.balance(accounts.payout(loan.customer_id).id).balance_fen == loan.principal_fen
+    other = services.ApplicationInput(product="car-secured", amount_fen=1_000_000, term=12, consent=True, vehicle_id=car.id)
+    with pytest.raises(Problem) as err:
+        services.apply(world.customer("other_customer"), other, on=DISBURSED_ON)
+    assert err.value.errors[0].pointer == "/vehicle_id"
+
+
+def test_offer_above_the_apr_cap_is_refused(world: World) -> None:
+    services.new_product_version("car-purchase", "user:test", upfront_fee_rate=Decimal("0.2"), apr_cap=Decimal("0.24"))
+    with pytest.raises(Problem) as err:
+        services.apply(world.customer(), world.purchase_input(term=12), on=DISBURSED_ON)
+    assert err.value.slug == "apr-above-cap" and err.value.status == 422
+    assert not Application.objects.exists()
+
+
+def test_loans_keep_the_product_version_they_were_signed_on(world: World) -> None:
+    loan = world.loan()
+    v2 = services.new_product_version("car-purchase", "user:ops", rate_table={"B": "0.0899"})
+    assert v2.version == 2
+    loan.refresh_from_db()
+    assert loan.product.version == 1 and loan.annual_rate == Decimal("0.0699")
+    later = world.loan(kind="other_customer")
+    assert later.product.version == 2 and later.annual_rate == Decimal("0.0899")
+
+
+def test_rules_provider_declines_unverified_customers(world: World, actors: Any) -> None:
+    from carloop.identity import selectors as identity
+    from carloop.identity import services as identity_services
+
+    user = identity_services.register_customer(phone="13912345678", password="Tr0ub4dour&3x", display_name="未认证")
+    subject = identity.subject_for_user(user)
+    app = services.apply(subject, world.purchase_input(), on=DISBURSED_ON)
+    assert app.state == Application.State.DECLINED
+    assert app.decline_reasons[0]["code"] == "kyc_not_verified" and app.decline_reasons[0]["zh"]
+    decided = Event.objects.filter(type="finance.application.decided").last()
+    assert decided is not None and decided.payload["outcome"] == "declined"
+
+
+def test_partner_daily_statement_reconciles_to_the_ledger(world: World) -> None:
+    from carloop.core.timeutil import business_date
+
+    loan = world.loan()
+    first = loan.installments.get(period=1)
+    servicing.repay(world.customer(), loan.pk, amount_fen=first.owed_fen, key="s1", on=first.due_date)
+    statement = selectors.daily_statement(world.partner.pk, business_date())
+    assert statement.reconciled
+    assert statement.ledger["disbursed"] == 7_000_000
+    assert statement.ledger["principal"] == statement.loans["principal"] > 0
+    assert statement.closing_fen == statement.opening_fen + statement.ledger["capital"] - 7_000_000 + \
+        statement.ledger["principal"] + statement.ledger["interest"]
+    portfolio = selectors.portfolio(world.partner.pk)
+    assert portfolio.loans == 1 and portfolio.outstanding_fen == 7_000_000 - statement.ledger["principal"]
