@@ -239,3 +239,22 @@ def test_dashboard_figures():
     assert sum(data["score_actual"]) == 2 and len(data["score_actual"]) == len(data["score_bands"])
     assert data["score_psi"] is not None and data["feature_psi"]
     assert data["open_reviews"] == 1
+
+
+def test_outcomes_from_repayment_events_feed_vintages(django_capture_on_commit_callbacks):
+    from carloop.core import events
+
+    user = customer()
+    req = request(user)
+    assert services.decide(req).outcome == "approve"
+    with django_capture_on_commit_callbacks(execute=True):
+        events.publish("finance.loan.disbursed", "finance:loan:9", {"customer_user_id": str(user.pk), "loan_id": "9", "principal_fen": 3_000_000})
+        events.publish("finance.repayment.posted", "finance:loan:9", {"customer_user_id": str(user.pk), "loan_id": "9", "amount_fen": 90_000,
+                                                                      "days_past_due": 45, "application_ref": req.application_ref})  # fmt: skip
+        events.publish("vehicles.condition_report.created", "vehicles:vehicle:1", {"owner_user_id": str(user.pk), "value_fen": 8_800_000})
+        events.publish("commerce.order.created", "commerce:order:2", {"customer_user_id": "not-a-uuid"})
+    assert Decision.objects.get(application_ref=req.application_ref).bad_outcome is True
+    features = selectors.online_features(user.pk)
+    assert features["loans_active"] == 1 and features["max_dpd_365d"] == 45 and features["vehicle_value_yuan"] == 88_000
+    vintages = selectors.dashboard(days=7)["vintages"]
+    assert vintages and vintages[-1]["bad"] == 1

@@ -122,7 +122,7 @@ def _limits(raw: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/decisions", response={201: DecisionOut}, summary="Decide a credit application (internal roles)")
 @idempotent
-def create_decision(request: HttpRequest, body: DecisionIn) -> Status:
+def create_decision(request: HttpRequest, body: DecisionIn) -> Status[Any]:
     subject = _internal(request)
     req = DecisionRequest(
         application_ref=body.application_ref, product_kind=body.product_kind, customer_user_id=str(body.customer_user_id),
@@ -201,7 +201,7 @@ def list_blacklist(request: HttpRequest, kind: str = "", limit: int = 100) -> li
 
 
 @router.post("/blacklist", response={201: BlacklistOut}, summary="Add a blacklist entry (risk analysts)")
-def add_blacklist(request: HttpRequest, body: BlacklistIn) -> Status:
+def add_blacklist(request: HttpRequest, body: BlacklistIn) -> Status[Any]:
     subject = _analyst(request)
     entry = services.add_to_blacklist(kind=body.kind, value=body.value, reason=body.reason, source=body.source,
                                       expires_at=body.expires_at, actor=subject.ref)  # fmt: skip
@@ -261,7 +261,7 @@ def list_rulesets(request: HttpRequest) -> list[RuleSetOut]:
 
 
 @router.post("/rulesets", response={201: RuleSetOut}, summary="Draft a new rule set version (risk analysts)")
-def create_ruleset(request: HttpRequest, body: RuleSetIn) -> Status:
+def create_ruleset(request: HttpRequest, body: RuleSetIn) -> Status[Any]:
     subject = _analyst(request)
     return Status(201, _rs(services.create_ruleset(rules=body.rules, note=body.note, actor=subject.ref)))
 

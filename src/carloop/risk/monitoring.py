@@ -53,7 +53,7 @@ def quantile_edges(values: Sequence[float], n: int = 10) -> list[float]:  # floa
     clean = sorted(v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v)))
     if not clean:
         return []
-    edges = []
+    edges: list[float] = []  # float-ok
     for i in range(1, n):
         edge = clean[min(len(clean) - 1, (i * len(clean)) // n)]
         if not edges or edge > edges[-1]:

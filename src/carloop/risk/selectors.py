@@ -143,7 +143,7 @@ def dashboard(days: int = 30, today: date | None = None) -> dict[str, Any]:
     per_day: dict[str, dict[str, int]] = defaultdict(lambda: {"approve": 0, "decline": 0, "refer": 0})
     for row in recent.values("as_of", "outcome").annotate(n=Count("id")):
         per_day[row["as_of"].isoformat()][row["outcome"]] = row["n"]
-    daily = []
+    daily: list[dict[str, Any]] = []
     for i in range(days):
         d = (start + timedelta(days=i)).isoformat()
         counts = per_day.get(d, {"approve": 0, "decline": 0, "refer": 0})
@@ -173,10 +173,10 @@ def dashboard(days: int = 30, today: date | None = None) -> dict[str, Any]:
         by_month[key][0] += 1
         by_month[key][1] += int(bool(bad))
     for month in sorted(by_month):
-        n, bad = by_month[month]
-        vintages.append({"vintage": month, "loans": n, "bad": bad, "bad_rate": round(bad / n, 4) if n else None})
-    total = sum(d["total"] for d in daily)
-    approved = sum(d["approve"] for d in daily)
+        loans, bads = by_month[month]
+        vintages.append({"vintage": month, "loans": loans, "bad": bads, "bad_rate": round(bads / loans, 4) if loans else None})
+    total = sum(int(d["total"] or 0) for d in daily)
+    approved = sum(int(d["approve"] or 0) for d in daily)
     return {
         "days": days,
         "model_version": version,

@@ -274,7 +274,7 @@ def _combine(policy_outcome: str, fraud_outcome: str, score_outcome: str) -> str
 def what_if(rs: PolicyRuleSet, limit: int = 2000) -> dict[str, Any]:
     """Re-run past decisions' stored policy inputs through ``rs``; report how the outcomes would change."""
     transitions: dict[str, int] = {}
-    samples = []
+    samples: list[dict[str, Any]] = []
     n = 0
     for d in Decision.objects.order_by("-created_at")[:limit]:
         ctx = d.context or {}

@@ -59,7 +59,7 @@ class FeatureBinning:
         n = self.n_regular
         if self.kind == "numeric":
             arr = np.asarray(values, dtype="float64")
-            idx = np.searchsorted(np.asarray(self.splits, dtype="float64"), arr, side="right")
+            idx: np.ndarray = np.searchsorted(np.asarray(self.splits, dtype="float64"), arr, side="right")
             idx[np.isnan(arr)] = n
             return idx.astype(np.int64)
         series = pd.Series(values, dtype="object")
@@ -85,7 +85,8 @@ class FeatureBinning:
 
     def woe_of(self, idx: np.ndarray) -> np.ndarray:
         table = np.asarray([*self.woe, 0.0], dtype="float64")  # index -1 (unseen) -> neutral 0
-        return table[idx]
+        out: np.ndarray = table[idx]
+        return out
 
     def labels(self) -> list[str]:
         if self.kind == "categorical":

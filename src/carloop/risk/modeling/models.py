@@ -133,10 +133,12 @@ class ScorecardModel:
 
     def logits(self, x: pd.DataFrame) -> np.ndarray:
         woe = self.binner.woe_matrix(x, self.selected)
-        return self.intercept + woe @ np.asarray(self.coef)
+        out: np.ndarray = self.intercept + woe @ np.asarray(self.coef)
+        return out
 
     def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits(x)))
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-self.logits(x)))
+        return out
 
     def points_table(self) -> dict[str, list[int]]:
         """Points per bin (regular bins, missing bin, unseen) of every selected feature."""
@@ -288,7 +290,8 @@ class GbmModel:
         return np.asarray(self.booster.predict(self._matrix(x), raw_score=True, num_threads=1))
 
     def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits(x)))
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-self.logits(x)))
+        return out
 
     def save(self, out: Path) -> list[str]:
         self.booster.save_model(str(out / "model.txt"))

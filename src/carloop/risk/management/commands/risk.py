@@ -51,7 +51,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action in ("train", "evaluate"):
-            code = cli.run(Namespace(**options), self.stdout, self.stderr)
+            code = cli.run(Namespace(**options), self.stdout, self.stderr)  # type: ignore[arg-type]  # OutputWrapper is a TextIO
             if code:
                 raise SystemExit(code)
             return
@@ -65,11 +65,11 @@ class Command(BaseCommand):
             mv = services.register_model(options["path"], actor=self._analyst(options["by"]))
             self.stdout.write(json.dumps({"version": mv.version, "role": mv.role}))
         elif action == "promote":
-            mv = ModelVersion.objects.filter(version=options["version"]).first()
-            if mv is None:
+            found = ModelVersion.objects.filter(version=options["version"]).first()
+            if found is None:
                 raise CommandError(f"unknown model version {options['version']}")
-            mv = services.promote_model(mv, options["role"], actor=self._analyst(options["by"]))
-            self.stdout.write(json.dumps({"version": mv.version, "role": mv.role}))
+            promoted = services.promote_model(found, options["role"], actor=self._analyst(options["by"]))
+            self.stdout.write(json.dumps({"version": promoted.version, "role": promoted.role}))
         else:
             for mv in ModelVersion.objects.all():
                 self.stdout.write(f"{mv.version:50} {mv.role:10} auc={mv.metrics.get('auc')} {mv.artifact_path}")
