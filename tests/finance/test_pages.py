@@ -65,3 +65,16 @@ def test_operator_and_partner_pages(world: World, actors: Any) -> None:
     assert page.status_code == 200
     assert login(actors, "store_manager").get(f"/finance/partners/{world.partner.pk}/").status_code == 404
     assert login(actors, "customer").get("/finance/ops/").status_code == 403
+
+
+def test_back_office_lists_loans(world: World, actors: Any) -> None:
+    from carloop.identity import services as identity_services
+
+    loan = world.loan()
+    admin = identity_services.create_staff_user(username="fin-admin", password="Tr0ub4dour&3x", platform_roles=("admin",))
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client = Client()
+    client.force_login(admin)
+    assert loan.contract_no in client.get("/admin/finance/loan/").content.decode()
+    assert client.get(f"/admin/finance/loan/{loan.pk}/change/").status_code == 200
