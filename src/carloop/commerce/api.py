@@ -297,7 +297,7 @@ def configurator_price(request: HttpRequest, body: ConfigIn) -> Any:
 
 @router.get("/bundles", response=list[BundleOut], summary="Bundles offered for a trim (public)")
 def bundles(request: HttpRequest, trim_id: uuid.UUID) -> Any:
-    rows = Bundle.objects.prefetch_related("items").filter(trim_id=trim_id, is_active=True).order_by("price_fen")
+    rows = services.with_item_totals(Bundle.objects.filter(trim_id=trim_id, is_active=True)).prefetch_related("items").order_by("price_fen")
     return [{"id": b.pk, "trim_id": b.trim_id, "code": b.code, "kind": b.kind, "name": b.name, "name_zh": b.name_zh,
              "price": yuan_str(b.price_fen), "saving": yuan_str(services.bundle_saving(b)),
              "items": [{"kind": i.kind, "name": i.name, "name_zh": i.name_zh,

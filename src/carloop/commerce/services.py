@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django_fsm import TransitionNotAllowed
 
 from carloop.commerce import ledger_flows as flows
@@ -84,26 +85,35 @@ def _bad(slug: str, pointer: str, zh: str, en: str) -> Invalid:
     return Invalid(slug, zh, en, errors=[FieldError(pointer, zh, en)])
 
 
+def with_item_totals(qs: QuerySet[Bundle]) -> QuerySet[Bundle]:
+    """Annotate ``items_total_fen``: what the bundle's items cost when bought separately."""
+    return qs.annotate(items_total_fen=Coalesce(Sum(F("items__standalone_price_fen") * F("items__quantity")), 0))
+
+
 def bundle_saving(bundle: Bundle) -> int:
-    items = sum(i.standalone_price_fen * i.quantity for i in bundle.items.all())
-    return items - bundle.price_fen
+    """Saving against buying the items separately (``bundle`` must come from :func:`with_item_totals`)."""
+    return int(bundle.items_total_fen) - bundle.price_fen  # type: ignore[attr-defined]
 
 
 def price(*, trim_id: uuid.UUID, colour_code: str, option_codes: list[str] | tuple[str, ...] = (),
           bundle_id: uuid.UUID | None = None, battery_mode: str = CarOrder.BatteryMode.OWNED,
-          battery_plan_id: uuid.UUID | None = None) -> PriceBreakdown:
-    """Configurator price: MSRP + paint + options + bundle − battery (when subscribed). Bad choices are 422."""
-    trim = vehicles_q.get_trim(trim_id)
-    if trim is None or not trim.is_active:
+          battery_plan_id: uuid.UUID | None = None, fresh: bool = False) -> PriceBreakdown:
+    """Configurator price: MSRP + paint + options + bundle − battery (when subscribed). Bad choices are 422.
+
+    ``fresh`` reads the catalog from the database instead of the catalog cache (orders always do).
+    """
+    config = vehicles_q.trim_config(trim_id, fresh=fresh)
+    if config is None or not config.trim.is_active:
         raise _bad("unknown-trim", "/trim_id", "车型配置不存在", "Unknown trim")
+    trim = config.trim
     lines = [PriceLine("msrp", f"{trim.brand_zh} {trim.series_zh} {trim.name_zh}", f"{trim.brand} {trim.series} {trim.name}",
                        trim.msrp_fen)]
-    colour = next((c for c in vehicles_q.colours(trim.series_id) if c.code == colour_code), None)
+    colour = next((c for c in config.colours if c.code == colour_code), None)
     if colour is None:
         raise _bad("unknown-colour", "/colour_code", "该车型没有此颜色", "This colour is not offered for the model")
     if colour.price_fen:
         lines.append(PriceLine(f"colour:{colour.code}", f"车漆：{colour.name_zh}", f"Paint: {colour.name}", colour.price_fen))
-    offered = {o.code: o for o in vehicles_q.options(trim.series_id)}
+    offered = {o.code: o for o in config.options}
     codes = tuple(dict.fromkeys(option_codes))
     for index, code in enumerate(codes):
         option = offered.get(code)
@@ -112,7 +122,7 @@ def price(*, trim_id: uuid.UUID, colour_code: str, option_codes: list[str] | tup
         lines.append(PriceLine(f"option:{code}", f"选装：{option.name_zh}", f"Option: {option.name}", option.price_fen))
     saving = 0
     if bundle_id is not None:
-        bundle = Bundle.objects.prefetch_related("items").filter(pk=bundle_id, trim_id=trim.id, is_active=True).first()
+        bundle = with_item_totals(Bundle.objects.filter(pk=bundle_id, trim_id=trim.id, is_active=True)).first()
         if bundle is None:
             raise _bad("unknown-bundle", "/bundle_id", "该车型没有此套餐", "This bundle is not offered for the trim")
         saving = bundle_saving(bundle)
@@ -174,7 +184,7 @@ def create_order(*, customer_user_id: uuid.UUID, trim_id: uuid.UUID, colour_code
                  deposit_kind: str = CarOrder.DepositKind.BINDING, trade_in_quote_id: uuid.UUID | None = None,
                  actor: str) -> CarOrder:
     breakdown = price(trim_id=trim_id, colour_code=colour_code, option_codes=option_codes, bundle_id=bundle_id,
-                      battery_mode=battery_mode, battery_plan_id=battery_plan_id)
+                      battery_mode=battery_mode, battery_plan_id=battery_plan_id, fresh=True)
     rules = policy()
     if deposit_kind == CarOrder.DepositKind.BINDING:
         deposit = rules.binding_deposit_fen

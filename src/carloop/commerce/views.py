@@ -13,6 +13,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from carloop.commerce import api as commerce_api
@@ -20,14 +22,14 @@ from carloop.commerce import selectors, services
 from carloop.commerce.models import BatteryPlan, Bundle, CarOrder, OrderState, TradeInQuote
 from carloop.core import authz
 from carloop.core.errors import Forbidden, NotFound, Problem
-from carloop.core.i18n import t
+from carloop.core.i18n import current, t
 from carloop.core.money import parse_yuan
 from carloop.core.timeutil import business_date
 from carloop.identity import selectors as identity_q
 from carloop.identity.selectors import subject_of
 from carloop.vehicles import selectors as vehicles_q
 from carloop.vehicles import services as vehicles
-from carloop.vehicles.models import Powertrain
+from carloop.vehicles.contracts import POWERTRAINS
 
 COMPARE_MAX = 4
 View = Callable[..., HttpResponse]
@@ -70,9 +72,16 @@ def catalog(request: HttpRequest) -> HttpResponse:
             max_fen = parse_yuan(max_price, field="max_price")
         except Problem as problem:
             _message(request, problem)
-    trims = vehicles_q.catalog(brand=brand, powertrain=powertrain, swap_only=swap_only, max_price_fen=max_fen)
+    lang = current()
+
+    def rows() -> str:
+        trims = vehicles_q.catalog(brand=brand, powertrain=powertrain, swap_only=swap_only, max_price_fen=max_fen)
+        return render_to_string("commerce/_catalog_rows.html", {"trims": trims, "lang": lang}, request=request)
+
+    rows_html = vehicles_q.cached_catalog(("catalog-rows", lang, brand, powertrain, swap_only, max_fen), rows)
+    brands = vehicles_q.cached_catalog(("brands",), vehicles_q.brands)
     return render(request, "commerce/catalog.html", {
-        "trims": trims, "brands": vehicles_q.brands(), "powertrains": Powertrain.choices,
+        "rows_html": mark_safe(rows_html), "brands": brands, "powertrains": POWERTRAINS,
         "filters": {"brand": brand, "powertrain": powertrain, "swap": swap_only, "max_price": max_price},
         "compare_max": COMPARE_MAX,
     })
@@ -103,16 +112,16 @@ def _config_from(data: QueryDict, trim_id: uuid.UUID) -> dict[str, Any]:
 
 
 def configure(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
-    trim = vehicles_q.get_trim(trim_id)
-    if trim is None or not trim.is_active:
+    catalog = vehicles_q.trim_config(trim_id)
+    if catalog is None or not catalog.trim.is_active:
         raise Http404
-    colours = vehicles_q.colours(trim.series_id)
-    bundles = Bundle.objects.prefetch_related("items").filter(trim_id=trim.id, is_active=True).order_by("price_fen")
+    trim, colours = catalog.trim, catalog.colours
+    bundles = services.with_item_totals(Bundle.objects.filter(trim_id=trim.id, is_active=True)).prefetch_related("items").order_by("price_fen")
     plans = [p for p in BatteryPlan.objects.all() if trim.battery_kwh and p.min_kwh <= trim.battery_kwh <= p.max_kwh]
     config = _config_from(request.GET, trim.id)
     config["colour_code"] = config["colour_code"] or (colours[0].code if colours else "")
     context: dict[str, Any] = {
-        "trim": trim, "colours": colours, "options": vehicles_q.options(trim.series_id),
+        "trim": trim, "colours": colours, "options": catalog.options,
         "bundles": [(b, services.bundle_saving(b)) for b in bundles], "plans": plans, "config": config,
         "quotes": [],
     }
@@ -239,7 +248,7 @@ def garage(request: HttpRequest) -> HttpResponse:
             valuation = None
         cars.append({"vehicle": v, "valuation": valuation, "history": vehicles_q.odometer_history(v.id)})
     quotes = TradeInQuote.objects.filter(customer_id=subject.user_id).order_by("-created_at")[:20]
-    return render(request, "commerce/garage.html", {"cars": cars, "quotes": quotes, "powertrains": Powertrain.choices})
+    return render(request, "commerce/garage.html", {"cars": cars, "quotes": quotes, "powertrains": POWERTRAINS})
 
 
 @require_POST

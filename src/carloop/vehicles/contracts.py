@@ -10,9 +10,10 @@ from decimal import Decimal
 from carloop.vehicles.valuation import Valuation
 from carloop.vehicles.vin import VinReport
 
-__all__ = ["ColourInfo", "OdometerEntry", "OptionInfo", "OwnedVehicle", "TrimInfo", "Valuation", "VinReport"]
+__all__ = ["POWERTRAINS", "ColourInfo", "OdometerEntry", "OptionInfo", "OwnedVehicle", "TrimInfo", "Valuation", "VinReport"]
 
 CONDITION_REPORT_CREATED = "vehicles.condition_report.created"
+POWERTRAINS = [("BEV", "纯电动 BEV"), ("PHEV", "插电混动 PHEV"), ("EREV", "增程式 EREV"), ("ICE", "燃油 ICE")]
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,9 @@ from django.conf import settings
 from django.db import models
 
 from carloop.core.models import Entity
+from carloop.vehicles.contracts import POWERTRAINS
 
-
-class Powertrain(models.TextChoices):
-    BEV = "BEV", "纯电动 BEV"
-    PHEV = "PHEV", "插电混动 PHEV"
-    EREV = "EREV", "增程式 EREV"
-    ICE = "ICE", "燃油 ICE"
+Powertrain = models.TextChoices("Powertrain", [(code, (code, label)) for code, label in POWERTRAINS])
 
 
 class BrandTier(models.TextChoices):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db.models import QuerySet
 
 from carloop.core.authz import Subject
+from carloop.vehicles import catalog_cache
 from carloop.vehicles.contracts import ColourInfo, OdometerEntry, OptionInfo, OwnedVehicle, TrimInfo
 from carloop.vehicles.models import ConditionReport, OdometerReading, PaintColour, Trim, TrimOption, Vehicle
+
+T = TypeVar("T")
 
 
 def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
@@ -71,6 +76,31 @@ def brands() -> list[tuple[str, str, str]]:
 
     return list(Brand.objects.filter(series__trims__is_active=True).distinct().order_by("name")
                 .values_list("slug", "name", "name_zh"))
+
+
+@dataclass(frozen=True)
+class TrimConfig:
+    trim: TrimInfo
+    colours: tuple[ColourInfo, ...]
+    options: tuple[OptionInfo, ...]
+
+
+def cached_catalog(parts: tuple[object, ...], load: Callable[[], T]) -> T:
+    """Cache a catalog-derived value (e.g. a rendered listing) until the catalog changes."""
+    return catalog_cache.cached(parts, load)
+
+
+def trim_config(trim_id: uuid.UUID | str, *, fresh: bool = False) -> TrimConfig | None:
+    """A trim with its colours and options; from the versioned catalog cache unless ``fresh``."""
+    key = _uuid(trim_id)
+    if key is None:
+        return None
+
+    def load() -> TrimConfig | None:
+        info = get_trim(key)
+        return None if info is None else TrimConfig(info, tuple(colours(info.series_id)), tuple(options(info.series_id)))
+
+    return load() if fresh else catalog_cache.cached(("trim-config", key), load)
 
 
 def colours(series_id: uuid.UUID) -> list[ColourInfo]:
