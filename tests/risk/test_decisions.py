@@ -248,7 +248,9 @@ def test_outcomes_from_repayment_events_feed_vintages(django_capture_on_commit_c
     req = request(user)
     assert services.decide(req).outcome == "approve"
     with django_capture_on_commit_callbacks(execute=True):
-        events.publish("finance.loan.disbursed", "finance:loan:9", {"customer_user_id": str(user.pk), "loan_id": "9", "principal_fen": 3_000_000})
+        events.publish(
+            "finance.loan.disbursed", "finance:loan:9", {"customer_user_id": str(user.pk), "loan_id": "9", "principal_fen": 3_000_000}
+        )
         events.publish("finance.repayment.posted", "finance:loan:9", {"customer_user_id": str(user.pk), "loan_id": "9", "amount_fen": 90_000,
                                                                       "days_past_due": 45, "application_ref": req.application_ref})  # fmt: skip
         events.publish("vehicles.condition_report.created", "vehicles:vehicle:1", {"owner_user_id": str(user.pk), "value_fen": 8_800_000})

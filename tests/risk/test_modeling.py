@@ -252,3 +252,14 @@ def test_cli_evaluate_missing_model_dir(tmp_path, data_csv, capsys):
                      "--bad-value", "bad"])  # fmt: skip
     assert code == 2
     assert "meta.json" in capsys.readouterr().err
+
+
+def test_blend_model_round_trip(dataset, tmp_path):
+    out = tmp_path / "blend"
+    artifacts.train(dataset, "blend", out, k=3)
+    loaded = artifacts.load(out)
+    assert loaded.kind == "blend" and {"scorecard.json", "model.txt", "gbm.json"} <= {p.name for p in out.iterdir()}
+    row = dataset.x.iloc[0].to_dict()
+    scored = loaded.score_row(row)
+    assert scored.prob_bad == pytest.approx(float(loaded.model.predict_proba(dataset.x.iloc[[0]])[0]))
+    assert all(r.zh and r.en for r in scored.reasons)

@@ -19,6 +19,8 @@ from .binning import BinningParams
 from .data import DataError, Dataset, frame_from_csv
 from .metrics import CostMatrix, auc, best_threshold, expected_cost, ks
 from .models import (
+    BlendModel,
+    CompiledBlend,
     CompiledGbm,
     CompiledScorecard,
     GbmModel,
@@ -41,6 +43,8 @@ def make_factory(kind: str, scale: ScoreScale, seed: int = 7):  # type: ignore[n
         return lambda: ScorecardModel(ScorecardParams(binning=BinningParams()), scale)
     if kind == "gbm":
         return lambda: GbmModel(GbmParams(seed=seed), scale)
+    if kind == "blend":
+        return lambda: BlendModel(scale, seed)
     raise DataError("unknown-model", f"未知模型类型：{kind}", f"Unknown model kind: {kind}")
 
 
@@ -155,12 +159,12 @@ def training_baseline(dataset: Dataset, scores: np.ndarray) -> dict[str, Any]:
 class LoadedModel:
     """A model directory ready to score: batch (``predict_proba``) and single rows (``score_row``)."""
 
-    def __init__(self, path: Path, meta: dict[str, Any], model: ScorecardModel | GbmModel) -> None:
+    def __init__(self, path: Path, meta: dict[str, Any], model: ScorecardModel | GbmModel | BlendModel) -> None:
         self.path = path
         self.meta = meta
         self.model = model
         model.labels = {name: (pair[0], pair[1]) for name, pair in meta.get("labels", {}).items()}
-        self.compiled: CompiledScorecard | CompiledGbm = model.compile()
+        self.compiled: CompiledScorecard | CompiledGbm | CompiledBlend = model.compile()
 
     @property
     def version(self) -> str:
@@ -207,11 +211,13 @@ def load(path: str | Path) -> LoadedModel:
         raise DataError("not-a-model", f"{path} 不是模型目录（缺少 meta.json）。", f"{path} is not a model directory (no meta.json).")
     meta = json.loads(meta_path.read_text())
     kind = meta.get("model")
-    model: ScorecardModel | GbmModel
+    model: ScorecardModel | GbmModel | BlendModel
     if kind == "scorecard":
         model = ScorecardModel.load(path)
     elif kind == "gbm":
         model = GbmModel.load(path)
+    elif kind == "blend":
+        model = BlendModel.load(path)
     else:
         raise DataError("unknown-model", f"未知模型类型：{kind}", f"Unknown model kind: {kind}")
     return LoadedModel(path, meta, model)

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tr.add_argument("--data", required=True, type=Path)
     tr.add_argument("--target", required=True)
     tr.add_argument("--bad-value", required=True)
-    tr.add_argument("--model", choices=["scorecard", "gbm"], default="scorecard")
+    tr.add_argument("--model", choices=["scorecard", "gbm", "blend"], default="scorecard")
     tr.add_argument("--cv", type=int, default=10, help="outer folds")
     tr.add_argument("--repeats", type=int, default=1)
     tr.add_argument("--inner-cv", type=int, default=5, help="inner folds for the cost threshold")

@@ -344,6 +344,9 @@ class CompiledGbm:
                 vec[0, j] = math.nan if idx == fb.n_regular else float(value)  # type: ignore[arg-type]
             else:
                 vec[0, j] = fb.woe[idx] if idx >= 0 else 0.0
+        if n_reasons == 0:
+            logit = float(self.booster.predict(vec, raw_score=True, num_threads=1)[0])  # float-ok
+            return RowScore(prob_bad=_sigmoid(logit), score=self.scale.score_from_logit(logit), reasons=[])
         contrib = self.booster.predict(vec, pred_contrib=True, num_threads=1)[0]
         logit = float(contrib[-1] + contrib[:-1].sum())  # float-ok
         order = sorted((j for j in range(len(self.items)) if contrib[j] > 0), key=lambda j: -contrib[j])
@@ -354,4 +357,52 @@ class CompiledGbm:
         return RowScore(prob_bad=_sigmoid(logit), score=self.scale.score_from_logit(logit), reasons=reasons)
 
 
-MODEL_KINDS: dict[str, type[ScorecardModel] | type[GbmModel]] = {"scorecard": ScorecardModel, "gbm": GbmModel}
+class BlendModel:
+    """The mean of the scorecard's and the monotone GBM's log-odds; reason codes come from the scorecard."""
+
+    kind = "blend"
+
+    def __init__(self, scale: ScoreScale | None = None, seed: int = 7) -> None:
+        self.scale = scale or ScoreScale()
+        self.scorecard = ScorecardModel(scale=self.scale)
+        self.gbm = GbmModel(GbmParams(seed=seed), self.scale)
+        self.labels: Labels = {}
+
+    def fit(self, x: pd.DataFrame, y: np.ndarray, categorical: list[str]) -> BlendModel:
+        self.scorecard.fit(x, y, categorical)
+        self.gbm.fit(x, y, categorical)
+        return self
+
+    def logits(self, x: pd.DataFrame) -> np.ndarray:
+        out: np.ndarray = (self.scorecard.logits(x) + self.gbm.logits(x)) / 2
+        return out
+
+    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-self.logits(x)))
+        return out
+
+    def save(self, out: Path) -> list[str]:
+        return self.scorecard.save(out) + self.gbm.save(out)
+
+    @classmethod
+    def load(cls, out: Path) -> BlendModel:
+        model = cls()
+        model.scorecard = ScorecardModel.load(out)
+        model.gbm = GbmModel.load(out)
+        model.scale = model.scorecard.scale
+        return model
+
+    def compile(self) -> CompiledBlend:
+        self.scorecard.labels = self.gbm.labels = self.labels
+        return CompiledBlend(self.scorecard.compile(), self.gbm.compile(), self.scale)
+
+
+class CompiledBlend:
+    def __init__(self, scorecard: CompiledScorecard, gbm: CompiledGbm, scale: ScoreScale) -> None:
+        self.scorecard, self.gbm, self.scale = scorecard, gbm, scale
+
+    def score_row(self, row: Mapping[str, Any], n_reasons: int = N_REASONS) -> RowScore:
+        a = self.scorecard.score_row(row, n_reasons)
+        b = self.gbm.score_row(row, 0)
+        logit = (math.log(a.prob_bad / (1 - a.prob_bad)) + math.log(b.prob_bad / (1 - b.prob_bad))) / 2
+        return RowScore(prob_bad=_sigmoid(logit), score=self.scale.score_from_logit(logit), reasons=a.reasons)
