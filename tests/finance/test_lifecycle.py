@@ -207,6 +207,12 @@ def test_rules_provider_declines_unverified_customers(world: World, actors: Any)
     assert app.decline_reasons[0]["code"] == "kyc_not_verified" and app.decline_reasons[0]["zh"]
     decided = Event.objects.filter(type="finance.application.decided").last()
     assert decided is not None and decided.payload["outcome"] == "declined"
+    from carloop.finance import decisions
+
+    stored = Decision.objects.get(application=app)
+    replayed = decisions.replay(stored.request, stored.request["observed"])
+    assert replayed.outcome == stored.outcome == "decline"
+    assert replayed.rule_hits == stored.result["rule_hits"]
 
 
 def test_partner_daily_statement_reconciles_to_the_ledger(world: World) -> None:

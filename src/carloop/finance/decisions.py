@@ -46,41 +46,57 @@ def provider_name() -> str:
     return "risk" if _optional("carloop.risk.services", "decide") is not None else "rules"
 
 
-def decide(request: DecisionRequest) -> tuple[str, DecisionResult]:
-    """(provider used, result)."""
+def decide(request: DecisionRequest, observed: dict[str, Any] | None = None) -> tuple[str, DecisionResult]:
+    """(provider used, result); ``observed`` is what :func:`observe` captured for the rules provider."""
     name = provider_name()
     if name == "risk":
         risk_decide = _optional("carloop.risk.services", "decide")
         if risk_decide is not None:
             return name, risk_decide(request)
-    return "rules", rules_decide(request)
+    return "rules", rules_decide(request, observed)
 
 
-def rules_decide(request: DecisionRequest) -> DecisionResult:
-    """KYC verified, age 18–65 at maturity, not blacklisted, amount and LTV within the product's limits."""
+def observe(request: DecisionRequest) -> dict[str, Any]:
+    """The facts the rules read besides the request, captured so a decision can be replayed exactly."""
+    facts = identity.customer_facts(request.customer_user_id)
+    return {
+        "kyc_verified": bool(facts and facts.kyc_verified),
+        "birth_date": facts.birth_date.isoformat() if facts and facts.birth_date else None,
+        "blacklisted": bool(facts and (is_blacklisted("id_number", facts.id_index)
+                                       or is_blacklisted("phone", facts.phone_index))),
+        "device_blacklisted": is_blacklisted("device", request.device_id),
+    }
+
+
+def rules_decide(request: DecisionRequest, observed: dict[str, Any] | None = None) -> DecisionResult:
+    """KYC verified, age 18–65 at maturity, not blacklisted, amount and LTV within the product's limits.
+
+    ``observed`` (from :func:`observe`, or a stored decision's record) replays a decision exactly.
+    """
     started = time.perf_counter()
+    seen = observed if observed is not None else observe(request)
     reasons: list[Reason] = []
     hits: list[str] = []
-    facts = identity.customer_facts(request.customer_user_id)
     limits = request.product_limits
 
     def fail(code: str, zh: str, en: str) -> None:
         hits.append(code)
         reasons.append(Reason(code, zh, en))
 
-    if facts is None or not facts.kyc_verified:
+    birth = date.fromisoformat(seen["birth_date"]) if seen.get("birth_date") else None
+    if not seen.get("kyc_verified"):
         fail("kyc_not_verified", "尚未完成实名认证", "Identity verification (KYC) is not complete")
-    elif facts.birth_date is None:
+    elif birth is None:
         fail("age_unknown", "无法确认年龄", "Age could not be established")
     else:
         maturity = add_months(request.as_of, request.term_months)
-        if (facts.age_on(request.as_of) or 0) < MIN_AGE:
+        if _age(birth, request.as_of) < MIN_AGE:
             fail("age_under_18", "申请人须年满 18 周岁", "Applicants must be at least 18")
-        elif (facts.age_on(maturity) or 0) > MAX_AGE_AT_MATURITY:
+        elif _age(birth, maturity) > MAX_AGE_AT_MATURITY:
             fail("age_at_maturity", "贷款到期时年龄不得超过 65 周岁", "Age at maturity must not exceed 65")
-        if is_blacklisted("id_number", facts.id_index) or is_blacklisted("phone", facts.phone_index):
+        if seen.get("blacklisted"):
             fail("blacklisted", "申请人未通过风险名单核查", "The applicant did not pass the watch-list check")
-    if is_blacklisted("device", request.device_id):
+    if seen.get("device_blacklisted"):
         fail("device_blacklisted", "设备未通过风险核查", "The device did not pass the risk check")
     low, high = limits.get("min_amount_fen", 0), limits.get("max_amount_fen", request.amount_fen)
     if not low <= request.amount_fen <= high:
@@ -101,6 +117,22 @@ def rules_decide(request: DecisionRequest) -> DecisionResult:
         model_version="finance-rules-1",
         latency_ms=(time.perf_counter() - started) * 1000,  # float-ok: a duration
     )
+
+
+def _age(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def request_from_record(record: dict[str, Any]) -> DecisionRequest:
+    """Rebuild a stored ``DecisionRequest`` (the inverse of :func:`jsonable` for it)."""
+    data = {k: v for k, v in record.items() if k in DecisionRequest.__dataclass_fields__}
+    data["as_of"] = date.fromisoformat(data["as_of"])
+    return DecisionRequest(**data)
+
+
+def replay(stored_request: dict[str, Any], observed: dict[str, Any]) -> DecisionResult:
+    """Re-run the rules provider on a stored request and the facts it observed then."""
+    return rules_decide(request_from_record(stored_request), observed)
 
 
 def jsonable(value: Any) -> Any:

@@ -221,9 +221,11 @@ def apply(subject: Subject, data: ApplicationInput, *, on: date | None = None) -
         collateral_value_fen=collateral, monthly_income_fen=data.monthly_income_fen, device_id=data.device_id,
         ip=data.ip or None,
     )
-    provider, result = decisions.decide(request)
+    observed = decisions.observe(request)
+    provider, result = decisions.decide(request, observed)
     Decision.objects.create(application=app, provider=provider, outcome=result.outcome,
-                            request=decisions.jsonable(request), result=decisions.jsonable(result))
+                            request=decisions.jsonable(request) | {"observed": observed},
+                            result=decisions.jsonable(result))
     if result.outcome == "approve":
         app.approve()
         _make_offer(app, result.approved_amount_fen or data.amount_fen, result.price_tier, as_of)
