@@ -52,6 +52,7 @@ CASES = [
     Case("POST", "/api/v1/risk/decisions", setup=decision_setup, body=DECISION_BODY, expect={**INTERNAL, "ops": 201, "risk_analyst": 201, "finance_ops": 201, "admin": 201}),
     Case("GET", "/api/v1/risk/decisions", expect=INTERNAL),
     Case("GET", "/api/v1/risk/decisions/{decision_id}", setup=decision_setup, expect={**INTERNAL, "*": 404}),
+    Case("POST", "/api/v1/risk/decisions/{decision_id}/replay", setup=decision_setup, expect=ANALYST),
     Case("GET", "/api/v1/risk/blacklist", expect=INTERNAL),
     Case("POST", "/api/v1/risk/blacklist", body={"kind": "phone", "value": "13812345678", "reason": "骗贷"}, expect={**ANALYST, "risk_analyst": 201, "admin": 201}),
     Case("DELETE", "/api/v1/risk/blacklist/{entry_id}", setup=blacklist_setup, expect=ANALYST),

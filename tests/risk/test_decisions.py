@@ -260,3 +260,16 @@ def test_outcomes_from_repayment_events_feed_vintages(django_capture_on_commit_c
     assert features["loans_active"] == 1 and features["max_dpd_365d"] == 45 and features["vehicle_value_yuan"] == 88_000
     vintages = selectors.dashboard(days=7)["vintages"]
     assert vintages and vintages[-1]["bad"] == 1
+
+
+def test_replay_reproduces_stored_decisions():
+    approved = Decision.objects.get(pk=services.decide(request(customer())).decision_id)
+    referred = Decision.objects.get(pk=services.decide(request(customer(), monthly_income_fen=150_000)).decision_id)
+    for d in (approved, referred):
+        report = services.replay(d)
+        assert report["matches"], report
+    Decision.objects.filter(pk=approved.pk).update(ruleset_version=99)
+    approved.refresh_from_db()
+    with pytest.raises(Problem) as err:
+        services.replay(approved)
+    assert err.value.status == 409

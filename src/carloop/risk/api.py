@@ -154,6 +154,15 @@ def get_decision(request: HttpRequest, decision_id: uuid.UUID) -> DecisionDetail
     return _detail(d)
 
 
+@router.post("/decisions/{decision_id}/replay", response=dict[str, Any], summary="Re-run a decision from its stored inputs (risk analysts)")
+def replay_decision(request: HttpRequest, decision_id: uuid.UUID) -> dict[str, Any]:
+    subject = _analyst(request)
+    d = selectors.decisions_readable_by(subject).filter(pk=decision_id).first()
+    if d is None:
+        raise NotFound()
+    return services.replay(d)
+
+
 # --- blacklist ---------------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from carloop.core import audit, events, pii
-from carloop.core.errors import Conflict, FieldError, Invalid, NotFound
+from carloop.core.errors import Conflict, FieldError, Invalid
 from carloop.identity import selectors as identity_q
 from carloop.risk import features as fs
 from carloop.risk import graph, platform_model, policy
@@ -530,11 +530,26 @@ def decide_review(
     return locked
 
 
-def get_decision(decision_id: uuid.UUID | str) -> Decision:
-    d = Decision.objects.filter(pk=decision_id).first()
-    if d is None:
-        raise NotFound()
-    return d
+def replay(d: Decision) -> dict[str, Any]:
+    """Re-run a stored decision from its stored inputs: the rule set and model versions it used, its policy
+    context and features, and the fraud stage as observed then (velocity and graph depend on the moment)."""
+    ctx = d.context or {}
+    rs = PolicyRuleSet.objects.filter(version=d.ruleset_version).first()
+    mv = ModelVersion.objects.filter(version=d.model_version).first()
+    if rs is None or "stages" not in ctx:
+        raise Conflict("not-replayable", "该决策缺少回放所需的输入", "This decision lacks the inputs needed to replay it")
+    if mv is not None:
+        model = loaded(mv)
+    elif d.model_version == platform_model.BUILTIN_VERSION:
+        model = platform_model.builtin()
+    else:
+        raise Conflict("model-unavailable", "决策所用模型已不可用", "The model used by this decision is no longer available")
+    hits = policy.evaluate(rs.rules, ctx.get("policy", {}))
+    scored = model.score_row(ctx.get("features", {}))
+    score_outcome = "decline" if scored.score < DECLINE_BELOW else "approve" if _tier(scored.score) else "refer"
+    outcome = _combine(policy.outcome_of(hits), ctx["stages"]["fraud"], score_outcome)
+    return {"decision_id": str(d.pk), "stored": {"outcome": d.outcome, "score": d.score}, "replayed": {"outcome": outcome, "score": scored.score},
+            "matches": outcome == d.outcome and scored.score == d.score}  # fmt: skip
 
 
 def mark_outcome(application_ref: str, bad: bool) -> int:
