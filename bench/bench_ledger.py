@@ -269,6 +269,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=int(os.environ.get("CARLOOP_BENCH_SECONDS", "20")))
     parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--only", default="", help="run only scenarios whose name contains this (e.g. 'batch')")
     args = parser.parse_args(argv)
     if not shutil.which("pgbench"):
         raise SystemExit("pgbench not found on PATH")
@@ -284,6 +285,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ("batch 100, 1,000 accounts", "cold", BATCH),
         ("batch 100, 10 hot accounts", "hot", BATCH),
     ):
+        if args.only not in name:
+            continue
         print(f"{name} …", flush=True)
         result = run_scenario(name, groups[group], batch, args.workers, args.duration)
         result["ratio_to_pgbench"] = round(result["transfers_per_s"] / pg["tps"], 2) if pg["tps"] else None
@@ -294,7 +297,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         server = cursor.fetchone()[0]
-    single, batched = scenarios[0]["ratio_to_pgbench"] or 0, scenarios[2]["ratio_to_pgbench"] or 0
+    by_name = {s["scenario"]: s for s in scenarios}
+    single = by_name.get("single, 1,000 accounts", {}).get("ratio_to_pgbench") or 0
+    batched = by_name.get("batch 100, 1,000 accounts", {}).get("ratio_to_pgbench") or 0
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgres": server,
                     "loadavg": loadavg},

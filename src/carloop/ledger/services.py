@@ -33,6 +33,10 @@ from carloop.ledger.contracts import (
 from carloop.ledger.models import Account, Transfer
 
 MAX_ATTEMPTS = 8
+# Transactions locking more accounts than this first take one advisory lock, so wide batches queue behind each
+# other instead of each holding part of its row locks while waiting for the rest (a lock convoy).
+WIDE_BATCH_ACCOUNTS = 32
+_WIDE_BATCH_LOCK = 0x1ED6E5
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 KNOWN_ACCOUNT_FLAGS = (
     AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags.HISTORY
@@ -268,6 +272,19 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _cursor() -> Any:
+    """A cursor for the hot-path statements. On PostgreSQL a plain psycopg cursor on Django's connection (same
+    transaction): server-side parameter binding sends the arrays in binary and lets psycopg prepare the
+    statements after a few uses, where Django's client-side binding would quote every element as text. The
+    arrays use ``%b`` placeholders (binary format)."""
+    if _postgres():
+        import psycopg
+
+        connection.ensure_connection()
+        return psycopg.Cursor(connection.connection)
+    return connection.cursor()
+
+
 def _as_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
@@ -287,12 +304,15 @@ def _lock_accounts(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, engine.AccountSt
         f"FROM {qn(Account._meta.db_table)} WHERE "
     )
     if _postgres():
-        sql = select + f"{qn('id')} = ANY(%s::uuid[]) ORDER BY {qn('id')} FOR NO KEY UPDATE"
+        if len(wanted) > WIDE_BATCH_ACCOUNTS:
+            with _cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_WIDE_BATCH_LOCK])
+        sql = select + f"{qn('id')} = ANY(%b::uuid[]) ORDER BY {qn('id')} FOR NO KEY UPDATE"
         params: list[Any] = [wanted]
     else:
         sql = select + f"{qn('id')} IN ({', '.join(['%s'] * len(wanted))}) ORDER BY {qn('id')}"
         params = [_db_uuid(i) for i in wanted]
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     states = {}
@@ -340,9 +360,8 @@ def _attempt(specs: list[TransferSpec], batch: bool) -> list[TransferResult]:
                 if replay is not None:
                     return replay
                 raise _problem(rej, batch) from None
-            if _insert_transfers(new, now) != len(new):
+            if not _write(new, [s for s in states.values() if s.touched], now):
                 raise _Collision()
-            _save_balances(states.values(), now)
     except _Collision:
         replay = _replay(specs, batch)
         if replay is not None:
@@ -353,8 +372,13 @@ def _attempt(specs: list[TransferSpec], batch: bool) -> list[TransferResult]:
     return [_new_result(n, now) for n in new]
 
 
-def _insert_transfers(new: Sequence[engine.NewTransfer], now: datetime) -> int:
-    """Insert all rows in one statement; returns how many were new (conflicting ids are skipped)."""
+def _write(new: Sequence[engine.NewTransfer], touched: Sequence[engine.AccountState], now: datetime) -> bool:
+    """Insert the transfers and, only if none of their ids existed, store the new balances.
+
+    Returns False when some id already existed (the caller rolls the savepoint back). On PostgreSQL both
+    writes are one statement (data-modifying CTEs) with the rows passed as arrays: one round trip whatever
+    the batch size.
+    """
     qn = connection.ops.quote_name
     rows = [
         (n.id, n.debit, n.credit, n.amount_fen, LEDGER_CNY, n.code, int(n.flags), n.pending_id, n.timeout_seconds,
@@ -362,18 +386,46 @@ def _insert_transfers(new: Sequence[engine.NewTransfer], now: datetime) -> int:
         for n in new
     ]
     columns = ", ".join(qn(name) for name, _ in _TRANSFER_COLUMNS)
-    head = f"INSERT INTO {qn(Transfer._meta.db_table)} ({columns}) "
+    transfers, accounts = qn(Transfer._meta.db_table), qn(Account._meta.db_table)
     if _postgres():
-        arrays = ", ".join(f"%s::{kind}[]" for _, kind in _TRANSFER_COLUMNS)
-        sql = head + f"SELECT * FROM unnest({arrays})"
+        arrays = ", ".join(f"%b::{kind}[]" for _, kind in _TRANSFER_COLUMNS)
+        sets = ", ".join(f"{qn(c)} = v.{qn(c)}" for c in _BALANCE_COLUMNS)
+        sql = (
+            f"WITH ins AS (INSERT INTO {transfers} ({columns}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT DO NOTHING RETURNING 1), "
+            f"upd AS (UPDATE {accounts} AS a SET {sets}, {qn('updated_at')} = %s "
+            f"FROM unnest(%b::uuid[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[]) "
+            f"AS v({qn('id')}, {', '.join(qn(c) for c in _BALANCE_COLUMNS)}) "
+            f"WHERE a.{qn('id')} = v.{qn('id')} AND (SELECT count(*) FROM ins) = %s RETURNING 1) "
+            f"SELECT (SELECT count(*) FROM ins)"
+        )
         params: list[Any] = [list(col) for col in zip(*rows, strict=True)]
-    else:
-        row_sql = "(" + ", ".join(["%s"] * len(_TRANSFER_COLUMNS)) + ")"
-        sql = head + f"VALUES {', '.join([row_sql] * len(rows))}"
-        params = [_generic_param(kind, v) for row in rows for (_, kind), v in zip(_TRANSFER_COLUMNS, row, strict=True)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql + f" ON CONFLICT DO NOTHING RETURNING {qn('id')}", params)
-        return len(cursor.fetchall())
+        params += [
+            now, [s.id for s in touched], [s.debits_posted for s in touched], [s.credits_posted for s in touched],
+            [s.debits_pending for s in touched], [s.credits_pending for s in touched], len(rows),
+        ]
+        with _cursor() as cursor:
+            cursor.execute(sql, params)
+            inserted = cursor.fetchone()
+        return inserted is not None and inserted[0] == len(rows)
+    row_sql = "(" + ", ".join(["%s"] * len(_TRANSFER_COLUMNS)) + ")"
+    insert = (
+        f"INSERT INTO {transfers} ({columns}) VALUES {', '.join([row_sql] * len(rows))} "
+        f"ON CONFLICT DO NOTHING RETURNING {qn('id')}"
+    )
+    update = (
+        f"UPDATE {accounts} SET " + ", ".join(f"{qn(c)} = %s" for c in (*_BALANCE_COLUMNS, "updated_at"))
+        + f" WHERE {qn('id')} = %s"
+    )
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with _cursor() as cursor:
+        cursor.execute(insert, [_generic_param(kind, v) for row in rows for (_, kind), v in zip(_TRANSFER_COLUMNS, row, strict=True)])
+        if len(cursor.fetchall()) != len(rows):
+            return False
+        cursor.executemany(update, [
+            (s.debits_posted, s.credits_posted, s.debits_pending, s.credits_pending, stamp, _db_uuid(s.id)) for s in touched
+        ])
+    return True
 
 
 def _generic_param(kind: str, value: Any) -> Any:
@@ -382,36 +434,6 @@ def _generic_param(kind: str, value: Any) -> Any:
     if kind == "timestamptz" and value is not None:
         return connection.ops.adapt_datetimefield_value(value)
     return value
-
-
-def _save_balances(states: Iterable[engine.AccountState], now: datetime) -> None:
-    qn = connection.ops.quote_name
-    touched = [s for s in states if s.touched]
-    table = qn(Account._meta.db_table)
-    if _postgres():
-        sets = ", ".join(f"{qn(c)} = v.{qn(c)}" for c in _BALANCE_COLUMNS)
-        sql = (
-            f"UPDATE {table} AS a SET {sets}, {qn('updated_at')} = %s "
-            f"FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
-            f"AS v({qn('id')}, {', '.join(qn(c) for c in _BALANCE_COLUMNS)}) WHERE a.{qn('id')} = v.{qn('id')}"
-        )
-        params: list[Any] = [
-            now, [s.id for s in touched], [s.debits_posted for s in touched], [s.credits_posted for s in touched],
-            [s.debits_pending for s in touched], [s.credits_pending for s in touched],
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-        return
-    sql = (
-        f"UPDATE {table} SET " + ", ".join(f"{qn(c)} = %s" for c in (*_BALANCE_COLUMNS, "updated_at"))
-        + f" WHERE {qn('id')} = %s"
-    )
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    rows = [
-        (s.debits_posted, s.credits_posted, s.debits_pending, s.credits_pending, stamp, _db_uuid(s.id)) for s in touched
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
 
 
 def _new_result(n: engine.NewTransfer, now: datetime) -> TransferResult:
