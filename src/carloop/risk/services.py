@@ -534,7 +534,7 @@ def replay(d: Decision) -> dict[str, Any]:
     """Re-run a stored decision from its stored inputs: the rule set and model versions it used, its policy
     context and features, and the fraud stage as observed then (velocity and graph depend on the moment)."""
     ctx = d.context or {}
-    rs = PolicyRuleSet.objects.filter(version=d.ruleset_version).first()
+    rs = PolicyRuleSet.objects.filter(version=d.ruleset_version).first() if d.ruleset_version is not None else None
     mv = ModelVersion.objects.filter(version=d.model_version).first()
     if rs is None or "stages" not in ctx:
         raise Conflict("not-replayable", "该决策缺少回放所需的输入", "This decision lacks the inputs needed to replay it")
