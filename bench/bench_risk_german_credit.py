@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--models", default="scorecard,gbm,blend")
+    parser.add_argument("--models", default="scorecard,gbm", help="comma list of scorecard, gbm, blend")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     results = run(args.repeats, args.jobs, args.models.split(","))

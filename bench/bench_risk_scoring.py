@@ -37,7 +37,7 @@ def measure(n_calls: int = 20_000) -> dict:
         dataset = load_csv(csv_path, TARGET, "2")
         dataset.labels = {name: (zh, en) for name, zh, en in COLUMNS}
         rows = [r.to_dict() for _, r in dataset.x.iterrows()]
-        for kind in ("scorecard", "gbm"):
+        for kind in ("scorecard", "gbm", "blend"):
             artifacts.train(dataset, kind, Path(tmp) / kind, k=2)
             model = artifacts.load(Path(tmp) / kind)
             for row in rows[:200]:
