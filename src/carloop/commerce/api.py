@@ -26,6 +26,7 @@ from carloop.core.errors import Forbidden, NotFound
 from carloop.core.idempotency import idempotent
 from carloop.core.money import yuan_str
 from carloop.identity.selectors import subject_of
+from carloop.vehicles import selectors as vehicles_q
 
 router = Router(tags=["commerce"])
 
@@ -337,7 +338,7 @@ def battery_subscriptions(request: HttpRequest) -> Any:
 def battery_plan_change(request: HttpRequest, subscription_id: uuid.UUID, body: PlanChangeIn) -> Any:
     subject = subject_of(request)
     subject.require_authenticated()
-    sub, effective = services.change_battery_plan(subscription_id=subscription_id, customer_user_id=subject.user_id,
+    sub, effective = services.change_battery_plan(subscription_id=subscription_id, customer_user_id=vehicles_q.user_id_of(subject),
                                                   plan_id=body.plan_id, actor=subject.ref)
     return {**_sub_out(sub), "effective_from": effective}
 
@@ -374,7 +375,7 @@ def swap_record(request: HttpRequest, subscription_id: uuid.UUID, body: SwapIn) 
 @idempotent
 def order_create(request: HttpRequest, body: OrderIn) -> Any:
     subject = _customer(request)
-    order = services.create_order(customer_user_id=subject.user_id, actor=subject.ref, **body.dict())
+    order = services.create_order(customer_user_id=vehicles_q.user_id_of(subject), actor=subject.ref, **body.dict())
     return Status(201, order_out(order))
 
 
@@ -451,7 +452,7 @@ def _quote_out(q: TradeInQuote) -> dict[str, Any]:
 @router.post("/trade-in/quotes", response={201: QuoteOut}, summary="Quote a trade-in for a car in the caller's garage")
 def trade_in_quote(request: HttpRequest, body: QuoteIn) -> Any:
     subject = _customer(request)
-    quote = services.quote_trade_in(customer_user_id=subject.user_id, vehicle_id=body.vehicle_id, actor=subject.ref)
+    quote = services.quote_trade_in(customer_user_id=vehicles_q.user_id_of(subject), vehicle_id=body.vehicle_id, actor=subject.ref)
     return Status(201, _quote_out(quote))
 
 
@@ -479,7 +480,7 @@ def test_drive_slots(request: HttpRequest, series_id: uuid.UUID | None = None, s
 @idempotent
 def test_drive_book(request: HttpRequest, slot_id: uuid.UUID) -> Any:
     subject = _customer(request)
-    booking = services.book_test_drive(slot_id=slot_id, customer_user_id=subject.user_id, actor=subject.ref)
+    booking = services.book_test_drive(slot_id=slot_id, customer_user_id=vehicles_q.user_id_of(subject), actor=subject.ref)
     return Status(201, {"id": booking.pk, "slot_id": booking.slot_id, "status": booking.status})
 
 
@@ -487,7 +488,7 @@ def test_drive_book(request: HttpRequest, slot_id: uuid.UUID) -> Any:
 def test_drive_cancel(request: HttpRequest, booking_id: uuid.UUID) -> Any:
     subject = subject_of(request)
     subject.require_authenticated()
-    services.cancel_test_drive(booking_id=booking_id, customer_user_id=subject.user_id, actor=subject.ref)
+    services.cancel_test_drive(booking_id=booking_id, customer_user_id=vehicles_q.user_id_of(subject), actor=subject.ref)
     booking = TestDriveBooking.objects.get(pk=booking_id)
     return {"id": booking.pk, "slot_id": booking.slot_id, "status": booking.status}
 
@@ -535,7 +536,7 @@ def campaign_answer(request: HttpRequest, campaign_id: uuid.UUID, body: AnswersI
         raise NotFound()
     if subject.kind != "customer":
         raise Forbidden("仅限车主用户参与共创", "Only car owners can answer")
-    response, _ = services.answer_campaign(campaign_id=campaign_id, respondent_user_id=subject.user_id,
+    response, _ = services.answer_campaign(campaign_id=campaign_id, respondent_user_id=vehicles_q.user_id_of(subject),
                                            answers=body.answers, actor=subject.ref)
     return {"campaign_id": campaign_id, "answers": response.answers}
 

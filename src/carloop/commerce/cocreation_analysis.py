@@ -112,7 +112,7 @@ def co_occurrence(question: Question, responses: Sequence[Answers], min_cell: in
     selections = [set(r[question.key]) for r in responses if r.get(question.key)]
     n = len(selections)
     singles = Counter(option for chosen in selections for option in chosen)
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for a, b in itertools.combinations(question.options, 2):
         both = sum(1 for chosen in selections if a in chosen and b in chosen)
         if both < min_cell:
@@ -170,7 +170,7 @@ def _vw_rows(responses: Sequence[Answers], keys: VanWestendorpKeys) -> tuple[lis
         values = (r.get(keys.too_cheap), r.get(keys.cheap), r.get(keys.expensive), r.get(keys.too_expensive))
         if any(v is None for v in values):
             continue
-        tc, c, e, te = (int(v) for v in values)
+        tc, c, e, te = (int(v) for v in values if v is not None)
         if tc <= c <= e <= te:
             rows.append((tc, c, e, te))
         else:
@@ -232,9 +232,9 @@ def price_expectation(question: Question, responses: Sequence[Answers], min_cell
 
 
 def _one_hot(questions: Sequence[Question], responses: Sequence[Answers]) -> list[list[int]]:
-    matrix = []
+    matrix: list[list[int]] = []
     for r in responses:
-        row = []
+        row: list[int] = []
         for q in questions:
             answer = r.get(q.key)
             chosen = set(answer or []) if q.kind == MULTI else {answer}

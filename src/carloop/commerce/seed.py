@@ -4,6 +4,7 @@ co-creation campaign with a few hundred answers shaped by three latent customer 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -146,7 +147,7 @@ def _advance(order: CarOrder, stage: str, store_id: Any) -> None:
         services.seller_cannot_deliver(order_id=order.pk, reason="厂家停产 / model discontinued", actor="seed")
         return
     target = steps.index(stage)
-    actions = [
+    actions: list[Callable[[], CarOrder]] = [
         lambda: services.pay_deposit(order_id=order.pk, actor="seed"),
         lambda: services.pay_balance(order_id=order.pk, actor="seed"),
         lambda: services.allocate_vehicle(order_id=order.pk, actor="seed"),

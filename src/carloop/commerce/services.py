@@ -34,7 +34,7 @@ from carloop.commerce.models import (
     TradeInQuote,
 )
 from carloop.core import audit, events
-from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
 from carloop.core.timeutil import business_date, now
 from carloop.identity import selectors as identity_q
 from carloop.vehicles import selectors as vehicles_q
@@ -81,7 +81,7 @@ class PriceBreakdown:
         return [{"code": x.code, "zh": x.zh, "en": x.en, "amount_fen": x.amount_fen} for x in self.lines]
 
 
-def _bad(slug: str, pointer: str, zh: str, en: str) -> Invalid:
+def _bad(slug: str, pointer: str, zh: str, en: str) -> Problem:
     return Invalid(slug, zh, en, errors=[FieldError(pointer, zh, en)])
 
 
@@ -359,6 +359,8 @@ def deliver(*, order_id: uuid.UUID, actor: str) -> CarOrder:
     order = _order_for_update(order_id)
     _require_state(order, OrderState.DELIVERY_SCHEDULED)
     today = business_date()
+    if order.vehicle_id is None:
+        raise Conflict("vehicle-not-allocated", "订单尚未配车", "No vehicle is allocated to the order")
     vehicles.hand_over_to_owner(vehicle_id=order.vehicle_id, owner_user_id=order.customer_id, registration_date=today)
     steps = [("settle-deposit", "deposits_held", "seller_payable", order.deposit_fen, flows.SETTLE_SELLER)]
     if order.trade_in_id:
@@ -539,7 +541,7 @@ def roll_battery_cycles(today: dt.date | None = None) -> int:
     for sub in BatterySubscription.objects.select_for_update().filter(next_plan__isnull=False,
                                                                       status=BatterySubscription.Status.ACTIVE):
         start = next_cycle_start(sub.cycle_start, sub.updated_at.date())
-        if start <= today:
+        if start <= today and sub.next_plan_id is not None:
             sub.plan_id, sub.next_plan, sub.cycle_start = sub.next_plan_id, None, start
             sub.save(update_fields=["plan", "next_plan", "cycle_start", "updated_at"])
             changed += 1
@@ -617,8 +619,8 @@ def _clean_answers(campaign: Campaign, raw: dict[str, Any]) -> dict[str, Any]:
         else:
             value = parse_yuan(str(value), field=f"answers.{key}")
         cleaned[key] = value
-    vw = [cleaned.get(k) for k in ("vw_too_cheap", "vw_cheap", "vw_expensive", "vw_too_expensive")]
-    if all(v is not None for v in vw) and not vw[0] <= vw[1] <= vw[2] <= vw[3]:
+    vw = [int(cleaned[k]) for k in ("vw_too_cheap", "vw_cheap", "vw_expensive", "vw_too_expensive") if k in cleaned]
+    if len(vw) == 4 and not vw[0] <= vw[1] <= vw[2] <= vw[3]:
         raise _bad("inconsistent-prices", "/answers/vw_too_cheap", "四个价格应从低到高：太便宜 ≤ 划算 ≤ 偏贵 ≤ 太贵",
                    "The four prices must ascend: too cheap ≤ bargain ≤ expensive ≤ too expensive")
     return cleaned

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from carloop.commerce import api as commerce_api
 from carloop.commerce import selectors, services
-from carloop.commerce.models import BatteryPlan, Bundle, CarOrder, OrderState, TradeInQuote
+from carloop.commerce.models import BatteryPlan, Bundle, Campaign, CarOrder, OrderState, TradeInQuote
 from carloop.core import authz
 from carloop.core.errors import Forbidden, NotFound, Problem
 from carloop.core.i18n import current, t
@@ -152,7 +152,7 @@ def order_create(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
     if subject.kind != "customer":
         raise Forbidden("仅限车主用户下单", "Only car-owner accounts can order")
     quote = request.POST.get("trade_in_quote_id") or None
-    order = services.create_order(customer_user_id=subject.user_id, actor=subject.ref,
+    order = services.create_order(customer_user_id=vehicles_q.user_id_of(subject), actor=subject.ref,
                                   deposit_kind=request.POST.get("deposit_kind", "binding"),
                                   trade_in_quote_id=uuid.UUID(quote) if quote else None,
                                   **_config_from(request.POST, trim_id))
@@ -232,7 +232,7 @@ def garage(request: HttpRequest) -> HttpResponse:
             raise Forbidden("车库仅供车主使用", "The garage is for car owners")
         form = request.POST
         registered = date.fromisoformat(form["registration_date"]) if form.get("registration_date") else None
-        vehicles.register_vehicle(owner_user_id=subject.user_id, vin=form.get("vin", ""), plate=form.get("plate", ""),
+        vehicles.register_vehicle(owner_user_id=vehicles_q.user_id_of(subject), vin=form.get("vin", ""), plate=form.get("plate", ""),
                                   registration_date=registered, brand_name=form.get("brand_name", ""),
                                   model_name=form.get("model_name", ""), powertrain=form.get("powertrain", ""),
                                   reference_price_fen=parse_yuan(form["reference_price"], field="reference_price")
@@ -263,10 +263,10 @@ def garage_action(request: HttpRequest, vehicle_id: uuid.UUID, action: str) -> H
         if not km.isdigit():
             messages.error(request, t("请输入里程（公里）", "Enter the odometer in km"))
             return redirect("commerce:garage")
-        vehicles.record_odometer(vehicle_id=vehicle_id, km=int(km), owner_user_id=subject.user_id,
+        vehicles.record_odometer(vehicle_id=vehicle_id, km=int(km), owner_user_id=vehicles_q.user_id_of(subject),
                                  meter_replaced=request.POST.get("meter_replaced") == "1")
     elif action == "trade-in":
-        quote = services.quote_trade_in(customer_user_id=subject.user_id, vehicle_id=vehicle_id, actor=subject.ref)
+        quote = services.quote_trade_in(customer_user_id=vehicles_q.user_id_of(subject), vehicle_id=vehicle_id, actor=subject.ref)
         messages.success(request, t(f"置换报价有效期至 {quote.valid_until}", f"Trade-in quote valid until {quote.valid_until}"))
     else:
         raise NotFound()
@@ -284,7 +284,7 @@ def test_drives(request: HttpRequest) -> HttpResponse:
             return redirect(f"/login/?next={request.path}")
         if subject.kind != "customer":
             raise Forbidden("仅限车主用户预约", "Only car-owner accounts can book")
-        services.book_test_drive(slot_id=uuid.UUID(request.POST["slot_id"]), customer_user_id=subject.user_id,
+        services.book_test_drive(slot_id=uuid.UUID(request.POST["slot_id"]), customer_user_id=vehicles_q.user_id_of(subject),
                                  actor=subject.ref)
         messages.success(request, t("试驾预约成功", "Test drive booked"))
         return redirect("commerce:test_drives")
@@ -320,7 +320,7 @@ def questionnaire(request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
         answers: dict[str, Any] = {}
         for q in campaign.questions:
             answers[q["key"]] = request.POST.getlist(q["key"]) if q["kind"] == "multi" else request.POST.get(q["key"], "")
-        services.answer_campaign(campaign_id=campaign.pk, respondent_user_id=subject.user_id, answers=answers,
+        services.answer_campaign(campaign_id=campaign.pk, respondent_user_id=vehicles_q.user_id_of(subject), answers=answers,
                                  actor=subject.ref)
         messages.success(request, t("感谢参与！截止前可随时修改。", "Thank you! You can edit your answer until the campaign closes."))
         return redirect("commerce:questionnaire", campaign_id=campaign.pk)
@@ -337,11 +337,11 @@ def _pct(value: float | None) -> str:  # float-ok: shares, not money
     return "" if value is None else f"{value * 100:.1f}%"
 
 
-def _report_view(campaign: Any, data: dict[str, Any]) -> dict[str, Any]:
+def _report_view(campaign: Campaign, data: dict[str, Any]) -> dict[str, Any]:
     """Labels and percentages resolved for the template (aggregates only)."""
     labels = {q["key"]: {o["code"]: t(o["zh"], o["en"]) for o in q.get("options", [])} for q in campaign.questions}
     titles = {q["key"]: t(q["zh"], q["en"]) for q in campaign.questions}
-    tables = []
+    tables: list[dict[str, Any]] = []
     for key, block in data["questions"].items():
         if block["kind"] == "price":
             continue
@@ -359,7 +359,7 @@ def _report_view(campaign: Any, data: dict[str, Any]) -> dict[str, Any]:
         segments.append({"segment": seg["segment"], "share": _pct(seg["share"]),
                          "ci": f"{_pct(seg['ci_low'])}–{_pct(seg['ci_high'])}", "config": "；".join(parts),
                          "median_price_fen": seg["median_price_fen"]})
-    chart = {"curves": data["price_curves"], "bars": [
+    chart: dict[str, Any] = {"curves": data["price_curves"], "bars": [
         {"title": table["title"], "labels": [r["label"] for r in table["rows"] if not r["suppressed"]],
          "shares": [c["share"] for c in block["options"] if not c["suppressed"]]}
         for table, block in zip(tables, [b for b in data["questions"].values() if b["kind"] != "price"], strict=True)]}

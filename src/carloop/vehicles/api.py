@@ -212,7 +212,7 @@ def garage_add(request: HttpRequest, body: VehicleIn) -> Any:
     subject = _customer(request)
     price = parse_yuan(body.reference_price, field="reference_price") if body.reference_price else None
     vehicle = services.register_vehicle(
-        owner_user_id=subject.user_id, vin=body.vin, plate=body.plate, registration_date=body.registration_date,
+        owner_user_id=selectors.user_id_of(subject), vin=body.vin, plate=body.plate, registration_date=body.registration_date,
         trim_id=body.trim_id, brand_name=body.brand_name, model_name=body.model_name, powertrain=body.powertrain,
         reference_price_fen=price, odometer_km=body.odometer_km,
     )
@@ -235,7 +235,7 @@ def odometer_history(request: HttpRequest, vehicle_id: uuid.UUID) -> Any:
 def odometer_add(request: HttpRequest, vehicle_id: uuid.UUID, body: OdometerIn) -> Any:
     subject, vehicle = _owned(request, vehicle_id)
     reading = services.record_odometer(vehicle_id=vehicle.id, km=body.km, read_on=body.read_on,
-                                       meter_replaced=body.meter_replaced, owner_user_id=subject.user_id)
+                                       meter_replaced=body.meter_replaced, owner_user_id=selectors.user_id_of(subject))
     return Status(201, {"km": reading.km, "read_on": reading.read_on, "source": reading.source,
                         "meter_replaced": reading.meter_replaced})
 

@@ -9,7 +9,7 @@ from django.db import models
 from carloop.core.models import Entity
 from carloop.vehicles.contracts import POWERTRAINS
 
-Powertrain = models.TextChoices("Powertrain", [(code, (code, label)) for code, label in POWERTRAINS])
+Powertrain = models.TextChoices("Powertrain", [(code, (code, label)) for code, label in POWERTRAINS])  # type: ignore[call-overload]
 
 
 class BrandTier(models.TextChoices):

@@ -10,6 +10,7 @@ from typing import TypeVar
 from django.db.models import QuerySet
 
 from carloop.core.authz import Subject
+from carloop.core.errors import Unauthorized
 from carloop.vehicles import catalog_cache
 from carloop.vehicles.contracts import ColourInfo, OdometerEntry, OptionInfo, OwnedVehicle, TrimInfo
 from carloop.vehicles.models import ConditionReport, OdometerReading, PaintColour, Trim, TrimOption, Vehicle
@@ -150,6 +151,13 @@ def get_vehicle(vehicle_id: uuid.UUID | str) -> OwnedVehicle | None:
 
 def garage(owner_user_id: uuid.UUID) -> list[OwnedVehicle]:
     return [owned_dto(v) for v in _vehicles().filter(owner_id=owner_user_id, status=Vehicle.Status.OWNED).order_by("created_at")]
+
+
+def user_id_of(subject: Subject) -> uuid.UUID:
+    """The authenticated caller's user id (401 for anonymous callers)."""
+    if subject.user_id is None:
+        raise Unauthorized()
+    return subject.user_id
 
 
 def readable_vehicles(subject: Subject) -> QuerySet[Vehicle]:
