@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,8 +37,14 @@ class SeedContext:
 
     def __post_init__(self) -> None:
         self.faker = Faker("zh_CN")
-        self.faker.seed_instance(self.seed)
-        self.rng = random.Random(self.seed)
+        self.reseed("")
+
+    def reseed(self, label: str) -> None:
+        """Start ``label``'s random streams afresh, so an app's data never depends on what other apps drew
+        (a second run of an idempotent seed then draws exactly what the first run drew)."""
+        derived = int.from_bytes(hashlib.sha256(f"{self.seed}:{label}".encode()).digest()[:8], "big")
+        self.faker.seed_instance(derived)
+        self.rng = random.Random(derived)
 
     def count(self, name: str) -> int:
         return SCALES[self.scale][name]

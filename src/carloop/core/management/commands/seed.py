@@ -24,6 +24,7 @@ class Command(BaseCommand):
             if only and label not in only:
                 continue
             started = time.perf_counter()
+            ctx.reseed(label)
             ctx.say(f"seeding {label} …")
             with transaction.atomic():
                 module.seed(ctx)
