@@ -1,0 +1,33 @@
+import io
+
+import pytest
+
+from carloop.core.seeding import SeedContext
+from carloop.identity import seed as identity_seed
+from carloop.risk import graph, platform_model, selectors, services
+from carloop.risk import seed as risk_seed
+from carloop.risk.models import BlacklistEntry, Decision, ReviewCase
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_demo_seed_finds_rings_and_is_idempotent(monkeypatch):
+    def registry_without_training(ctx):  # the LightGBM challenger training is covered elsewhere
+        services.promote_model(services.register_model(platform_model.BUILTIN_DIR, actor="system"), "champion", actor="system")
+
+    monkeypatch.setattr(risk_seed, "_registry", registry_without_training)
+    ctx = SeedContext(scale="demo", stdout=io.StringIO(), quiet=True)
+    identity_seed.seed(ctx)
+    risk_seed.seed(ctx)
+    decisions = Decision.objects.count()
+    assert decisions > 200
+    assert {"approve", "decline", "refer"} <= set(Decision.objects.values_list("outcome", flat=True))
+    rings = graph.rings(3)
+    assert [r.customers for r in rings][:3] == [6, 5, 4]
+    assert rings[0].blacklisted == 1
+    hits = {h for d in Decision.objects.all() for h in d.rule_hits}
+    assert {"F_GRAPH", "F_RING", "F_GEO", "P_BLACKLIST"} <= hits
+    assert ReviewCase.objects.filter(status="open").exists() and ReviewCase.objects.exclude(status="open").exists()
+    assert selectors.dashboard(180)["vintages"]
+    risk_seed.seed(ctx)
+    assert Decision.objects.count() == decisions and BlacklistEntry.objects.count() == 12
