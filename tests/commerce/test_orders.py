@@ -250,3 +250,10 @@ def test_battery_subscription_starts_at_delivery_and_plan_change_next_cycle(buye
 def test_next_cycle_start():
     assert services.next_cycle_start(dt.date(2026, 1, 31), dt.date(2026, 2, 10)) == dt.date(2026, 2, 28)
     assert services.next_cycle_start(dt.date(2026, 1, 5), dt.date(2026, 12, 5)) == dt.date(2027, 1, 5)
+
+
+def test_roll_battery_cycles_task_runs(db):
+    from carloop.commerce.tasks import roll_battery_cycles
+
+    result = roll_battery_cycles.enqueue(dt.date.today().isoformat())
+    assert result.return_value == 0
