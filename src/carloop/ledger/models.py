@@ -65,8 +65,8 @@ class Transfer(models.Model):
     ledger = models.CharField(max_length=8, default=LEDGER_CNY)
     code = models.PositiveIntegerField()
     flags = models.PositiveSmallIntegerField(default=0)
-    pending = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resolution",
+    pending = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resolutions", db_index=False,
         help_text="For a post or void: the pending transfer it resolves (unique: at most once)",
     )
     timeout_seconds = models.PositiveIntegerField(default=0)
@@ -86,7 +86,11 @@ class Transfer(models.Model):
                 fields=["expires_at"], name="ledger_transfer_expiring", condition=Q(expires_at__isnull=False)
             ),
         ]
-        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="ledger_transfer_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="ledger_transfer_amount_positive"),
+            # A pending transfer resolves at most once. Partial, so the many plain transfers cost no index entry.
+            models.UniqueConstraint(fields=["pending"], condition=Q(pending__isnull=False), name="ledger_transfer_resolves_once"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.amount_fen} fen"

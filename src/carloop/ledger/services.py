@@ -196,7 +196,7 @@ def void_expired_pendings(now: datetime | None = None, limit: int = 1000) -> int
     """Void pending transfers whose timeout passed; returns how many were voided. Idempotent."""
     cutoff = now or timezone.now()
     expired = list(
-        Transfer.objects.filter(expires_at__lte=cutoff, resolution__isnull=True)
+        Transfer.objects.filter(expires_at__lte=cutoff, resolutions__isnull=True)
         .order_by("expires_at")
         .values_list("id", flat=True)[:limit]
     )
