@@ -273,3 +273,19 @@ def test_replay_reproduces_stored_decisions():
     with pytest.raises(Problem) as err:
         services.replay(approved)
     assert err.value.status == 409
+
+
+def test_training_snapshot_is_point_in_time(tmp_path):
+    import csv
+
+    user = customer()
+    req = request(user)
+    services.decide(req)
+    services.mark_outcome(req.application_ref, True)
+    Decision.objects.filter(application_ref=req.application_ref).update(created_at=timezone.now() - timedelta(days=2))
+    services.record_fact(customer_user_id=user.pk, kind="order", occurred_at=timezone.now() - timedelta(days=1), amount_fen=99_900)
+    assert selectors.online_features(user.pk)["orders_365d"] == 1  # online sees the order placed after the decision
+    path = tmp_path / "snapshot.csv"
+    assert services.training_snapshot(path) == 1
+    (row,) = list(csv.DictReader(path.open()))
+    assert row["bad"] == "1" and row["orders_365d"] == "0" and row["amount_yuan"] == "30000"  # the snapshot does not

@@ -552,6 +552,25 @@ def replay(d: Decision) -> dict[str, Any]:
             "matches": outcome == d.outcome and scored.score == d.score}  # fmt: skip
 
 
+def training_snapshot(path: str | Path) -> int:
+    """Write a labelled training CSV: for every decision with an observed outcome, the features as they were
+    at the decision time (point in time) plus the application features and ``bad`` (1/0)."""
+    import csv
+
+    rows = 0
+    with Path(path).open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*fs.MODEL_FEATURES, "bad"], extrasaction="ignore")
+        writer.writeheader()
+        for d in Decision.objects.exclude(bad_outcome__isnull=True).order_by("created_at").iterator():
+            row = features_as_of(d.customer_user_id, d.created_at)
+            application = (d.context or {}).get("features", {})
+            row.update({k: application.get(k) for k in fs.APPLICATION_FEATURES})
+            row["bad"] = 1 if d.bad_outcome else 0
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            rows += 1
+    return rows
+
+
 def mark_outcome(application_ref: str, bad: bool) -> int:
     """Record the observed outcome (bad = 30+ days past due) on the decisions of an application."""
     return Decision.objects.filter(application_ref=application_ref, outcome="approve").update(bad_outcome=bad)

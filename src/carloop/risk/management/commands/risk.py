@@ -1,4 +1,4 @@
-"""``carloop risk train|evaluate|synthetic|register|promote|models``.
+"""``carloop risk train|evaluate|synthetic|snapshot|register|promote|models``.
 
 ``train`` and ``evaluate`` work on any CSV with a header (see ``carloop.risk.modeling.cli``); bad input exits
 with status 2 and a bilingual message. ``synthetic`` writes the platform's synthetic training snapshot,
@@ -36,6 +36,8 @@ class Command(BaseCommand):
         pro.add_argument("--role", choices=["champion", "challenger", "retired"], required=True)
         pro.add_argument("--by", required=True, help="username of the risk analyst")
         sub.add_parser("models", help="list registered model versions")  # type: ignore[attr-defined]
+        snap = sub.add_parser("snapshot", help="write a point-in-time training CSV from decisions with observed outcomes")  # type: ignore[attr-defined]
+        snap.add_argument("--out", type=Path, required=True)
 
     def _analyst(self, username: str) -> str:
         from django.contrib.auth import get_user_model
@@ -61,6 +63,8 @@ class Command(BaseCommand):
         if action == "synthetic":
             path = platform_model.write_training_csv(options["out"], options["rows"], options["seed"])
             self.stdout.write(f"{path}")
+        elif action == "snapshot":
+            self.stdout.write(json.dumps({"rows": services.training_snapshot(options["out"]), "out": str(options["out"])}))
         elif action == "register":
             mv = services.register_model(options["path"], actor=self._analyst(options["by"]))
             self.stdout.write(json.dumps({"version": mv.version, "role": mv.role}))
