@@ -57,3 +57,34 @@ def test_ring_report_page(actors):
         services.decide(request(person, device_id="ring-device-7"))
     html = client_for(actors, "risk_analyst").get("/risk/rings/").content.decode()
     assert "3 名客户" in html and "device" in html
+
+
+def test_rule_set_editor_what_if_and_publish(actors):
+    import json
+
+    from carloop.risk import policy
+    from carloop.risk.models import PolicyRuleSet
+
+    services.decide(request(customer(), monthly_income_fen=300_000))
+    c = client_for(actors, "risk_analyst")
+    assert "P_DTI_HIGH" in c.get("/risk/rules/").content.decode()
+    bad = c.post("/risk/rules/", {"rules": '[{"code": "X"}]', "note": "broken"}, follow=True).content.decode()
+    assert "/0/action" in bad and PolicyRuleSet.objects.count() == 1
+    stricter = [r for r in policy.DEFAULT_RULES if r["code"] != "P_DTI_REFER"] + [
+        {
+            "code": "P_DTI_STRICT",
+            "action": "decline",
+            "when": {"field": "dti", "op": "gt", "value": "0.10"},
+            "zh": "收入不足",
+            "en": "Income too low",
+        }
+    ]
+    c.post("/risk/rules/", {"rules": json.dumps(stricter), "note": "stricter"})
+    draft = PolicyRuleSet.objects.get(version=2)
+    html = c.post(f"/risk/rules/{draft.pk}/what-if/", follow=True).content.decode()
+    assert "模拟结果" in html
+    c.post(f"/risk/rules/{draft.pk}/publish/")
+    draft.refresh_from_db()
+    assert draft.status == "published"
+    viewer = client_for(actors, "ops").get("/risk/rules/").content.decode()
+    assert "保存草稿" not in viewer

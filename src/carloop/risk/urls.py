@@ -8,4 +8,6 @@ urlpatterns = [
     path("reviews/<uuid:review_id>/decide/", views.decide_review, name="decide_review"),
     path("decisions/<uuid:decision_id>/", views.decision, name="decision"),
     path("rings/", views.rings, name="rings"),
+    path("rules/", views.rules, name="rules"),
+    path("rules/<uuid:ruleset_id>/<str:action>/", views.ruleset_action, name="ruleset_action"),
 ]

@@ -108,3 +108,47 @@ def rings(request: HttpRequest) -> HttpResponse:
     if isinstance(subject, HttpResponse):
         return subject
     return render(request, "risk/rings.html", {"rings": graph.rings(3)})
+
+
+def rules(request: HttpRequest) -> HttpResponse:
+    """Rule set versions; analysts paste a new version as JSON, run it over past decisions, then publish it."""
+    subject = _operator(request)
+    if isinstance(subject, HttpResponse):
+        return subject
+    can_edit = subject.has_role(*selectors.ANALYST_ROLES)
+    current = services.ensure_default_ruleset()
+    draft_text = json.dumps(current.rules, ensure_ascii=False, indent=1)
+    if request.method == "POST" and can_edit:
+        draft_text = request.POST.get("rules", "")
+        try:
+            parsed = json.loads(draft_text)
+            rs = services.create_ruleset(rules=parsed, note=request.POST.get("note", ""), actor=subject.ref)
+            messages.success(request, t(f"已保存草稿 v{rs.version}", f"Draft v{rs.version} saved"))
+            return redirect("risk:rules")
+        except json.JSONDecodeError as exc:
+            messages.error(request, t(f"JSON 格式错误：{exc}", f"Invalid JSON: {exc}"))
+        except Problem as problem:
+            details = "; ".join(f"{e.pointer}: {t(e.zh, e.en)}" for e in problem.errors)
+            messages.error(request, t(problem.zh, problem.en) + (f" — {details}" if details else ""))
+    what_if = request.session.pop("risk_what_if", None)
+    return render(request, "risk/rules.html", {"rulesets": selectors.rulesets_readable_by(subject)[:20], "draft_text": draft_text,
+                                               "can_edit": can_edit, "what_if": what_if})  # fmt: skip
+
+
+@require_POST
+def ruleset_action(request: HttpRequest, ruleset_id: uuid.UUID, action: str) -> HttpResponse:
+    subject = _operator(request, *selectors.ANALYST_ROLES)
+    if isinstance(subject, HttpResponse):
+        return subject
+    rs = selectors.rulesets_readable_by(subject).filter(pk=ruleset_id).first()
+    if rs is None or action not in ("what-if", "publish"):
+        raise Http404
+    try:
+        if action == "what-if":
+            request.session["risk_what_if"] = services.what_if(rs)
+        else:
+            services.publish_ruleset(rs, actor=subject.ref)
+            messages.success(request, t(f"规则集 v{rs.version} 已发布", f"Rule set v{rs.version} published"))
+    except Problem as problem:
+        messages.error(request, t(problem.zh, problem.en))
+    return redirect("risk:rules")
