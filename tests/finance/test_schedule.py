@@ -238,3 +238,14 @@ def test_schedule_matches_rule_and_numpy_financial(loan: tuple[int, Decimal, int
     if method != "monthly_fee":
         # Without fees the IRR is the contract rate up to the fen rounding of the schedule.
         assert abs(r - rate / 12) < Decimal("0.00001")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=4), st.data())
+def test_principal_shares_are_exact_and_capped(outstanding: list[int], data: st.DataObject) -> None:
+    from carloop.finance.servicing import principal_shares
+
+    principal = data.draw(st.integers(min_value=0, max_value=sum(outstanding)))
+    shares = principal_shares(principal, outstanding)
+    assert sum(shares) == principal
+    assert all(0 <= s <= o for s, o in zip(shares, outstanding, strict=True))

@@ -145,27 +145,26 @@ def daily_statement(partner_id: uuid.UUID, day: date) -> DailyStatement:
     """The partner's pool movements on a business day, from the ledger and from the loans, which must agree."""
     pool = accounts.pool(accounts.funder_key(partner_id)).id
     start, end = start_of_business_day(day), start_of_business_day(day + timedelta(days=1))
-    lines, cursor = [], None
-    closing = None
-    opening = None
-    while True:
-        page = ledger_q.statement(pool, cursor=cursor, limit=200)
+    # Walk back from the current balance (transfers of one batch share a timestamp, so "balance after" of a
+    # single line is not a reliable cut-off): closing = now − later movements, opening = closing − the day's.
+    closing = ledger_q.balance(pool).balance_fen
+    lines: list[Any] = []
+    cursor = None
+    done = False
+    while not done:
+        page = ledger_q.statement(pool, cursor=cursor, limit=500)
         for line in page.lines:
+            signed = line.amount_fen if line.side == "credit" else -line.amount_fen
             if line.created_at >= end:
-                continue
-            if line.created_at < start:
-                opening = line.balance_after_fen
+                closing -= signed
+            elif line.created_at >= start:
+                lines.append(line)
+            else:
+                done = True
                 break
-            if closing is None:
-                closing = line.balance_after_fen
-            lines.append(line)
-        else:
-            if page.next_cursor:
-                cursor = page.next_cursor
-                continue
-        break
-    opening = opening or 0
-    closing = opening if closing is None else closing
+        cursor = page.next_cursor
+        done = done or cursor is None
+    opening = closing - sum(line.amount_fen if line.side == "credit" else -line.amount_fen for line in lines)
     by_movement = {"capital": 0, "disbursed": 0, "principal": 0, "interest": 0}
     for line in lines:
         name = CODE_NAMES.get(line.code)

@@ -329,6 +329,20 @@ def _shorter_term(loan: Loan, first: Installment, balance: int, periods: int) ->
     return max(1, min(periods, -(-balance // part)))
 
 
+def principal_shares(principal: int, outstanding: list[int]) -> list[int]:
+    """Split ``principal`` pro rata to each funder's outstanding, never above it, summing exactly."""
+    total = sum(outstanding)
+    if principal > total:
+        raise ValueError("principal exceeds the outstanding")
+    shares = [min(o, _half_up_div(principal * o, total)) if total else 0 for o in outstanding]
+    left = principal - sum(shares)
+    for i, o in enumerate(outstanding):  # rounding residue (either sign) to whoever has room
+        step = min(left, o - shares[i]) if left > 0 else max(left, -shares[i])
+        shares[i] += step
+        left -= step
+    return shares
+
+
 def _post_to_ledger(loan: Loan, funding: list[LoanFunding], outstanding_before: int, rep: Repayment,
                     actor: str) -> dict[str, dict[str, int]]:
     """Customer money in through clearing; principal to each funder pro rata to its outstanding share, partner
@@ -336,18 +350,13 @@ def _post_to_ledger(loan: Loan, funding: list[LoanFunding], outstanding_before: 
     clearing, income = accounts.clearing().id, accounts.income().id
     specs: list[TransferSpec] = []
     split: dict[str, dict[str, int]] = {}
-    principal_left, interest_left = rep.principal_fen, rep.interest_fen
-    for index, part in enumerate(funding):
+    interest_left = rep.interest_fen
+    for part, share in zip(funding, principal_shares(rep.principal_fen, [f.outstanding_fen for f in funding]), strict=True):
         key = accounts.funder_key(part.partner_id)
-        last = index == len(funding) - 1
-        share = principal_left if last else min(
-            principal_left, part.outstanding_fen,
-            _half_up_div(rep.principal_fen * part.outstanding_fen, outstanding_before) if outstanding_before else 0)
         interest = 0
         if part.partner_id is not None and rep.interest_fen and loan.annual_rate:
             interest = min(interest_left, _half_up(
                 Decimal(rep.interest_fen * part.outstanding_fen) / outstanding_before * part.rate / loan.annual_rate))
-        principal_left -= share
         interest_left -= interest
         part.outstanding_fen -= share
         split[key] = {"principal": share, "interest": interest}
