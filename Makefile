@@ -24,7 +24,7 @@ lock:
 
 demo: venv
 	$(BIN)/carloop migrate --no-input -v 0
-	CARLOOP_FAST_HASHER=1 $(BIN)/carloop seed --scale demo
+	$(BIN)/carloop seed --scale demo
 	@echo "carloop is starting on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/api/docs)"
 	$(BIN)/carloop serve --host 127.0.0.1 --port 8000
 

@@ -133,8 +133,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-if "pytest" in sys.modules or os.environ.get("CARLOOP_FAST_HASHER"):
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # tests and demo seeding only
+if "pytest" in sys.modules:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # the test suite only
 
 # Login throttling (django-axes): 5 failures per username+IP lock for 15 minutes.
 AXES_ENABLED = _env_bool("CARLOOP_LOGIN_THROTTLE", True)
