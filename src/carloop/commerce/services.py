@@ -517,7 +517,7 @@ def next_cycle_start(cycle_start: dt.date, today: dt.date) -> dt.date:
 def change_battery_plan(*, subscription_id: uuid.UUID, customer_user_id: uuid.UUID, plan_id: uuid.UUID,
                         actor: str) -> tuple[BatterySubscription, dt.date]:
     """Plan changes take effect at the next cycle; returns the subscription and that date."""
-    sub = (BatterySubscription.objects.select_for_update().select_related("vehicle__trim")
+    sub = (BatterySubscription.objects.select_for_update(of=("self",)).select_related("vehicle__trim")
            .filter(pk=subscription_id, customer_id=customer_user_id, status=BatterySubscription.Status.ACTIVE).first())
     if sub is None:
         raise NotFound()
