@@ -218,6 +218,7 @@ def test_trade_in_quote_credit_and_handover(buyer, store):
     run_to_delivery(order, store)
     quote.refresh_from_db()
     assert quote.status == TradeInQuote.Status.HANDED_OVER
+    assert quote.handover_odometer_km == 60_000 and quote.handed_over_at is not None
     assert Vehicle.objects.get(pk=old.pk).status == Vehicle.Status.TRADED_IN
     assert held("seller_payable") == order.total_fen
     assert spent("trade_in_inventory") == quote.value_fen

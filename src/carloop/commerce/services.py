@@ -365,9 +365,10 @@ def deliver(*, order_id: uuid.UUID, actor: str) -> CarOrder:
     steps = [("settle-deposit", "deposits_held", "seller_payable", order.deposit_fen, flows.SETTLE_SELLER)]
     if order.trade_in_id:
         quote = TradeInQuote.objects.select_for_update().get(pk=order.trade_in_id)
+        quote.handover_odometer_km = vehicles_q.latest_odometer_km(quote.vehicle_id)
         vehicles.mark_traded_in(vehicle_id=quote.vehicle_id, owner_user_id=order.customer_id)
         quote.status, quote.handed_over_at = TradeInQuote.Status.HANDED_OVER, now()
-        quote.save(update_fields=["status", "handed_over_at", "updated_at"])
+        quote.save(update_fields=["status", "handed_over_at", "handover_odometer_km", "updated_at"])
         steps.append(("trade-in", "trade_in_inventory", "balances_held", order.trade_in_credit_fen, flows.TRADE_IN_CREDIT))
     steps.append(("settle-balance", "balances_held", "seller_payable", order.balance_held_fen + order.trade_in_credit_fen,
                   flows.SETTLE_SELLER))
