@@ -323,3 +323,14 @@ def test_statement_pages_newest_first_with_running_balance(world: uuid.UUID, wal
     with pytest.raises(Problem) as exc:
         ledger_q.statement(wallet, cursor="garbage!")
     assert problem(exc) == (422, "invalid-cursor")
+
+
+def test_account_lookups_for_other_apps(wallet: uuid.UUID) -> None:
+    info = ledger_q.get_account(wallet)
+    assert info is not None and info.flags == DR_LIMIT
+    assert ledger_q.account_by_key("test:wallet") == info
+    assert ledger_q.accounts_of(info.owner) == [info]
+    assert ledger_q.get_account(uuid.uuid4()) is None
+    with pytest.raises(Problem) as exc:
+        ledger_q.balance(uuid.uuid4())
+    assert problem(exc) == (404, "not-found")

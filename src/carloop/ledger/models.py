@@ -7,7 +7,7 @@ from django.db.models import F, Q
 from django.db.models.lookups import Exact
 
 from carloop.core.models import Entity
-from carloop.ledger.contracts import LEDGER_CNY, AccountFlags, TransferFlags
+from carloop.ledger.contracts import LEDGER_CNY, AccountFlags
 
 
 def _flag_clear(bit: int) -> Exact[int]:
@@ -94,7 +94,3 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.amount_fen} fen"
-
-    @property
-    def transfer_flags(self) -> TransferFlags:
-        return TransferFlags(self.flags)

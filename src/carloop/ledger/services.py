@@ -226,18 +226,16 @@ def _problem(rej: engine.RejectionError, batch: bool) -> Problem:
     )
 
 
-def _spec_ids(specs: Sequence[TransferSpec], batch: bool) -> list[uuid.UUID]:
-    ids = []
+def _check_ids(specs: Sequence[TransferSpec], batch: bool) -> None:
+    """Every transfer id and pending reference must map to a UUID (422 otherwise)."""
     for index, spec in enumerate(specs):
         try:
-            ids.append(spec.uuid)
-            _ = spec.pending_uuid
+            _ = spec.uuid, spec.pending_uuid
         except (ValueError, AttributeError, TypeError):
             raise Invalid(
                 "invalid-transfer-id", "转账编号无效", "Invalid transfer id",
                 [FieldError(_pointer("id", index, batch), "转账编号无效", "Invalid transfer id")],
             ) from None
-    return ids
 
 
 def _retryable(exc: OperationalError) -> bool:
@@ -245,7 +243,7 @@ def _retryable(exc: OperationalError) -> bool:
 
 
 def _execute(specs: list[TransferSpec], *, batch: bool) -> list[TransferResult]:
-    _spec_ids(specs, batch)
+    _check_ids(specs, batch)
     for attempt in range(MAX_ATTEMPTS):
         try:
             return _attempt(specs, batch)
