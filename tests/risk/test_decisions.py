@@ -112,8 +112,12 @@ def test_graph_distance_to_blacklisted_identity():
     assert "F_GRAPH" in result.rule_hits and result.outcome == "refer"
     assert Decision.objects.get(pk=result.decision_id).context["signals"]["graph_distance"] == 3
     direct = customer()  # uses the blacklisted card itself: 1 hop
-    result = services.decide(request(direct, extra={"bank_card": "6222021234567890123"}))
+    result = services.decide(request(direct, extra={"bank_card": "6222021234567890123", "emergency_contacts": ["13912345678"]}))
     assert result.outcome == "decline" and "F_GRAPH_NEAR" in result.rule_hits
+    stored = Decision.objects.get(pk=result.decision_id)
+    assert "6222021234567890123" not in str(stored.request) and "13912345678" not in str(stored.request)
+    assert stored.request["extra"]["bank_card"]["masked"].endswith("0123")
+    assert stored.request["extra"]["emergency_contacts"][0] == {"index": pii.blind_index("phone", "13912345678"), "masked": "139****5678"}
 
 
 def test_components_merge_incrementally_and_rings_are_reported():

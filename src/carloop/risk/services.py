@@ -302,9 +302,26 @@ def what_if(rs: PolicyRuleSet, limit: int = 2000) -> dict[str, Any]:
 # --- decisions ---------------------------------------------------------------------------------------------
 
 
+PII_EXTRA = {"bank_card": "bank_card", "address": "address", "emergency_contacts": "phone"}
+
+
+def _protected(kind: str, value: Any) -> dict[str, str]:
+    text = str(value)
+    masked = pii.mask_phone(text) if kind == "phone" else _mask(kind, text) if kind == "bank_card" else text[:6] + "…"
+    return {"index": pii.blind_index(kind, text), "masked": masked}
+
+
 def _request_json(req: DecisionRequest) -> dict[str, Any]:
+    """The request as stored for audit and replay: identifiers in ``extra`` become blind index + mask."""
     data = asdict(req)
     data["as_of"] = req.as_of.isoformat()
+    extra = dict(data.get("extra") or {})
+    for key, kind in PII_EXTRA.items():
+        if key not in extra or not extra[key]:
+            continue
+        value = extra[key]
+        extra[key] = [_protected(kind, v) for v in value] if isinstance(value, list) else _protected(kind, value)
+    data["extra"] = extra
     return data
 
 
