@@ -3,6 +3,7 @@ import io
 from carloop.commerce import seed as commerce_seed
 from carloop.commerce import selectors
 from carloop.commerce.models import Bundle, Campaign, CarOrder, OrderState, TestDriveSlot
+from carloop.core import seeding
 from carloop.core.seeding import SeedContext
 from carloop.identity import seed as identity_seed
 from carloop.vehicles import seed as vehicles_seed
@@ -10,8 +11,7 @@ from carloop.vehicles.models import Brand, Trim, Vehicle
 
 
 def test_seed_is_realistic_and_idempotent(db, monkeypatch):
-    monkeypatch.setitem(__import__("carloop.core.seeding", fromlist=["SCALES"]).SCALES, "demo",
-                        {"customers": 40, "stores": 6, "orgs": 12})
+    monkeypatch.setitem(seeding.SCALES, "demo", {"customers": 40, "stores": 6, "orgs": 12})
     ctx = SeedContext(scale="demo", stdout=io.StringIO(), quiet=True)
     for _ in range(2):
         identity_seed.seed(ctx)
