@@ -51,3 +51,16 @@ def test_expiry_task_voids_holds_past_their_timeout() -> None:
     result = tasks.void_expired_pendings.enqueue()
     assert result.return_value == 1
     assert ledger_q.balance(wallet).credits_pending == 0
+
+
+def test_admin_lists_accounts_and_read_only_transfers(admin_client: object) -> None:
+    seed(SeedContext(scale="demo", stdout=io.StringIO(), quiet=True))
+    client = admin_client  # django.test.Client logged in as a superuser
+    assert client.get("/admin/ledger/account/").status_code == 200  # type: ignore[attr-defined]
+    listing = client.get("/admin/ledger/transfer/")  # type: ignore[attr-defined]
+    assert listing.status_code == 200 and "股东注资" in listing.content.decode()
+    transfer = Transfer.objects.first()
+    assert transfer is not None
+    detail = client.get(f"/admin/ledger/transfer/{transfer.pk}/change/")  # type: ignore[attr-defined]
+    assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
+    assert client.get("/admin/ledger/transfer/add/").status_code == 403  # type: ignore[attr-defined]
