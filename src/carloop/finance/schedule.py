@@ -75,12 +75,22 @@ class Row(NamedTuple):
     balance_fen: int  # closing balance after this period's principal
 
 
+_RATIOS: dict[Decimal, tuple[int, int]] = {}
+
+
 def _ratio(value: Decimal, field: str) -> tuple[int, int]:
+    """(numerator, denominator) of a non-negative rate, memoised: products reuse a handful of rates."""
+    known = _RATIOS.get(value) if isinstance(value, Decimal) and value.is_finite() else None
+    if known is not None:
+        return known
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ScheduleInputError(field, "必须是十进制数", "must be a decimal number")
     if value < 0:
         raise ScheduleInputError(field, "不能为负数", "must not be negative")
-    return value.as_integer_ratio()
+    ratio = value.as_integer_ratio()
+    if len(_RATIOS) < 10_000:
+        _RATIOS[value] = ratio
+    return ratio
 
 
 def _half_up_div(numerator: int, denominator: int) -> int:
@@ -154,7 +164,7 @@ class Schedule:
         return out
 
     def _irr_guess(self) -> Decimal:
-        num, den = self.annual_rate.as_integer_ratio()
+        num, den = _ratio(self.annual_rate, "/annual_rate")
         guess = _CTX.divide(num, 12 * den)
         charges = self.upfront_fee_fen + sum(self.fee)
         if charges:
@@ -331,16 +341,17 @@ def periodic_irr(flows: Sequence[int], net: int, guess: Decimal = _ZERO) -> Deci
     flows g''(v) <= (n-1)/v · g'(v), so after a step of size Δ <= v/(20n) the error in v is below about
     0.6·n·Δ²/v. Exactly 0 when the flows repay exactly the net amount.
     """
+    if not flows or net <= 0:
+        raise ValueError("an IRR needs a positive net amount and at least one payment")
+    if min(flows) < 0:
+        raise ValueError("flows must not be negative")
     with localcontext(_CTX):
         return _solve_irr(flows, net, guess)
 
 
 def _solve_irr(flows: Sequence[int], net: int, guess: Decimal) -> Decimal:
+    """Inside ``localcontext(_CTX)``; ``flows`` non-empty and non-negative, ``net`` > 0 (schedules guarantee it)."""
     n = len(flows)
-    if n == 0 or net <= 0:
-        raise ValueError("an IRR needs a positive net amount and at least one payment")
-    if min(flows) < 0:
-        raise ValueError("flows must not be negative")
     total = sum(flows)
     if total == net:
         return _ZERO
