@@ -59,8 +59,11 @@ class Transfer(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, editable=False)
-    debit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
-    credit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # No database FK constraint on the two accounts: every insert comes from ledger.services, which has just
+    # locked both account rows in the same transaction, and accounts are never deleted. The per-row RI checks
+    # cost more than half of a 100-transfer batch's time on PostgreSQL (see docs/ledger.md).
+    debit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    credit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     amount_fen = models.BigIntegerField()
     ledger = models.CharField(max_length=8, default=LEDGER_CNY)
     code = models.PositiveIntegerField()
