@@ -122,8 +122,8 @@ def bench_page(count: int, cold: bool) -> dict:
     return _percentiles(samples, cpu)
 
 
-def _row(name: str, m: dict, goal: str, met: bool | None) -> str:
-    verdict = "" if met is None else "yes" if met else "no"
+def _row(name: str, m: dict, goal: str, met: bool) -> str:
+    verdict = "yes" if met else "no"
     return (f"| {name} | {m['n']} | {m['p50_ms']} | {m['p95_ms']} | {m['p99_ms']} | {m['cpu_p95_ms']} | "
             f"{m['cpu_p99_ms']} | {m['load_average_1m']} | {goal} | {verdict} |")
 
@@ -142,7 +142,8 @@ def main(price_samples: int = 2_000, page_samples: int = 100) -> dict:
         "catalog_page_cold": bench_page(page_samples, cold=True),
     }
     out["meets_goal"] = {"configurator_price_p99": out["configurator_price"]["p99_ms"] <= PRICE_GOAL_P99_MS,
-                         "catalog_page_p95": out["catalog_page"]["p95_ms"] <= PAGE_GOAL_P95_MS}
+                         "catalog_page_p95": out["catalog_page"]["p95_ms"] <= PAGE_GOAL_P95_MS,
+                         "catalog_page_cold_p95": out["catalog_page_cold"]["p95_ms"] <= PAGE_GOAL_P95_MS}
     print(json.dumps(out, indent=2), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "commerce_catalog.json").write_text(json.dumps(out, indent=2) + "\n")
@@ -162,7 +163,8 @@ def main(price_samples: int = 2_000, page_samples: int = 100) -> dict:
              f"p99 ≤ {PRICE_GOAL_P99_MS} ms", out["meets_goal"]["configurator_price_p99"]),
         _row("catalog page `GET /commerce/`, 500 rows, catalog cache warm", page,
              f"p95 ≤ {PAGE_GOAL_P95_MS} ms", out["meets_goal"]["catalog_page_p95"]),
-        _row("catalog page, cache invalidated before each request", cold, "(informative)", None),
+        _row("catalog page, catalog cache invalidated before each request (cold)", cold,
+             f"p95 ≤ {PAGE_GOAL_P95_MS} ms", out["meets_goal"]["catalog_page_cold_p95"]),
         "",
     ]
     (RESULTS / "commerce_catalog.md").write_text("\n".join(lines))

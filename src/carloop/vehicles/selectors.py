@@ -25,37 +25,37 @@ def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
         return None
 
 
-def trim_info(trim: Trim) -> TrimInfo:
-    series, brand = trim.series, trim.series.brand
-    return TrimInfo(
-        id=trim.pk, code=trim.code, brand=brand.name, brand_zh=brand.name_zh, brand_tier=brand.tier,
-        manufacturer_org_id=brand.manufacturer_id, series_id=series.pk, series=series.name,
-        series_zh=series.name_zh, body_type=series.body_type, model_year=trim.model_year, name=trim.name,
-        name_zh=trim.name_zh, powertrain=trim.powertrain, battery_kwh=trim.battery_kwh,
-        cltc_range_km=trim.cltc_range_km, seats=trim.seats, msrp_fen=trim.msrp_fen,
-        battery_swap_capable=trim.battery_swap_capable, battery_price_fen=trim.battery_price_fen,
-        is_active=trim.is_active,
-    )
+_TRIM_FIELDS = {
+    "id": "id", "code": "code", "brand": "series__brand__name", "brand_zh": "series__brand__name_zh",
+    "brand_tier": "series__brand__tier", "manufacturer_org_id": "series__brand__manufacturer_id",
+    "series_id": "series_id", "series": "series__name", "series_zh": "series__name_zh",
+    "body_type": "series__body_type", "model_year": "model_year", "name": "name", "name_zh": "name_zh",
+    "powertrain": "powertrain", "battery_kwh": "battery_kwh", "cltc_range_km": "cltc_range_km", "seats": "seats",
+    "msrp_fen": "msrp_fen", "battery_swap_capable": "battery_swap_capable", "battery_price_fen": "battery_price_fen",
+    "is_active": "is_active",
+}
 
 
-def _trims() -> QuerySet[Trim]:
-    return Trim.objects.select_related("series__brand")
+def _trim_infos(qs: QuerySet[Trim]) -> list[TrimInfo]:
+    """TrimInfo DTOs straight from one joined query (no model instances: the catalog listing is hot)."""
+    columns = list(_TRIM_FIELDS.values())
+    return [TrimInfo(**dict(zip(_TRIM_FIELDS, row, strict=True))) for row in qs.values_list(*columns)]
 
 
 def get_trim(trim_id: uuid.UUID | str) -> TrimInfo | None:
     key = _uuid(trim_id)
-    trim = _trims().filter(pk=key).first() if key else None
-    return trim_info(trim) if trim else None
+    found = _trim_infos(Trim.objects.filter(pk=key)) if key else []
+    return found[0] if found else None
 
 
 def get_trims(trim_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, TrimInfo]:
-    return {t.pk: trim_info(t) for t in _trims().filter(pk__in=list(trim_ids))}
+    return {t.id: t for t in _trim_infos(Trim.objects.filter(pk__in=list(trim_ids)))}
 
 
 def catalog(*, brand: str = "", powertrain: str = "", swap_only: bool = False, max_price_fen: int | None = None,
             min_price_fen: int | None = None, series_id: uuid.UUID | None = None) -> list[TrimInfo]:
     """Active trims, cheapest first within each series (public: no subject needed)."""
-    qs = _trims().filter(is_active=True)
+    qs = Trim.objects.filter(is_active=True)
     if brand:
         qs = qs.filter(series__brand__slug=brand)
     if powertrain:
@@ -68,7 +68,7 @@ def catalog(*, brand: str = "", powertrain: str = "", swap_only: bool = False, m
         qs = qs.filter(msrp_fen__gte=min_price_fen)
     if series_id is not None:
         qs = qs.filter(series_id=series_id)
-    return [trim_info(t) for t in qs]
+    return _trim_infos(qs)
 
 
 def brands() -> list[tuple[str, str, str]]:
