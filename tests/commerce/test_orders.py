@@ -88,6 +88,9 @@ def test_full_flow_moves_money_through_the_ledger_and_publishes_delivery(buyer, 
     assert event.payload["vehicle_id"] == str(order.vehicle_id)
     assert event.payload["delivery_store_org_id"] == str(store.pk) == event.payload["servicing_store_org_id"]
     assert {e["code"] for e in event.payload["bundle_entitlements"]} >= {"minor-service"}
+    from carloop.core.models import Notification
+
+    assert Notification.objects.filter(recipient=f"user:{buyer.pk}", dedupe_key=f"{order.ref}:delivered").exists()
     transitions = AuditEntry.objects.filter(object_type="commerce.order", object_id=str(order.pk))
     assert transitions.count() == 6
     assert Event.objects.filter(subject=order.ref).count() == 6

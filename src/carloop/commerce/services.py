@@ -33,7 +33,7 @@ from carloop.commerce.models import (
     TestDriveSlot,
     TradeInQuote,
 )
-from carloop.core import audit, events
+from carloop.core import audit, events, notifications
 from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
 from carloop.core.timeutil import business_date, now
 from carloop.identity import selectors as identity_q
@@ -157,6 +157,15 @@ def _order_for_update(order_id: uuid.UUID) -> CarOrder:
     return order
 
 
+CUSTOMER_MESSAGES = {
+    OrderState.DEPOSIT_PAID: ("已收到您的定金/意向金", "has received your deposit"),
+    OrderState.VEHICLE_ALLOCATED: ("已配车", "has a vehicle allocated"),
+    OrderState.DELIVERY_SCHEDULED: ("已安排交付，请按约定时间到店提车", "is scheduled for delivery at the store"),
+    OrderState.DELIVERED: ("已交付，车辆已加入您的车库", "is delivered; the car is in your garage"),
+    OrderState.REFUNDED: ("已关闭，款项按规则退还", "is closed; money is returned as the rules provide"),
+}
+
+
 def _transition(order: CarOrder, method: Callable[[], None], event: str, actor: str, data: dict[str, Any]) -> None:
     """Run a state-machine transition: 409 when illegal, otherwise saved, audited and published."""
     before = order.state
@@ -167,6 +176,10 @@ def _transition(order: CarOrder, method: Callable[[], None], event: str, actor: 
                        f"The order is {before}; this action is not allowed now", state=before) from None
     order.save()
     audit.record(actor, event, "commerce.order", order.pk, {"from": before, "to": order.state, **data})
+    message = CUSTOMER_MESSAGES.get(order.state)
+    if message:
+        notifications.notify(f"user:{order.customer_id}", "push", f"{order.ref}:{order.state}",
+                             f"您的购车订单{message[0]}", f"Your car order {message[1]}")
     events.publish(event, order.ref, {"order_id": str(order.pk), "from": before, "to": order.state,
                                       "customer_user_id": str(order.customer_id), **data}, actor=actor)
 
