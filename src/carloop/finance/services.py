@@ -319,7 +319,7 @@ def contract_digest(app: Application) -> str:
 def accept_offer(subject: Subject, application_id: uuid.UUID, *, agree: bool, ip: str = "", user_agent: str = "",
                  on: date | None = None) -> Loan:
     """E-sign the offer: records the signature consent, creates the contract (loan) and disburses it."""
-    app = (Application.objects.select_for_update().select_related("product", "product__funding_plan")
+    app = (Application.objects.select_for_update(of=("self",)).select_related("product", "product__funding_plan")
            .filter(pk=application_id, customer_id=subject.user_id).first())
     if app is None:
         raise NotFound()

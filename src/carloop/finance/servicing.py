@@ -178,7 +178,10 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
                       "prepayment_option must be shorter_term or lower_installment",
                       errors=[FieldError("/prepayment_option", "无效", "Invalid")])
     installments = _open_installments(loan)
-    funding = list(LoanFunding.objects.select_for_update().filter(loan=loan).order_by("partner_id"))
+    # The platform first: it absorbs the rounding residue of the principal split (portable across databases,
+    # whose NULL ordering differs).
+    funding = sorted(LoanFunding.objects.select_for_update().filter(loan=loan),
+                     key=lambda f: (f.partner_id is not None, str(f.partner_id)))
     outstanding_before = loan.outstanding_principal_fen
     oldest_due = min((i.due_date for i in installments if i.due_date <= on and i.owed_fen), default=None)
     dpd = (on - oldest_due).days if oldest_due and oldest_due < on else 0
