@@ -140,7 +140,7 @@ def _load(port: int, token: str, customers: list[str], concurrency: int, total: 
     return {
         "concurrency": concurrency, "requests": len(latencies), "statuses": statuses, "p50_ms": pct(50), "p95_ms": pct(95),
         "p99_ms": pct(99), "max_ms": round(latencies[-1], 1), "throughput_rps": round(len(latencies) / wall, 1),
-        "meets_p99_100ms": pct(99) <= 100,
+        "meets_p99_100ms": pct(99) <= 100, "load_average_1m": round(os.getloadavg()[0], 2),
     }  # fmt: skip
 
 
