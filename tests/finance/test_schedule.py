@@ -210,7 +210,7 @@ def test_schedule_matches_rule_and_numpy_financial(loan: tuple[int, Decimal, int
     assert s.total_payment_fen == p + s.total_interest_fen + s.total_fees_fen == sum(r.payment_fen for r in rows)
     assert [r.due_date for r in rows] == [add_months(start, k) for k in range(1, n + 1)]
 
-    # numpy-financial (floats, test oracle only): payment, interest and principal per period.
+    # numpy-financial (test oracle only): payment, interest and principal per period.  # float-ok
     i = float(rate) / 12  # float-ok: test oracle only
     if method == "equal_installment" and rate and regular:
         assert abs(rows[0].payment_fen - npf.pmt(i, n, -p)) <= 0.5 + 1e-6 * p / 1e6  # float-ok

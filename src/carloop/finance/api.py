@@ -58,8 +58,8 @@ class QuoteOut(Schema):
 
 @router.post("/quotes", response=QuoteOut, auth=None, summary="Quote a schedule with its APR (calculator)")
 def create_quote(request: HttpRequest, body: QuoteIn) -> dict[str, Any]:
-    # Rates may come as JSON numbers: take them exactly as written ("0.06"), never through a binary float.
-    exact = json.loads(request.body, parse_float=Decimal)
+    # Rates may come as JSON numbers: read them exactly as written ("0.06"), never as binary floats.  # float-ok
+    exact = json.loads(request.body, parse_float=Decimal)  # float-ok: JSON numbers become Decimals
     quote = parse_quote_request(
         principal=body.principal,
         annual_rate=exact.get("annual_rate"),

@@ -36,7 +36,7 @@ def _bad(field: str, zh: str, en: str) -> Problem:
 
 
 def parse_rate(value: Any, field: str, maximum: Decimal) -> Decimal:
-    """A rate as a decimal fraction ("0.06"); floats are refused like money, as their text is ambiguous."""
+    """A rate as a decimal fraction ("0.06"); binary floats are refused like money amounts."""  # float-ok
     pointer = "/" + field
     if value is None or isinstance(value, (bool, float)):  # float-ok: refusing binary floats is the point
         raise _bad(pointer, "请以十进制字符串传入费率，例如 \"0.06\"", 'Send rates as decimal strings, e.g. "0.06"')
