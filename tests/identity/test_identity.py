@@ -44,6 +44,14 @@ def test_kyc_derives_birth_date_gender_and_age() -> None:
 
 
 @pytest.mark.django_db
+def test_kyc_accepts_a_region_that_stdnum_lists_without_a_county() -> None:
+    user = services.register_customer(phone="13800001117", password="Tr0ub4dour&3x")
+    services.verify_kyc(user, real_name="王五", id_number="620201197511274105")  # 嘉峪关市市辖区
+    facts = selectors.customer_facts(user.pk)
+    assert facts is not None and facts.kyc_verified and facts.birth_date == date(1975, 11, 27)
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("bad", ["110105194912310021", "11010519491331002X", "99010519491231002X", "1234"])
 def test_kyc_rejects_invalid_id_numbers(bad: str) -> None:
     user = services.register_customer(phone="13800001114", password="Tr0ub4dour&3x")

@@ -67,8 +67,11 @@ def fake_id_number(ctx: SeedContext, min_age: int = 22, max_age: int = 60) -> st
 
     while True:
         candidate = ctx.faker.ssn(min_age=min_age, max_age=max_age)  # type: ignore[call-arg]  # zh_CN provider's own arguments
-        if ric.is_valid(candidate):
-            return str(candidate)
+        try:
+            if ric.is_valid(candidate):
+                return str(candidate)
+        except KeyError:  # python-stdnum's region table lacks a county for some codes; draw another
+            continue
 
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
