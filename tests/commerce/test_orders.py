@@ -189,24 +189,28 @@ def test_cancel_before_payment_moves_nothing(buyer):
         services.pay_deposit(order_id=order.pk, actor="test")
 
 
-def test_loan_is_guarded_and_disbursement_event_pays_the_balance(buyer, monkeypatch, django_capture_on_commit_callbacks):
+def test_loan_points_to_finance_and_a_disbursement_event_pays_the_balance(buyer, actors, django_capture_on_commit_callbacks):
     order = new_order(buyer)
     services.pay_deposit(order_id=order.pk, actor="test")
-    monkeypatch.setattr(services, "loan_available", lambda: False)
     with pytest.raises(Problem) as info:
         services.pay_balance(order_id=order.pk, method="loan", actor="test")
-    assert info.value.slug == "loan-unavailable"
-    with django_capture_on_commit_callbacks(execute=True):
-        publish("finance.loan.disbursed", "finance:loan:x", {"loan_id": "L1", "order_ref": order.ref, "amount_fen": 1,
-                                                              "merchant_org_id": None})
-    order.refresh_from_db()
-    assert order.state == OrderState.DEPOSIT_PAID
+    assert info.value.slug == "apply-for-loan" and info.value.extra["order_ref"] == order.ref
+    stranger = actors.user("other_customer")
+    for wrong in ({"amount_fen": order.balance_due_fen + 1, "customer_user_id": str(buyer.pk)},
+                  {"amount_fen": 1, "customer_user_id": str(stranger.pk)}):
+        with django_capture_on_commit_callbacks(execute=True):
+            publish("finance.loan.disbursed", "finance:loan:x", {"loan_id": "L0", "order_ref": order.ref, **wrong})
+        order.refresh_from_db()
+        assert order.state == OrderState.DEPOSIT_PAID
+    loan_fen = order.balance_due_fen - 2_000_000
     with django_capture_on_commit_callbacks(execute=True):
         publish("finance.loan.disbursed", "finance:loan:x", {"loan_id": "L1", "order_ref": order.ref,
-                                                              "amount_fen": order.balance_due_fen, "merchant_org_id": None})
+                                                              "amount_fen": loan_fen, "customer_user_id": str(buyer.pk)})
     order.refresh_from_db()
     assert (order.state, order.balance_method, order.balance_reference) == (OrderState.BALANCE_PAID, "loan", "L1")
-    assert order.balance_held_fen == 0
+    assert order.balance_held_fen == 2_000_000  # the buyer's own down payment; the loan went to the seller
+    assert AuditEntry.objects.filter(action__in=["commerce.order.balance_amount_mismatch",
+                                                 "commerce.order.balance_payer_mismatch"]).count() == 2
 
 
 def test_trade_in_quote_credit_and_handover(buyer, store):

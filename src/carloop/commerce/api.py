@@ -398,7 +398,7 @@ def order_deposit(request: HttpRequest, order_id: uuid.UUID) -> Any:
     return order_out(services.pay_deposit(order_id=order.pk, actor=subject.ref))
 
 
-@router.post("/orders/{order_id}/balance", response=OrderOut, summary="Pay the balance (full payment or loan)")
+@router.post("/orders/{order_id}/balance", response=OrderOut, summary="Pay the balance in full (a loan: apply in finance with the order_ref; 409 apply-for-loan)")
 @idempotent
 def order_balance(request: HttpRequest, order_id: uuid.UUID, body: BalanceIn) -> Any:
     subject, order = _own_order(request, order_id)

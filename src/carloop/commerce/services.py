@@ -4,7 +4,6 @@ trade-in quotes, test drives, battery subscriptions and co-creation campaigns.""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -43,8 +42,6 @@ from carloop.vehicles import services as vehicles
 log = logging.getLogger(__name__)
 
 ORDER_DELIVERED = "commerce.order.delivered"
-LOAN_MODULE = "carloop.finance.services"
-LOAN_FUNCTION = "apply_purchase_loan"
 
 
 def policy() -> CommercePolicy:
@@ -259,28 +256,17 @@ def pay_deposit(*, order_id: uuid.UUID, actor: str) -> CarOrder:
     return order
 
 
-def loan_available() -> bool:
-    try:
-        module = importlib.import_module(LOAN_MODULE)
-    except ImportError:
-        return False
-    return callable(getattr(module, LOAN_FUNCTION, None))
-
-
 @transaction.atomic
 def pay_balance(*, order_id: uuid.UUID, method: str = "full", actor: str) -> CarOrder:
-    """Balance by full payment now; ``loan`` asks finance for a purchase loan whose disbursement pays it."""
+    """Balance by full payment now. A loan is applied for in finance with the order's reference; its
+    disbursement event pays the balance (``record_external_balance_payment``)."""
     order = _order_for_update(order_id)
     _require_state(order, OrderState.DEPOSIT_PAID)
     if method == "loan":
-        if not loan_available():
-            raise Conflict("loan-unavailable", "暂不支持贷款支付尾款", "Paying the balance with a loan is not available yet")
-        apply = getattr(importlib.import_module(LOAN_MODULE), LOAN_FUNCTION)
-        apply(customer_user_id=order.customer_id, order_ref=order.ref, amount_fen=order.balance_due_fen, actor=actor)
-        order.balance_method = "loan_requested"
-        order.save(update_fields=["balance_method", "updated_at"])
-        audit.record(actor, "commerce.order.loan_requested", "commerce.order", order.pk, {"amount_fen": order.balance_due_fen})
-        return order
+        raise Conflict("apply-for-loan", f"请以订单号 {order.ref} 申请购车分期，放款后尾款自动结清",
+                       f"Apply for a car purchase instalment with order reference {order.ref}; "
+                       "its disbursement pays the balance",
+                       order_ref=order.ref, amount_fen=order.balance_due_fen, car_price_fen=order.total_fen)
     if method != "full":
         raise _bad("invalid-payment-method", "/method", "支付方式应为 full 或 loan", "Method must be full or loan")
     flows.move(order.ref, "balance", "external", "balances_held", order.balance_due_fen, flows.BALANCE_IN, actor)
@@ -301,11 +287,12 @@ def _record_balance(order: CarOrder, method: str, reference: str, actor: str) ->
 
 @transaction.atomic
 def record_external_balance_payment(*, order_ref: str, amount_fen: int, method: str, reference: str,
-                                    actor: str = "system") -> bool:
+                                    customer_user_id: str | None = None, actor: str = "system") -> bool:
     """The hook for balance paid elsewhere (a finance loan disbursed to the seller, a payments-app checkout).
 
-    Idempotent: a replay for an order already past the deposit stage with the same reference is ignored.
-    Returns whether the order moved.
+    ``amount_fen`` may be less than the balance due: the buyer pays the rest as the down payment, held here
+    like a full payment. More than the balance due, or another customer's payment, moves nothing and is audited.
+    Idempotent: a replay for an order already past the deposit stage is ignored. Returns whether the order moved.
     """
     prefix = "commerce:order:"
     if not order_ref.startswith(prefix):
@@ -317,10 +304,17 @@ def record_external_balance_payment(*, order_ref: str, amount_fen: int, method: 
     order = CarOrder.objects.select_for_update().filter(pk=order_id).first()
     if order is None or order.state != OrderState.DEPOSIT_PAID:
         return False
-    if amount_fen != order.balance_due_fen:
+    if customer_user_id is not None and customer_user_id != str(order.customer_id):
+        audit.record(actor, "commerce.order.balance_payer_mismatch", "commerce.order", order.pk,
+                     {"payer": customer_user_id, "reference": reference})
+        return False
+    if not 0 < amount_fen <= order.balance_due_fen:
         audit.record(actor, "commerce.order.balance_amount_mismatch", "commerce.order", order.pk,
                      {"expected_fen": order.balance_due_fen, "received_fen": amount_fen, "reference": reference})
         return False
+    own_fen = order.balance_due_fen - amount_fen
+    flows.move(order.ref, "balance", "external", "balances_held", own_fen, flows.BALANCE_IN, actor)
+    order.balance_held_fen = own_fen
     _record_balance(order, method, reference, actor)
     return True
 

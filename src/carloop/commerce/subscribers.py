@@ -9,11 +9,16 @@ LOAN_DISBURSED = "finance.loan.disbursed"
 PAYMENT_CAPTURED = "payments.payment.captured"
 
 
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 def on_loan_disbursed(event: DomainEvent) -> None:
     payload = event.payload
     services.record_external_balance_payment(order_ref=str(payload.get("order_ref", "")),
                                              amount_fen=int(payload.get("amount_fen", 0)), method="loan",
-                                             reference=str(payload.get("loan_id", "")), actor=event.actor)
+                                             reference=str(payload.get("loan_id", "")),
+                                             customer_user_id=_text(payload.get("customer_user_id")), actor=event.actor)
 
 
 def on_payment_captured(event: DomainEvent) -> None:

@@ -7,7 +7,9 @@ import functools
 import uuid
 from collections.abc import Callable
 from datetime import date
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,8 +26,9 @@ from carloop.commerce.models import BatteryPlan, Bundle, Campaign, CarOrder, Ord
 from carloop.core import authz
 from carloop.core.errors import Forbidden, NotFound, Problem
 from carloop.core.i18n import current, t
-from carloop.core.money import format_cny, parse_yuan
+from carloop.core.money import format_cny, parse_yuan, yuan_str
 from carloop.core.timeutil import business_date
+from carloop.finance import selectors as finance_q
 from carloop.identity import selectors as identity_q
 from carloop.identity.selectors import subject_of
 from carloop.vehicles import selectors as vehicles_q
@@ -201,8 +204,22 @@ def order_detail(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
         "order": order, "is_owner": order.customer_id == subject.user_id, "is_ops": subject.has_role(authz.OPS),
         "is_store": subject.in_org(order.delivery_store_id, authz.STORE_MANAGER), "states": OrderState,
         "stores": identity_q.organisations_of_kind("store")[:100], "today": business_date().isoformat(),
-        "loan_available": services.loan_available(),
+        "loan_apply_url": _loan_apply_url(order) if order.state == OrderState.DEPOSIT_PAID else "",
     })
+
+
+def _loan_apply_url(order: CarOrder) -> str:
+    """The finance application form, filled in for this order's balance: the largest loan the product's down
+    payment rule allows; its disbursement pays the balance and the buyer pays the rest."""
+    product = next((p for p in finance_q.current_products() if p.kind == "purchase_installment"), None)
+    if product is None:
+        return ""
+    dealers = identity_q.organisations_of_kind("dealer")
+    most_yuan = (Decimal(order.total_fen) * (1 - product.min_down_payment) / 100).to_integral_value(ROUND_FLOOR)
+    most_fen = int(most_yuan) * 100
+    query = {"product": product.code, "order_ref": order.ref, "amount": yuan_str(min(order.balance_due_fen, most_fen)),
+             "car_price": yuan_str(order.total_fen), "merchant": str(dealers[0].id) if dealers else ""}
+    return f"{reverse('finance:apply')}?{urlencode(query)}"
 
 
 ACTIONS: dict[str, tuple[str, Callable[..., CarOrder]]] = {

@@ -110,7 +110,8 @@ def apply(request: HttpRequest) -> HttpResponse:
                 raise
             _problem(request, problem)
     return render(request, "finance/apply.html", {"products": products, "product": product, "facts": facts,
-                                                  "garage": garage, "dealers": dealers, "form": request.POST,
+                                                  "garage": garage, "dealers": dealers,
+                                                  "form": request.POST if request.method == "POST" else request.GET,
                                                   "consent_text": services.CONSENT_TEXT})
 
 

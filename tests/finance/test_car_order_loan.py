@@ -1,0 +1,45 @@
+"""The loop from a car order to a purchase instalment: the loan's disbursement pays the order's balance."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from carloop.commerce import services as commerce
+from carloop.commerce.models import OrderState
+from carloop.finance import services
+from tests.commerce.factories import make_trim
+from tests.finance.conftest import DISBURSED_ON
+from tests.finance.test_pages import login
+
+
+def test_purchase_instalment_for_an_order_pays_its_balance(world: Any, django_capture_on_commit_callbacks: Any) -> None:
+    subject = world.customer()
+    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
+                                  colour_code="white", actor=subject.ref)
+    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
+    order.refresh_from_db()
+    loan_fen = order.total_fen * 8 // 10  # the product's 20 % minimum down payment
+    data = services.ApplicationInput(product="car-purchase", amount_fen=loan_fen, term=36, consent=True,
+                                     order_ref=order.ref, merchant_org_id=world.dealer.pk, car_price_fen=order.total_fen)
+    app = services.apply(subject, data, on=DISBURSED_ON)
+    with django_capture_on_commit_callbacks(execute=True):
+        loan = services.accept_offer(subject, app.pk, agree=True, on=DISBURSED_ON)
+    order.refresh_from_db()
+    assert (order.state, order.balance_method, order.balance_reference) == (OrderState.BALANCE_PAID, "loan", str(loan.pk))
+    assert order.balance_held_fen == order.balance_due_fen - loan_fen
+
+
+def test_order_page_links_to_a_filled_in_application(world: Any, actors: Any) -> None:
+    subject = world.customer()
+    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
+                                  colour_code="white", actor=subject.ref)
+    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
+    client = login(actors, "customer")
+    page = client.get(f"/commerce/orders/{order.pk}/").content.decode()
+    link = re.search(r'href="(/finance/apply/\?[^"]+)"', page)
+    assert link is not None
+    form = client.get(html.unescape(link.group(1))).content.decode()
+    assert f'value="{order.ref}"' in form and 'value="120000.00"' in form  # 80 % of ¥150,000
+    assert f'value="{world.dealer.pk}" selected' in form
