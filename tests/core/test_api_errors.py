@@ -119,3 +119,12 @@ def test_production_mode_refuses_demo_secrets() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARLOOP_")} | {"CARLOOP_PRODUCTION": "true", "CARLOOP_DEBUG": "false"}
     result = subprocess.run([sys.executable, "-c", "import carloop.settings"], env=env, capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "CARLOOP_SECRET_KEY" in result.stderr
+
+
+def test_idempotent_views_may_use_postponed_annotations() -> None:
+    from ninja.testing import TestClient
+
+    from tests.core.postponed_views import api
+
+    response = TestClient(api).post("/echo", json={"text": "ok"})
+    assert response.status_code == 200 and response.json() == {"text": "OK"}

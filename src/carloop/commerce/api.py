@@ -1,5 +1,6 @@
 """Commerce API: configurator, bundles, battery plans and swaps, orders, trade-in, test drives, co-creation."""
 
+from __future__ import annotations
 
 import csv
 import io

@@ -16,6 +16,7 @@ The view must return a pydantic schema instance (or ``Status(code, schema)``) so
 from __future__ import annotations
 
 import functools
+import inspect
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -84,6 +85,9 @@ def idempotent(view: Callable[..., Any] | None = None, *, required: bool = False
                     raise
                 return _check_and_replay(existing, digest)
 
+        # django-ninja reads the view's signature through ``__wrapped__`` but resolves string annotations (modules
+        # with ``from __future__ import annotations``) in the wrapper's globals; hand it the resolved signature.
+        wrapper.__signature__ = inspect.signature(func, eval_str=True)  # type: ignore[attr-defined]
         return wrapper
 
     return decorate(view) if view is not None else decorate

@@ -1,8 +1,6 @@
-"""Finance JSON API, mounted at /api/v1/finance/.
+"""Finance JSON API, mounted at /api/v1/finance/."""
 
-No ``from __future__ import annotations`` here: ``@idempotent`` wraps views, and django-ninja must see real
-annotation objects through the wrapper.
-"""
+from __future__ import annotations
 
 import json
 import uuid

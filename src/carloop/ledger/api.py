@@ -1,9 +1,10 @@
 """Ledger JSON API, mounted at /api/v1/ledger/.
 
 Writes (manual adjustments, opening accounts) are for finance operations only; reads follow
-``selectors.readable_by``. Amounts are yuan decimal strings. No ``from __future__ import annotations``:
-``@idempotent`` wraps views and django-ninja must see real annotation objects.
+``selectors.readable_by``. Amounts are yuan decimal strings.
 """
+
+from __future__ import annotations
 
 import uuid
 from datetime import datetime

@@ -1,7 +1,6 @@
-"""Risk API (internal operator roles only): decisions, blacklist, policy rule sets, models, reviews, graph, monitoring.
+"""Risk API (internal operator roles only): decisions, blacklist, policy rule sets, models, reviews, graph, monitoring."""
 
-No ``from __future__ import annotations``: ``@idempotent`` wraps a view and django-ninja must see real annotations.
-"""
+from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
