@@ -78,3 +78,11 @@ def test_back_office_lists_loans(world: World, actors: Any) -> None:
     client.force_login(admin)
     assert loan.contract_no in client.get("/admin/finance/loan/").content.decode()
     assert client.get(f"/admin/finance/loan/{loan.pk}/change/").status_code == 200
+
+
+def test_partner_menu_leads_each_analyst_to_their_own_portfolio(world: World, actors: Any) -> None:
+    response = login(actors, "lender_analyst").get("/finance/partners/")
+    assert response.status_code == 302 and response["Location"] == f"/finance/partners/{world.partner.pk}/"
+    listing = login(actors, "finance_ops").get("/finance/partners/").content.decode()
+    assert f"/finance/partners/{world.partner.pk}/" in listing
+    assert login(actors, "customer").get("/finance/partners/").status_code == 404

@@ -2,6 +2,7 @@ import pytest
 from django.test import Client
 
 from carloop.identity import services
+from tests.harness import SUBJECT_KINDS
 
 
 @pytest.mark.django_db
@@ -55,3 +56,21 @@ def test_operators_can_view_the_back_office_but_not_change_it(actors) -> None:  
     client.force_login(actors.user("ops"))
     assert client.get("/admin/identity/organisation/").status_code == 200
     assert client.get("/admin/identity/organisation/add/").status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", [k for k in SUBJECT_KINDS if k != "anonymous"])
+def test_every_menu_entry_opens_for_whom_it_is_shown(actors, kind: str) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    from carloop.core import nav
+    from carloop.identity.selectors import subject_for_user
+
+    user = actors.user(kind)
+    client = Client()
+    client.force_login(user)
+    for item in nav.items_for(subject_for_user(user)):
+        response = client.get(reverse(item.url_name))
+        assert response.status_code in (200, 302), f"{kind} sees {item.url_name} but gets {response.status_code}"
+        if response.status_code == 302:
+            assert "/login" not in response["Location"], f"{kind}: {item.url_name} sends to the login page"

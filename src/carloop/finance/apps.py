@@ -13,3 +13,7 @@ class FinanceConfig(AppConfig):
                                  description_zh="贷款申请、报价（含年化利率）、还款", description_en="Apply, offers with APR, repay"))
         nav.register(nav.NavItem("finance:ops", "金融运营", "Finance ops", nav.operators("ops", "risk_analyst", "finance_ops"),
                                  order=41, description_zh="审核队列、贷款簿、逾期", description_en="Review queue, loan book, delinquency"))
+        nav.register(nav.NavItem("finance:partners", "资金方资产", "Partner portfolio",
+                                 lambda s: bool(s.org_ids("lender_analyst")) or s.has_role("finance_ops", "risk_analyst"),
+                                 order=42, description_zh="联合贷款资产、Vintage 与日对账单",
+                                 description_en="Joint-lending portfolio, vintages and daily statements"))

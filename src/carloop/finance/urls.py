@@ -10,5 +10,6 @@ urlpatterns = [
     path("loans/<uuid:loan_id>/", views.loan_detail, name="loan"),
     path("loans/<uuid:loan_id>/contract/", views.contract, name="contract"),
     path("ops/", views.ops, name="ops"),
+    path("partners/", views.partners, name="partners"),
     path("partners/<uuid:org_id>/", views.partner, name="partner"),
 ]

@@ -214,6 +214,20 @@ def ops(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def partners(request: HttpRequest) -> HttpResponse:
+    """A partner's analyst goes straight to the portfolio; finance and risk staff choose a partner."""
+    subject = subject_of(request)
+    staff = subject.has_role("finance_ops", "risk_analyst")
+    own = subject.org_ids("lender_analyst")
+    if not staff and len(own) == 1:
+        return redirect("finance:partner", org_id=next(iter(own)))
+    rows = [o for o in identity.organisations_of_kind("funding_partner") if staff or o.id in own]
+    if not staff and not rows:
+        raise Http404
+    return render(request, "finance/partners.html", {"partners": rows})
+
+
+@login_required
 @_guard
 def partner(request: HttpRequest, org_id: uuid.UUID) -> HttpResponse:
     subject = subject_of(request)

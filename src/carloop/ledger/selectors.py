@@ -121,12 +121,14 @@ def get_transfer(transfer_id: uuid.UUID | str) -> TransferResult | None:
     return stored_result(row) if row else None
 
 
+TOTAL_FIELDS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+
+
 def totals() -> dict[str, int]:
     """Σ over all accounts per ledger (``"CNY:debits_posted"`` …), for invariant checks and the operator page."""
     out: dict[str, int] = {}
-    fields = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
-    for row in Account.objects.values("ledger").annotate(**{f"sum_{f}": Sum(f) for f in fields}).order_by():
-        for f in fields:
+    for row in Account.objects.values("ledger").annotate(**{f"sum_{f}": Sum(f) for f in TOTAL_FIELDS}).order_by():
+        for f in TOTAL_FIELDS:
             out[f"{row['ledger']}:{f}"] = int(row[f"sum_{f}"] or 0)
     return out
 

@@ -25,7 +25,8 @@ def accounts(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     page = Paginator(selectors.search_accounts(subject, query), PAGE).get_page(request.GET.get("page"))
     rows = [(info, bal, _flag_labels(info.flags)) for info, bal in selectors.with_balances(page.object_list)]
-    totals = {name.removeprefix("CNY:"): value for name, value in selectors.totals().items() if name.startswith("CNY:")}
+    sums = selectors.totals()
+    totals = {f: sums.get(f"CNY:{f}", 0) for f in selectors.TOTAL_FIELDS}
     return render(request, "ledger/accounts.html", {"page": page, "rows": rows, "q": query, "totals": totals})
 
 

@@ -9,21 +9,21 @@ class RiskConfig(AppConfig):
     def ready(self) -> None:
         from carloop.core import authz, nav
         from carloop.core.events import subscribe
-        from carloop.risk import subscribers
+        from carloop.risk import selectors, subscribers
 
         for pattern in subscribers.PATTERNS:
             subscribe(pattern, subscribers.on_event)
-        analysts = nav.operators(authz.RISK_ANALYST, authz.OPS)
+        internal, analysts = nav.operators(*selectors.INTERNAL_ROLES), nav.operators(*selectors.ANALYST_ROLES)
         nav.register(
             nav.NavItem(
-                "risk:dashboard", "风控看板", "Risk dashboard", analysts, order=60,
+                "risk:dashboard", "风控看板", "Risk dashboard", internal, order=60,
                 description_zh="评分分布、通过率、PSI 与账龄坏账率",
                 description_en="Score distribution, approval rate, PSI and bad rate by vintage",
             )
         )  # fmt: skip
         nav.register(
             nav.NavItem(
-                "risk:reviews", "人工审核", "Manual review", analysts, order=61,
+                "risk:reviews", "人工审核", "Manual review", nav.operators(authz.OPS, *selectors.ANALYST_ROLES), order=61,
                 description_zh="转人工的申请及 SLA 计时", description_en="Referred applications with SLA timers",
             )
         )  # fmt: skip
