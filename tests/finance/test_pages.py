@@ -32,7 +32,8 @@ def test_calculator_is_public_and_shows_the_apr(client: Client) -> None:
 
 def test_customer_journey_through_the_pages(world: World, actors: Any) -> None:
     client = login(actors, "customer")
-    assert client.get("/finance/").status_code == 200
+    index = client.get("/finance/").content.decode()
+    assert "A 4.99% · B 6.99% · C 9.99%" in index and "0.0499" not in index  # rates read as percentages
     assert client.get("/finance/apply/?product=car-purchase").status_code == 200
     response = client.post("/finance/apply/", {"product": "car-purchase", "amount": "80000.00", "term": "24",
                                                "order_ref": "ORD-9", "merchant": str(world.dealer.pk),

@@ -11,11 +11,11 @@ PLACES = Decimal("0.0001")
 
 
 @register.filter
-def percent(value: Decimal | str | None) -> str:
-    """``Decimal("0.0699")`` → ``"6.9900%"``."""
+def percent(value: Decimal | str | None, places: int = 4) -> str:
+    """``Decimal("0.0699")`` → ``"6.9900%"`` (``|percent:2`` → ``"6.99%"``)."""
     if value in (None, ""):
         return "—"
-    return f"{(Decimal(str(value)) * 100).quantize(PLACES, rounding=ROUND_HALF_UP)}%"
+    return f"{(Decimal(str(value)) * 100).quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)}%"
 
 
 @register.filter
