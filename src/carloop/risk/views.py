@@ -47,7 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "vintages": [v["vintage"] for v in data["vintages"]],
         "bad_rates": [round(100 * v["bad_rate"], 2) if v["bad_rate"] is not None else None for v in data["vintages"]],
     }
-    return render(request, "risk/dashboard.html", {"data": data, "charts_json": json.dumps(charts, ensure_ascii=False)})
+    return render(request, "risk/dashboard.html", {"data": data, "charts": charts})
 
 
 def _shares(counts: list[int]) -> list[float]:  # float-ok: chart percentages
