@@ -16,8 +16,8 @@ The view must return a pydantic schema instance (or ``Status(code, schema)``) so
 from __future__ import annotations
 
 import functools
-import inspect
 import hashlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 

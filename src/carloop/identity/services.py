@@ -17,7 +17,7 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
 from carloop.core import audit, events, pii
-from carloop.core.errors import Conflict, FieldError, Invalid, NotFound
+from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
 from carloop.identity.models import ApiToken, CustomerProfile, Membership, Organisation, PlatformRole, User
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -52,7 +52,7 @@ def register_customer(*, phone: str, password: str, display_name: str = "", user
     return user
 
 
-def _invalid_id(pointer: str) -> Invalid:
+def _invalid_id(pointer: str) -> Problem:
     return Invalid("invalid-id-number", "身份证号无效", "Invalid resident ID number",
                    errors=[FieldError(pointer, "请核对身份证号（校验位、出生日期或地区码不正确）",
                                       "Check the ID number (check digit, birth date or region code is wrong)")])
