@@ -9,6 +9,7 @@ without optbinning.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import warnings
 from bisect import bisect_right
@@ -153,9 +154,23 @@ def _trend(count: np.ndarray, bad: np.ndarray) -> int:
     return 0
 
 
+def _skip_highs_probe(record: logging.LogRecord) -> bool:
+    return "importing solver HIGHS" not in record.getMessage()
+
+
+def _quiet_cvxpy_highs_probe() -> None:
+    """ortools (optbinning's solver) bundles HiGHS 1.12 while cvxpy wants highspy>=1.14; with ortools loaded,
+    cvxpy's probe of the HiGHS solver fails and warns on import. optbinning never asks cvxpy for HiGHS, so that
+    one warning is dropped (cvxpy resets its logger's level on import, hence a filter)."""
+    cvxpy_log = logging.getLogger("__cvxpy__")
+    if _skip_highs_probe not in cvxpy_log.filters:
+        cvxpy_log.addFilter(_skip_highs_probe)
+
+
 def fit_feature(
     name: str, values: pd.Series, y: np.ndarray, kind: Literal["numeric", "categorical"], params: BinningParams
 ) -> FeatureBinning:
+    _quiet_cvxpy_highs_probe()
     from optbinning import OptimalBinning
 
     if kind == "numeric":
