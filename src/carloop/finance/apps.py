@@ -8,6 +8,9 @@ class FinanceConfig(AppConfig):
 
     def ready(self) -> None:
         from carloop.core import nav
+        from carloop.finance import subscribers
+
+        subscribers.register()
 
         nav.register(nav.NavItem("finance:index", "汽车金融", "Auto finance", nav.everyone, order=40,
                                  description_zh="贷款申请、报价（含年化利率）、还款", description_en="Apply, offers with APR, repay"))

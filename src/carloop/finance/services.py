@@ -274,18 +274,43 @@ def review(subject: Subject, application_id: uuid.UUID, approve: bool, note: str
         raise NotFound()
     if app.state != Application.State.REFERRED:
         raise Conflict("not-referred", "该申请不在人工审核队列中", "This application is not waiting for review")
+    _settle_referral(app, approve, app.amount_fen, decisions.DEFAULT_TIER, note, subject.ref, "manual", on or business_date())
+    return app
+
+
+@transaction.atomic
+def apply_risk_review(application_ref: str, outcome: str, approved_amount_fen: int | None, price_tier: str | None,
+                      actor: str, *, on: date | None = None) -> bool:
+    """A risk analyst's decision on a referred application (event ``risk.review.decided``). Idempotent: an
+    application no longer waiting for review is left alone. Returns whether it changed."""
+    prefix = "finance:application:"
+    if not application_ref.startswith(prefix) or outcome not in ("approve", "decline"):
+        return False
+    try:
+        application_id = uuid.UUID(application_ref.removeprefix(prefix))
+    except ValueError:
+        return False
+    app = Application.objects.select_for_update().select_related("product").filter(pk=application_id).first()
+    if app is None or app.state != Application.State.REFERRED:
+        return False
+    _settle_referral(app, outcome == "approve", approved_amount_fen or app.amount_fen, price_tier, "", actor,
+                     "risk-review", on or business_date())
+    return True
+
+
+def _settle_referral(app: Application, approve: bool, amount_fen: int, tier: str | None, note: str, actor: str,
+                     provider: str, as_of: date) -> None:
     if approve:
         app.approve_manually()
-        _make_offer(app, app.amount_fen, decisions.DEFAULT_TIER, on or business_date())
+        _make_offer(app, amount_fen, tier, as_of)
     else:
         app.decline_manually()
         app.decline_reasons = [{"code": "manual_review", "zh": note or "人工审核未通过", "en": note or "Declined on manual review"}]
     app.save()
-    Decision.objects.create(application=app, provider="manual", outcome="approve" if approve else "decline",
-                            request={"note": note}, result={"reviewer": subject.ref}, actor=subject.ref)
-    audit.record(subject.ref, f"finance.application.reviewed.{app.state}", "finance.application", app.pk, {"note": note})
-    _publish_decided(app, subject.ref)
-    return app
+    Decision.objects.create(application=app, provider=provider, outcome="approve" if approve else "decline",
+                            request={"note": note}, result={"reviewer": actor}, actor=actor)
+    audit.record(actor, f"finance.application.reviewed.{app.state}", "finance.application", app.pk, {"note": note})
+    _publish_decided(app, actor)
 
 
 @transaction.atomic
