@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "axes",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # serves Swagger UI from our own static files (no CDN)
     *CARLOOP_APPS,
 ]
 

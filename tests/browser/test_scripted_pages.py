@@ -1,4 +1,4 @@
-"""Charts draw real data in a browser (a page can render 200 and still show empty canvases)."""
+"""Script-driven pages work in a browser (a page can answer 200 and still show empty canvases)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,11 @@ def test_risk_dashboard_charts_have_data(page: Any) -> None:
     assert errors == []
     assert sum(daily[:3]) == 2  # approve + refer + decline bars count both decisions
     assert scores > 0
+
+
+def test_api_docs_render_without_a_cdn(page: Any) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto("/api/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+    assert errors == []
