@@ -26,5 +26,7 @@ def test_seed_is_realistic_and_idempotent(db, monkeypatch):
     assert CarOrder.objects.filter(state=OrderState.REFUNDED).exists()
     assert Vehicle.objects.filter(status=Vehicle.Status.OWNED).exists()
     assert TestDriveSlot.objects.exists()
+    owner_orders = CarOrder.objects.filter(customer__username="owner")
+    assert [o.state for o in owner_orders] == [OrderState.DEPOSIT_PAID]  # ready to pay the balance, also by loan
     report = selectors.demand_report(Campaign.objects.get())
     assert report["respondents"] and report["price_points"]

@@ -63,12 +63,16 @@ SEGMENTS: list[dict[str, Any]] = [
 ]
 
 
+DEMO_OWNER_USERNAME = "owner"
+
+
 def seed(ctx: SeedContext) -> None:
     CommercePolicy.objects.get_or_create(key="default")
     _bundles(ctx)
     _plans_and_stations(ctx)
     _slots(ctx)
     _orders(ctx)
+    _owner_order()
     _campaign(ctx)
     ctx.say(f"commerce: {Bundle.objects.count()} bundles, {CarOrder.objects.count()} orders, "
             f"{TestDriveSlot.objects.count()} test-drive slots, {Campaign.objects.count()} campaigns")
@@ -138,6 +142,16 @@ def _orders(ctx: SeedContext) -> None:
                 actor="seed"), stages[n % len(stages)], stores[n % len(stores)].id)
         except Problem as problem:
             ctx.say(f"order {n} stopped: {problem.en}")
+
+
+def _owner_order() -> None:
+    """The demo owner has an order with the deposit paid, to pay the balance in full or with a purchase loan."""
+    owner = get_user_model().objects.filter(username=DEMO_OWNER_USERNAME).values_list("pk", flat=True).first()
+    trims = [t for t in vehicles_q.catalog() if 15_000_000 <= t.msrp_fen <= 30_000_000]
+    if owner is None or not trims or CarOrder.objects.filter(customer_id=owner).exists():
+        return
+    order = services.create_order(customer_user_id=owner, trim_id=trims[0].id, colour_code="white", actor="seed")
+    services.pay_deposit(order_id=order.pk, actor="seed")
 
 
 def _advance(order: CarOrder, stage: str, store_id: Any) -> None:
