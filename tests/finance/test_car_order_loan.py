@@ -29,6 +29,7 @@ def test_purchase_instalment_for_an_order_pays_its_balance(world: Any, django_ca
     order.refresh_from_db()
     assert (order.state, order.balance_method, order.balance_reference) == (OrderState.BALANCE_PAID, "loan", str(loan.pk))
     assert order.balance_held_fen == order.balance_due_fen - loan_fen
+    assert order.balance_paid_elsewhere_fen == loan_fen
 
 
 def test_order_page_links_to_a_filled_in_application(world: Any, actors: Any) -> None:

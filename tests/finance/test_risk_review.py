@@ -49,3 +49,9 @@ def test_analyst_decline_declines_with_a_reason(referred: Application, django_ca
     app = decided(referred, django_capture_on_commit_callbacks, outcome="decline", approved_amount_fen=None)
     assert app.state == Application.State.DECLINED
     assert [r["code"] for r in app.decline_reasons] == ["manual_review"]
+
+
+def test_a_tier_the_product_lacks_is_priced_at_its_highest_rate(referred: Application,
+                                                                 django_capture_on_commit_callbacks: Any) -> None:
+    app = decided(referred, django_capture_on_commit_callbacks, outcome="approve", approved_amount_fen=None, price_tier="E")
+    assert (app.offer_amount_fen, app.offer_rate) == (10_000_000, Decimal("0.0999"))

@@ -165,6 +165,11 @@ class CarOrder(Entity):
     def balance_due_fen(self) -> int:
         return self.total_fen - self.deposit_fen - self.trade_in_credit_fen
 
+    @property
+    def balance_paid_elsewhere_fen(self) -> int:
+        """The part of a paid balance that came from outside commerce (a loan's disbursement to the seller)."""
+        return self.balance_due_fen - self.balance_held_fen if self.balance_paid_at else 0
+
     @transition(field=state, source=OrderState.CREATED, target=OrderState.DEPOSIT_PAID)
     def mark_deposit_paid(self) -> None:
         """Deposit received."""

@@ -135,9 +135,10 @@ def current_product(code: str) -> LoanProduct:
 
 
 def rate_for_tier(product: LoanProduct, tier: str | None) -> Decimal:
+    """The product's rate for a price tier; no tier means the default tier, a tier the table lacks its highest rate."""
     table = product.rate_table
-    value = table.get(tier or "") or table.get(decisions.DEFAULT_TIER) or max(table.values(), key=lambda r: Decimal(str(r)))
-    return Decimal(str(value))
+    highest = max(table.values(), key=lambda r: Decimal(str(r)))
+    return Decimal(str(table.get(tier or decisions.DEFAULT_TIER, highest)))
 
 
 def offer_schedule(product: LoanProduct, amount_fen: int, term: int, rate: Decimal, start: date) -> Schedule:
