@@ -7,10 +7,13 @@ class CommerceConfig(AppConfig):
     verbose_name = "Commerce"
 
     def ready(self) -> None:
-        from carloop.commerce import subscribers
-        from carloop.core import nav
+        from datetime import time
+
+        from carloop.commerce import subscribers, tasks
+        from carloop.core import nav, schedule
 
         subscribers.register()
+        schedule.register(schedule.Periodic("commerce.battery_cycles", tasks.roll_battery_cycles, at=time(0, 10)))
         nav.register(nav.NavItem("commerce:catalog", "选车购车", "Buy a car", nav.everyone, order=20,
                                  description_zh="车型浏览、对比、配置与下单", description_en="Browse, compare, configure and order"))
         nav.register(nav.NavItem("commerce:test_drives", "预约试驾", "Test drives", nav.everyone, order=21))

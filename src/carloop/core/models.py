@@ -98,3 +98,14 @@ class Notification(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["recipient", "created_at"])]
+
+
+class ScheduledRun(models.Model):
+    """The last slot a periodic task was enqueued for (``core.schedule``): one row per periodic task."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    last_slot = models.CharField(max_length=40, help_text="ISO date (daily) or UTC timestamp (interval)")
+    enqueued_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_slot}"

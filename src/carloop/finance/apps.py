@@ -7,10 +7,13 @@ class FinanceConfig(AppConfig):
     verbose_name = "Finance"
 
     def ready(self) -> None:
-        from carloop.core import nav
-        from carloop.finance import subscribers
+        from datetime import time
+
+        from carloop.core import nav, schedule
+        from carloop.finance import subscribers, tasks
 
         subscribers.register()
+        schedule.register(schedule.Periodic("finance.cob", tasks.run_cob, at=time(0, 30)))
 
         nav.register(nav.NavItem("finance:index", "汽车金融", "Auto finance", nav.everyone, order=40,
                                  description_zh="贷款申请、报价（含年化利率）、还款", description_en="Apply, offers with APR, repay"))

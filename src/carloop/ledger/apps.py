@@ -7,8 +7,14 @@ class LedgerConfig(AppConfig):
     verbose_name = "Ledger"
 
     def ready(self) -> None:
-        from carloop.core import nav
+        from datetime import timedelta
+
+        from carloop.core import nav, schedule
+        from carloop.ledger import tasks
         from carloop.ledger.selectors import READER_ROLES
+
+        schedule.register(schedule.Periodic("ledger.void_expired_pendings", tasks.void_expired_pendings,
+                                            every=timedelta(minutes=5)))
 
         nav.register(nav.NavItem("ledger:accounts", "账本", "Ledger", nav.operators(*READER_ROLES), order=90,
                                  description_zh="账户余额与流水（复式记账）", description_en="Account balances and statements"))
