@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from carloop.core.models import AuditEntry, Event, Notification
+from carloop.core.models import AuditEntry, Event, Notification, ScheduledRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -39,3 +39,8 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "channel", "recipient", "text_zh", "sent_at"]
     list_filter = ["channel"]
+
+
+@admin.register(ScheduledRun)
+class ScheduledRunAdmin(ReadOnlyAdmin):
+    list_display = ["name", "last_slot", "enqueued_at"]
