@@ -6,9 +6,13 @@ import html
 import re
 from typing import Any
 
+import pytest
+
 from carloop.commerce import services as commerce
 from carloop.commerce.models import OrderState
+from carloop.core.errors import Problem
 from carloop.finance import services
+from carloop.finance.models import Application
 from tests.commerce.factories import make_trim
 from tests.finance.conftest import DISBURSED_ON
 from tests.finance.test_pages import login
@@ -44,3 +48,23 @@ def test_order_page_links_to_a_filled_in_application(world: Any, actors: Any) ->
     form = client.get(html.unescape(link.group(1))).content.decode()
     assert f'value="{order.ref}"' in form and 'value="120000.00"' in form  # 80 % of ¥150,000
     assert f'value="{world.dealer.pk}" selected' in form
+
+
+def test_a_loan_for_a_platform_order_must_match_the_order(world: Any, actors: Any) -> None:
+    subject = world.customer()
+    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
+                                  colour_code="white", actor=subject.ref)
+
+    def attempt(who: Any = subject, **changes: Any) -> str:
+        fields = {"product": "car-purchase", "amount_fen": 10_000_000, "term": 36, "consent": True,
+                  "order_ref": order.ref, "merchant_org_id": world.dealer.pk, "car_price_fen": order.total_fen} | changes
+        with pytest.raises(Problem) as info:
+            services.apply(who, services.ApplicationInput(**fields), on=DISBURSED_ON)
+        return info.value.slug
+
+    assert attempt() == "invalid-application"  # the deposit is not paid yet: no balance to fund
+    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
+    order.refresh_from_db()
+    assert attempt(who=world.customer("other_customer")) == "invalid-application"
+    assert attempt(car_price_fen=order.total_fen * 2, amount_fen=order.total_fen) == "invalid-application"  # inflated
+    assert Application.objects.count() == 0

@@ -9,10 +9,12 @@ class CommerceConfig(AppConfig):
     def ready(self) -> None:
         from datetime import time
 
-        from carloop.commerce import subscribers, tasks
-        from carloop.core import nav, schedule
+        from carloop.commerce import selectors, subscribers, tasks
+        from carloop.commerce.models import ORDER_REF_PREFIX
+        from carloop.core import nav, orders, schedule
 
         subscribers.register()
+        orders.register(ORDER_REF_PREFIX, selectors.order_terms)
         schedule.register(schedule.Periodic("commerce.battery_cycles", tasks.roll_battery_cycles, at=time(0, 10)))
         nav.register(nav.NavItem("commerce:catalog", "选车购车", "Buy a car", nav.everyone, order=20,
                                  description_zh="车型浏览、对比、配置与下单", description_en="Browse, compare, configure and order"))

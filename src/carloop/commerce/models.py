@@ -109,6 +109,9 @@ PAID_STATES = [OrderState.DEPOSIT_PAID, OrderState.BALANCE_PAID, OrderState.VEHI
                OrderState.DELIVERY_SCHEDULED]
 
 
+ORDER_REF_PREFIX = "commerce:order:"  # how other apps refer to an order (finance loans, payments)
+
+
 class CarOrder(Entity):
     class DepositKind(models.TextChoices):
         BINDING = "binding", "定金 binding deposit"
@@ -159,7 +162,7 @@ class CarOrder(Entity):
 
     @property
     def ref(self) -> str:
-        return f"commerce:order:{self.pk}"
+        return f"{ORDER_REF_PREFIX}{self.pk}"
 
     @property
     def balance_due_fen(self) -> int:

@@ -8,9 +8,10 @@ from typing import Any
 from django.db.models import QuerySet
 
 from carloop.commerce import cocreation_analysis as analysis
-from carloop.commerce.models import Campaign, CarOrder, TestDriveSlot, TradeInQuote
+from carloop.commerce.models import ORDER_REF_PREFIX, Campaign, CarOrder, OrderState, TestDriveSlot, TradeInQuote
 from carloop.core import authz
 from carloop.core.authz import Subject
+from carloop.core.orders import OrderTerms
 from carloop.core.timeutil import now
 
 
@@ -27,6 +28,19 @@ def readable_orders(subject: Subject) -> QuerySet[CarOrder]:
 
 def get_order(subject: Subject, order_id: uuid.UUID) -> CarOrder | None:
     return readable_orders(subject).filter(pk=order_id).first()
+
+
+def order_terms(order_ref: str) -> OrderTerms | None:
+    """Price and balance due of the order behind ``order_ref`` (registered with ``core.orders`` for finance)."""
+    try:
+        order_id = uuid.UUID(order_ref.removeprefix(ORDER_REF_PREFIX))
+    except ValueError:
+        return None
+    order = CarOrder.objects.filter(pk=order_id).first()
+    if order is None:
+        return None
+    due = order.balance_due_fen if order.state == OrderState.DEPOSIT_PAID else 0
+    return OrderTerms(customer_user_id=order.customer_id, price_fen=order.total_fen, balance_due_fen=due)
 
 
 def readable_quotes(subject: Subject) -> QuerySet[TradeInQuote]:

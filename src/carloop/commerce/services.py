@@ -18,6 +18,7 @@ from django_fsm import TransitionNotAllowed
 
 from carloop.commerce import ledger_flows as flows
 from carloop.commerce.models import (
+    ORDER_REF_PREFIX,
     BatteryPlan,
     BatterySubscription,
     Bundle,
@@ -294,11 +295,10 @@ def record_external_balance_payment(*, order_ref: str, amount_fen: int, method: 
     like a full payment. More than the balance due, or another customer's payment, moves nothing and is audited.
     Idempotent: a replay for an order already past the deposit stage is ignored. Returns whether the order moved.
     """
-    prefix = "commerce:order:"
-    if not order_ref.startswith(prefix):
+    if not order_ref.startswith(ORDER_REF_PREFIX):
         return False
     try:
-        order_id = uuid.UUID(order_ref.removeprefix(prefix))
+        order_id = uuid.UUID(order_ref.removeprefix(ORDER_REF_PREFIX))
     except ValueError:
         return False
     order = CarOrder.objects.select_for_update().filter(pk=order_id).first()

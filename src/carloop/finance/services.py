@@ -14,9 +14,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from carloop.core import audit, events
+from carloop.core import audit, events, orders
 from carloop.core.authz import Subject
 from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
+from carloop.core.money import format_cny
 from carloop.core.timeutil import business_date
 from carloop.finance import decisions
 from carloop.finance import ledger_accounts as accounts
@@ -168,6 +169,22 @@ class ApplicationInput:
     ip: str = ""
 
 
+def _check_platform_order(customer_id: uuid.UUID, data: ApplicationInput) -> None:
+    """An order placed on the platform must be the applicant's, waiting for its balance, at the price stated,
+    and the loan may not exceed the balance (the disbursement pays it)."""
+    terms = orders.terms(data.order_ref)
+    if terms is None or terms.customer_user_id != customer_id or not terms.balance_due_fen:
+        raise _bad("invalid-application", "/order_ref", "订单不存在、不属于您或无需支付尾款",
+                   "The order does not exist, is not yours, or has no balance to pay")
+    if data.car_price_fen != terms.price_fen:
+        price = format_cny(terms.price_fen)
+        raise _bad("invalid-application", "/car_price", f"车价应与订单一致：{price}", f"The car price must match the order: {price}")
+    if data.amount_fen > terms.balance_due_fen:
+        due = format_cny(terms.balance_due_fen)
+        raise _bad("amount-above-balance", "/amount", f"贷款金额不得超过订单尾款 {due}",
+                   f"The loan may not exceed the order's balance of {due}")
+
+
 def _collateral(product: LoanProduct, customer_id: uuid.UUID, data: ApplicationInput, as_of: date) -> int | None:
     if product.kind in (ProductKind.PURCHASE, ProductKind.TRADE_IN):
         if not data.order_ref or data.merchant_org_id is None or not data.car_price_fen:
@@ -178,6 +195,8 @@ def _collateral(product: LoanProduct, customer_id: uuid.UUID, data: ApplicationI
         merchant = identity.get_organisation(data.merchant_org_id)
         if merchant is None or merchant.kind not in ("dealer", "store"):
             raise _bad("invalid-application", "/merchant_org_id", "经销商不存在", "Unknown dealer")
+        if orders.known_prefix(data.order_ref):
+            _check_platform_order(customer_id, data)
         if data.amount_fen > data.car_price_fen * (1 - product.min_down_payment):
             raise _bad("down-payment-too-low", "/amount", f"首付不得低于车价的 {product.min_down_payment:.0%}",
                        f"The down payment must be at least {product.min_down_payment:.0%} of the car price")
