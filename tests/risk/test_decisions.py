@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from carloop.core import pii
 from carloop.core.errors import Problem
+from carloop.core.events import publish
 from carloop.risk import platform_model, selectors, services
 from carloop.risk.models import BlacklistEntry, Decision, FeatureRow, GraphNode, ModelVersion, ReviewCase
 
@@ -293,3 +294,17 @@ def test_training_snapshot_is_point_in_time(tmp_path):
     assert services.training_snapshot(path) == 1
     (row,) = list(csv.DictReader(path.open()))
     assert row["bad"] == "1" and row["orders_365d"] == "0" and row["amount_yuan"] == "30000"  # the snapshot does not
+
+
+def test_a_referral_decided_in_the_lenders_queue_closes_the_review(django_capture_on_commit_callbacks):
+    result = services.decide(request(customer(), monthly_income_fen=150_000))
+    review = ReviewCase.objects.get(decision_id=result.decision_id)
+    ref = review.decision.application_ref
+    with django_capture_on_commit_callbacks(execute=True):
+        publish("finance.application.decided", ref, {"outcome": "referred"}, actor="user:ops")
+    review.refresh_from_db()
+    assert review.status == "open"  # still waiting
+    with django_capture_on_commit_callbacks(execute=True):
+        publish("finance.application.decided", ref, {"outcome": "declined"}, actor="user:ops")
+    review.refresh_from_db()
+    assert (review.status, review.decided_by) == ("declined", "user:ops")

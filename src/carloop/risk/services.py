@@ -547,6 +547,24 @@ def decide_review(
     return locked
 
 
+def close_reviews_decided_elsewhere(application_ref: str, outcome: str, actor: str) -> int:
+    """Close the open review of an application that the lender decided in its own queue (event
+    ``finance.application.decided``), so that analysts do not work it twice. Returns how many closed."""
+    status = {"approved": ReviewCase.Status.APPROVED, "declined": ReviewCase.Status.DECLINED}.get(outcome)
+    if status is None:
+        return 0
+    closed = 0
+    with transaction.atomic():
+        for case in ReviewCase.objects.select_for_update().filter(decision__application_ref=application_ref,
+                                                                  status=ReviewCase.Status.OPEN):
+            case.status, case.decided_by, case.decided_at = status, actor, timezone.now()
+            case.note = "已在贷款方审核队列处理 / decided in the lender's review queue"
+            case.save(update_fields=["status", "decided_by", "decided_at", "note", "updated_at"])
+            audit.record(actor, "risk.review.closed_elsewhere", "risk.review", str(case.pk), {"outcome": outcome})
+            closed += 1
+    return closed
+
+
 def replay(d: Decision) -> dict[str, Any]:
     """Re-run a stored decision from its stored inputs: the rule set and model versions it used, its policy
     context and features, and the fraud stage as observed then (velocity and graph depend on the moment)."""

@@ -85,6 +85,8 @@ def _fact_for(event: DomainEvent) -> tuple[str, int | None, dict[str, Any]] | No
 
 
 def on_event(event: DomainEvent) -> None:
+    if event.type == "finance.application.decided":
+        services.close_reviews_decided_elsewhere(event.subject, str(event.payload.get("outcome", "")), event.actor)
     customer = _customer(event.payload)
     if customer is None:
         return
