@@ -255,6 +255,19 @@ def test_battery_subscription_starts_at_delivery_and_plan_change_next_cycle(buye
     assert sub.plan_id == bigger.pk and sub.next_plan_id is None
 
 
+def test_plan_change_made_late_evening_utc_waits_for_the_next_cycle(buyer, store):
+    """The change date is the Shanghai business date: 23:30 UTC on 1 Dec is already 2 Dec in Shanghai."""
+    trim = make_trim(msrp_yuan=101_800, swap=True, battery_yuan=36_000)
+    plan, bigger = make_plan(), make_plan("plus-1000", 599)
+    order = new_order(buyer, trim, battery_mode="subscription", battery_plan_id=plan.pk)
+    run_to_delivery(order, store)
+    changed_at = dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC)
+    BatterySubscription.objects.filter(order=order).update(cycle_start=dt.date(2026, 12, 2), next_plan=bigger,
+                                                            updated_at=changed_at)
+    assert services.roll_battery_cycles(dt.date(2026, 12, 2)) == 0
+    assert services.roll_battery_cycles(dt.date(2027, 1, 2)) == 1
+
+
 def test_next_cycle_start():
     assert services.next_cycle_start(dt.date(2026, 1, 31), dt.date(2026, 2, 10)) == dt.date(2026, 2, 28)
     assert services.next_cycle_start(dt.date(2026, 1, 5), dt.date(2026, 12, 5)) == dt.date(2027, 1, 5)
