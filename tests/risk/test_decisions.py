@@ -308,3 +308,13 @@ def test_a_referral_decided_in_the_lenders_queue_closes_the_review(django_captur
         publish("finance.application.decided", ref, {"outcome": "declined"}, actor="user:ops")
     review.refresh_from_db()
     assert (review.status, review.decided_by) == ("declined", "user:ops")
+
+
+def test_a_cancelled_application_withdraws_its_review(django_capture_on_commit_callbacks):
+    result = services.decide(request(customer(), monthly_income_fen=150_000))
+    review = ReviewCase.objects.get(decision_id=result.decision_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        publish("finance.application.cancelled", review.decision.application_ref, {"reason": "order_refunded"},
+                actor="system")
+    review.refresh_from_db()
+    assert review.status == ReviewCase.Status.WITHDRAWN and "cancelled" in review.note

@@ -40,7 +40,8 @@ def order_terms(order_ref: str) -> OrderTerms | None:
     if order is None:
         return None
     due = order.balance_due_fen if order.state == OrderState.DEPOSIT_PAID else 0
-    return OrderTerms(customer_user_id=order.customer_id, price_fen=order.total_fen, balance_due_fen=due)
+    return OrderTerms(customer_user_id=order.customer_id, price_fen=order.total_fen, balance_due_fen=due,
+                      refunded=order.state == OrderState.REFUNDED)
 
 
 def readable_quotes(subject: Subject) -> QuerySet[TradeInQuote]:

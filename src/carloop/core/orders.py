@@ -14,6 +14,7 @@ class OrderTerms:
     customer_user_id: uuid.UUID
     price_fen: int
     balance_due_fen: int  # what is still to pay now; 0 once the balance is paid
+    refunded: bool = False  # the order was refunded after money was paid: loans that paid it are unwound
 
 
 Lookup = Callable[[str], "OrderTerms | None"]

@@ -42,6 +42,8 @@ T_PENALTY = 2205
 T_PREPAYMENT_FEE = 2206
 T_UNBOOK = 2207
 T_WRITEOFF = 2301
+T_UNWIND = 2401  # a refunded order's loan: the dealer returns the disbursement, the platform the upfront fee
+T_REFUND = 2402  # ... and the customer gets back what they repaid
 
 
 def funder_key(partner_id: uuid.UUID | str | None) -> str:

@@ -159,6 +159,7 @@ class Loan(Entity):
         ACTIVE = "active", "还款中 Active"
         CLOSED = "closed", "已结清 Closed"
         WRITTEN_OFF = "written_off", "已核销 Written off"
+        UNWOUND = "unwound", "已退车退贷 Unwound"
 
     class Pledge(models.TextChoices):
         NONE = "none", "无 None"
@@ -193,6 +194,9 @@ class Loan(Entity):
     closed_on = models.DateField(null=True, blank=True)
     write_off_reason = models.TextField(blank=True)
     written_off_fen = models.BigIntegerField(default=0)
+    unwound_at = models.DateTimeField(null=True, blank=True)
+    unwind = models.JSONField(default=dict, blank=True,
+                              help_text="the order was refunded: per funder money returned and refunded, customer refund")
 
     class Meta:
         indexes = [
@@ -209,6 +213,10 @@ class Loan(Entity):
 
     @transition(field=state, source=State.ACTIVE, target=State.WRITTEN_OFF)
     def write_off(self) -> None: ...
+
+    @transition(field=state, source=[State.ACTIVE, State.CLOSED], target=State.UNWOUND)
+    def unwind_purchase(self) -> None:
+        """The car order the loan paid was refunded (退车退贷)."""
 
 
 class LoanFunding(Entity):

@@ -131,14 +131,15 @@ class DailyStatement:
     day: date
     opening_fen: int
     closing_fen: int
-    ledger: dict[str, int]  # by movement: capital, disbursed, principal, interest
+    ledger: dict[str, int]  # by movement: capital, disbursed, principal, interest, unwound, refunded
     loans: dict[str, int]  # the same movements from finance's own records
     reconciled: bool
     lines: list[dict[str, Any]]
 
 
 CODE_NAMES = {accounts.T_CAPITAL: "capital", accounts.T_DISBURSE: "disbursed", accounts.T_UPFRONT_FEE: "disbursed",
-              accounts.T_PRINCIPAL: "principal", accounts.T_INTEREST: "interest"}
+              accounts.T_PRINCIPAL: "principal", accounts.T_INTEREST: "interest", accounts.T_UNWIND: "unwound",
+              accounts.T_REFUND: "refunded"}
 
 
 def daily_statement(partner_id: uuid.UUID, day: date) -> DailyStatement:
@@ -165,20 +166,24 @@ def daily_statement(partner_id: uuid.UUID, day: date) -> DailyStatement:
         cursor = page.next_cursor
         done = done or cursor is None
     opening = closing - sum(line.amount_fen if line.side == "credit" else -line.amount_fen for line in lines)
-    by_movement = {"capital": 0, "disbursed": 0, "principal": 0, "interest": 0}
+    by_movement = dict.fromkeys(("capital", "disbursed", "principal", "interest", "unwound", "refunded"), 0)
     for line in lines:
         name = CODE_NAMES.get(line.code)
         if name:
             by_movement[name] += line.amount_fen
     window = Q(created_at__gte=start, created_at__lt=end)
     key = str(partner_id)
-    expected = {"capital": by_movement["capital"], "principal": 0, "interest": 0,
+    expected = {"capital": by_movement["capital"], "principal": 0, "interest": 0, "unwound": 0, "refunded": 0,
                 "disbursed": LoanFunding.objects.filter(window, partner_id=partner_id).aggregate(s=Sum("principal_fen"))["s"] or 0}
     for split in Repayment.objects.filter(window, loan__funding__partner_id=partner_id).values_list("split", flat=True):
         expected["principal"] += split.get(key, {}).get("principal", 0)
         expected["interest"] += split.get(key, {}).get("interest", 0)
-    reconciled = expected == by_movement and opening + by_movement["capital"] - by_movement["disbursed"] + \
-        by_movement["principal"] + by_movement["interest"] == closing
+    unwound = Loan.objects.filter(unwound_at__gte=start, unwound_at__lt=end, funding__partner_id=partner_id)
+    for record in unwound.values_list("unwind", flat=True):
+        expected["unwound"] += record.get(key, {}).get("returned", 0)
+        expected["refunded"] += record.get(key, {}).get("refunded", 0)
+    inflow = sum(by_movement[m] for m in ("capital", "principal", "interest", "unwound"))
+    reconciled = expected == by_movement and opening + inflow - by_movement["disbursed"] - by_movement["refunded"] == closing
     return DailyStatement(partner_id, day, opening, closing, by_movement, expected, reconciled, [
         {"at": line.created_at.isoformat(), "side": line.side, "amount_fen": line.amount_fen, "code": line.code,
          "memo": line.memo, "balance_after_fen": line.balance_after_fen} for line in reversed(lines)])

@@ -19,7 +19,7 @@ from carloop.core.authz import Subject
 from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
 from carloop.core.money import format_cny
 from carloop.core.timeutil import business_date
-from carloop.finance import decisions
+from carloop.finance import decisions, servicing
 from carloop.finance import ledger_accounts as accounts
 from carloop.finance.models import (
     Application,
@@ -338,12 +338,39 @@ def cancel_application(subject: Subject, application_id: uuid.UUID) -> Applicati
     app = Application.objects.select_for_update().filter(pk=application_id, customer_id=subject.user_id).first()
     if app is None:
         raise NotFound()
-    if app.state not in (Application.State.SUBMITTED, Application.State.REFERRED, Application.State.APPROVED):
+    if app.state not in CANCELLABLE:
         raise Conflict("not-cancellable", "该申请已不能取消", "This application can no longer be cancelled")
+    _cancel(app, subject.ref, "customer")
+    return app
+
+
+CANCELLABLE = (Application.State.SUBMITTED, Application.State.REFERRED, Application.State.APPROVED)
+
+
+def _cancel(app: Application, actor: str, reason: str) -> None:
     app.cancel()
     app.save()
-    audit.record(subject.ref, "finance.application.cancelled", "finance.application", app.pk)
-    return app
+    audit.record(actor, "finance.application.cancelled", "finance.application", app.pk, {"reason": reason})
+    events.publish("finance.application.cancelled", f"finance:application:{app.pk}", {
+        "application_id": str(app.pk), "customer_user_id": str(app.customer_id), "reason": reason}, actor=actor)
+
+
+@transaction.atomic
+def order_refunded(order_ref: str, reason: str, actor: str, *, on: date | None = None) -> tuple[int, int]:
+    """A car order was refunded (event ``commerce.order.refunded``, checked with the app that owns the order): its
+    open applications are cancelled and the loans that paid its balance are unwound (退车退贷). Returns
+    (applications cancelled, loans unwound); a replay finds nothing left to do."""
+    terms = orders.terms(order_ref) if order_ref else None
+    if terms is None or not terms.refunded:
+        return 0, 0
+    apps = list(Application.objects.select_for_update().filter(order_ref=order_ref, state__in=CANCELLABLE))
+    for app in apps:
+        _cancel(app, actor, "order_refunded")
+    loans = list(Loan.objects.select_for_update().filter(order_ref=order_ref,
+                                                         state__in=(Loan.State.ACTIVE, Loan.State.CLOSED)))
+    for loan in loans:
+        servicing.unwind(loan, reason=reason, actor=actor, on=on or business_date())
+    return len(apps), len(loans)
 
 
 # ------------------------------------------------------------------------------------------- signing, disbursing
@@ -372,6 +399,11 @@ def accept_offer(subject: Subject, application_id: uuid.UUID, *, agree: bool, ip
         raise _bad("signature-required", "/agree", "须确认同意合同条款方可签约", "You must agree to the contract terms to sign")
     if app.state != Application.State.APPROVED:
         raise Conflict("no-open-offer", "该申请没有可接受的报价", "This application has no offer to accept")
+    if orders.known_prefix(app.order_ref):
+        terms = orders.terms(app.order_ref)
+        if terms is None or not terms.balance_due_fen or (app.offer_amount_fen or 0) > terms.balance_due_fen:
+            raise Conflict("order-not-payable", "该订单已取消或尾款已付，无法签约放款",
+                           "The order was cancelled or its balance is already paid: the loan cannot be signed")
     today = on or business_date()
     if app.offer_expires_on and today > app.offer_expires_on:
         raise Conflict("offer-expired", "报价已过期，请重新申请", "The offer has expired; please apply again")

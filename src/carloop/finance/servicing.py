@@ -1,5 +1,6 @@
 """Loan servicing: repayments (idempotent; penalty → fees → interest → principal, oldest instalment first),
-partial prepayment (shorter term or lower instalment), payoff quotes and payoff, write-off."""
+partial prepayment (shorter term or lower instalment), payoff quotes and payoff, write-off, and unwinding a loan
+whose car order was refunded."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from carloop.core import audit, events
+from carloop.core import audit, events, notifications
 from carloop.core.authz import Subject
 from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
+from carloop.core.money import format_cny
 from carloop.finance import ledger_accounts as accounts
 from carloop.finance.models import Installment, Loan, LoanFunding, Repayment
 from carloop.finance.schedule import Method, _annuity_factors, _half_up_div, add_months, build_schedule
+from carloop.ledger import selectors as ledger_q
 from carloop.ledger import services as ledger
 from carloop.ledger.contracts import TransferSpec
 
@@ -424,4 +428,77 @@ def write_off(subject: Subject, loan_id: uuid.UUID, reason: str, on: date) -> Lo
     events.publish("finance.loan.written_off", f"finance:loan:{loan.pk}", {
         "loan_id": str(loan.pk), "customer_user_id": str(loan.customer_id), "amount_fen": loan.written_off_fen,
     }, actor=subject.ref)
+    return loan
+
+
+# -------------------------------------------------------------------------------------------------- unwind
+
+
+def unwind(loan: Loan, *, reason: str, actor: str, on: date) -> Loan:
+    """退车退贷: the car order this loan paid was refunded. The dealer returns each funder's disbursement and the
+    platform the upfront fee it kept, so every funder is whole; the customer gets back everything they repaid
+    (principal, interest, fees, penalties) and owes nothing; open instalments are cancelled. The caller holds
+    the loan row locked."""
+    funding = sorted(LoanFunding.objects.select_for_update().filter(loan=loan),
+                     key=lambda f: (f.partner_id is not None, str(f.partner_id)))
+    repaid: dict[str, dict[str, int]] = {}
+    for split in Repayment.objects.filter(loan=loan).values_list("split", flat=True):
+        for key, parts in split.items():
+            total = repaid.setdefault(key, {})
+            for name, amount in parts.items():
+                total[name] = total.get(name, 0) + amount
+    income, clearing = accounts.income().id, accounts.clearing().id
+    returns: list[TransferSpec] = []
+    refunds: list[TransferSpec] = []
+    record: dict[str, Any] = {"reason": reason}
+    customer_refund = 0
+    for part in funding:
+        key = accounts.funder_key(part.partner_id)
+        base = f"finance:loan:{loan.pk}:unwind:{key}"
+        returned = 0
+        for suffix in ("", ":fee"):  # the disbursement to the dealer and the upfront fee, reversed
+            paid_out = ledger_q.get_transfer(f"finance:loan:{loan.pk}:disburse:{key}{suffix}")
+            if paid_out is not None:
+                returns.append(TransferSpec(id=f"{base}:return{suffix}", debit=paid_out.credit, credit=paid_out.debit,
+                                            amount_fen=paid_out.amount_fen, code=accounts.T_UNWIND,
+                                            memo=loan.contract_no, actor=actor))
+                returned += paid_out.amount_fen
+        if part.outstanding_fen:
+            returns.append(TransferSpec(id=f"{base}:unbook", debit=accounts.lent(key).id,
+                                        credit=accounts.receivable(key).id, amount_fen=part.outstanding_fen,
+                                        code=accounts.T_UNBOOK, memo=loan.contract_no, actor=actor))
+        back = sum(repaid.get(key, {}).values())
+        if back:
+            refunds.append(TransferSpec(id=f"{base}:refund", debit=accounts.pool(key).id, credit=clearing,
+                                        amount_fen=back, code=accounts.T_REFUND, memo=loan.contract_no, actor=actor))
+        record[key] = {"returned": returned, "refunded": back}
+        customer_refund += back
+        part.outstanding_fen = 0
+    platform_back = sum(repaid.get(accounts.PLATFORM + ":income", {}).values())
+    if platform_back:
+        refunds.append(TransferSpec(id=f"finance:loan:{loan.pk}:unwind:income:refund", debit=income, credit=clearing,
+                                    amount_fen=platform_back, code=accounts.T_REFUND, memo=loan.contract_no, actor=actor))
+    customer_refund += platform_back
+    record["customer_refund_fen"] = customer_refund
+    ledger.transfer_batch(returns + refunds)
+    LoanFunding.objects.bulk_update(funding, ["outstanding_fen"])
+    Installment.objects.filter(loan=loan, status__in=OPEN).update(status=Installment.Status.CANCELLED)
+    loan.unwind_purchase()
+    loan.outstanding_principal_fen = 0
+    loan.oldest_unpaid_due, loan.bucket = None, bucket_for(0)
+    loan.closed_on = loan.closed_on or on
+    if loan.pledge_status in (Loan.Pledge.PENDING, Loan.Pledge.REGISTERED):
+        loan.pledge_status = Loan.Pledge.RELEASED
+    loan.unwound_at, loan.unwind = timezone.now(), record
+    loan.save()
+    audit.record(actor, "finance.loan.unwound", "finance.loan", loan.pk, record)
+    notifications.notify(f"user:{loan.customer_id}", "push", f"finance:loan:{loan.pk}:unwound",
+                         f"购车订单已退款，贷款合同 {loan.contract_no} 已解除，无需继续还款"
+                         + (f"；已还款项 {format_cny(customer_refund)} 将原路退回" if customer_refund else ""),
+                         f"Your car order was refunded: loan {loan.contract_no} is cancelled and nothing more is due"
+                         + (f"; the {format_cny(customer_refund)} you repaid is being refunded" if customer_refund else ""))
+    events.publish("finance.loan.unwound", f"finance:loan:{loan.pk}", {
+        "loan_id": str(loan.pk), "order_ref": loan.order_ref, "customer_user_id": str(loan.customer_id),
+        "customer_refund_fen": customer_refund, "reason": reason,
+    }, actor=actor)
     return loan

@@ -1,4 +1,4 @@
-"""Events finance listens to: a risk analyst's decision on a referred application."""
+"""Events finance listens to: a risk analyst's decision on a referred application; a refunded car order."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from carloop.core.events import DomainEvent, subscribe
 from carloop.finance import services
 
 RISK_REVIEW_DECIDED = "risk.review.decided"
+ORDER_REFUNDED = "commerce.order.refunded"
 
 
 def on_risk_review_decided(event: DomainEvent) -> None:
@@ -15,5 +16,10 @@ def on_risk_review_decided(event: DomainEvent) -> None:
                                int(amount) if amount is not None else None, payload.get("price_tier"), event.actor)
 
 
+def on_order_refunded(event: DomainEvent) -> None:
+    services.order_refunded(event.subject, str(event.payload.get("reason", "")), event.actor)
+
+
 def register() -> None:
     subscribe(RISK_REVIEW_DECIDED, on_risk_review_decided)
+    subscribe(ORDER_REFUNDED, on_order_refunded)

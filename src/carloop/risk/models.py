@@ -149,6 +149,7 @@ class ReviewCase(Entity):
         OPEN = "open", "Open"
         APPROVED = "approved", "Approved"
         DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
 
     decision = models.OneToOneField(Decision, on_delete=models.PROTECT, related_name="review")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)

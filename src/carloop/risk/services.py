@@ -549,8 +549,10 @@ def decide_review(
 
 def close_reviews_decided_elsewhere(application_ref: str, outcome: str, actor: str) -> int:
     """Close the open review of an application that the lender decided in its own queue (event
-    ``finance.application.decided``), so that analysts do not work it twice. Returns how many closed."""
-    status = {"approved": ReviewCase.Status.APPROVED, "declined": ReviewCase.Status.DECLINED}.get(outcome)
+    ``finance.application.decided``) or that was cancelled, so that analysts do not work it. Returns how many
+    closed."""
+    status = {"approved": ReviewCase.Status.APPROVED, "declined": ReviewCase.Status.DECLINED,
+              "cancelled": ReviewCase.Status.WITHDRAWN}.get(outcome)
     if status is None:
         return 0
     closed = 0
@@ -558,7 +560,8 @@ def close_reviews_decided_elsewhere(application_ref: str, outcome: str, actor: s
         for case in ReviewCase.objects.select_for_update().filter(decision__application_ref=application_ref,
                                                                   status=ReviewCase.Status.OPEN):
             case.status, case.decided_by, case.decided_at = status, actor, timezone.now()
-            case.note = "已在贷款方审核队列处理 / decided in the lender's review queue"
+            case.note = ("申请已取消 / the application was cancelled" if status == ReviewCase.Status.WITHDRAWN
+                         else "已在贷款方审核队列处理 / decided in the lender's review queue")
             case.save(update_fields=["status", "decided_by", "decided_at", "note", "updated_at"])
             audit.record(actor, "risk.review.closed_elsewhere", "risk.review", str(case.pk), {"outcome": outcome})
             closed += 1

@@ -21,6 +21,7 @@ PATTERNS = [
     "finance.loan.disbursed",
     "finance.loan.settled",
     "finance.application.decided",
+    "finance.application.cancelled",
     "identity.login",
     "identity.customer.registered",
     "wallet.card.spent",
@@ -87,6 +88,8 @@ def _fact_for(event: DomainEvent) -> tuple[str, int | None, dict[str, Any]] | No
 def on_event(event: DomainEvent) -> None:
     if event.type == "finance.application.decided":
         services.close_reviews_decided_elsewhere(event.subject, str(event.payload.get("outcome", "")), event.actor)
+    elif event.type == "finance.application.cancelled":
+        services.close_reviews_decided_elsewhere(event.subject, "cancelled", event.actor)
     customer = _customer(event.payload)
     if customer is None:
         return

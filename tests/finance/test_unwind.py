@@ -1,0 +1,130 @@
+"""退车退贷: a refunded car order unwinds the purchase loan that paid its balance."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from carloop.commerce import services as commerce
+from carloop.commerce.models import CarOrder, OrderState
+from carloop.core.errors import Problem
+from carloop.core.models import Event
+from carloop.core.timeutil import business_date
+from carloop.finance import ledger_accounts as accounts
+from carloop.finance import selectors, services, servicing
+from carloop.finance.models import Application, Installment, Loan, LoanFunding
+from carloop.ledger import selectors as ledger_q
+from tests.commerce.factories import make_trim
+from tests.finance.conftest import DISBURSED_ON
+from tests.finance.test_pages import login
+
+
+def _balances(world: Any) -> dict[str, int]:
+    keys = {"partner_pool": accounts.pool(accounts.funder_key(world.partner.pk)).id,
+            "platform_pool": accounts.pool(accounts.PLATFORM).id, "income": accounts.income().id,
+            "settlement": accounts.settlement(world.dealer.pk).id, "clearing": accounts.clearing().id,
+            "partner_receivable": accounts.receivable(accounts.funder_key(world.partner.pk)).id,
+            "platform_receivable": accounts.receivable(accounts.PLATFORM).id}
+    return {name: ledger_q.balance(acct).balance_fen for name, acct in keys.items()}
+
+
+@pytest.fixture
+def loop(world: Any, django_capture_on_commit_callbacks: Any) -> Any:
+    """An order whose balance a 36-month purchase loan (with a 1 % upfront fee) paid."""
+    services.new_product_version("car-purchase", "user:ops", upfront_fee_rate=Decimal("0.01"))
+    subject = world.customer()
+    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
+                                  colour_code="white", actor=subject.ref)
+    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
+    order.refresh_from_db()
+    before = _balances(world)
+    app = services.apply(subject, services.ApplicationInput(
+        product="car-purchase", amount_fen=order.total_fen * 8 // 10, term=36, consent=True, order_ref=order.ref,
+        merchant_org_id=world.dealer.pk, car_price_fen=order.total_fen), on=DISBURSED_ON)
+    with django_capture_on_commit_callbacks(execute=True):
+        loan = services.accept_offer(subject, app.pk, agree=True, on=DISBURSED_ON)
+    return subject, order, loan, before, world
+
+
+def test_a_refunded_order_unwinds_its_loan_and_refunds_what_was_repaid(loop: Any, actors: Any,
+                                                                      django_capture_on_commit_callbacks: Any) -> None:
+    subject, order, loan, before, world = loop
+    assert loan.upfront_fee_fen > 0
+    first = loan.installments.get(period=1)
+    servicing.repay(subject, loan.pk, amount_fen=first.owed_fen, key="first", on=first.due_date)
+    repaid = first.owed_fen
+    with django_capture_on_commit_callbacks(execute=True):
+        commerce.seller_cannot_deliver(order_id=order.pk, reason="停产", actor="user:ops")
+    loan.refresh_from_db()
+    assert loan.state == Loan.State.UNWOUND and loan.outstanding_principal_fen == 0
+    assert loan.unwind["customer_refund_fen"] == repaid
+    assert not loan.installments.filter(status__in=servicing.OPEN).exists()
+    assert loan.installments.filter(status=Installment.Status.CANCELLED).count() == 35
+    assert set(LoanFunding.objects.filter(loan=loan).values_list("outstanding_fen", flat=True)) == {0}
+    after = _balances(world)
+    # Every funder, the platform's income and the dealer are back where they were before the loan; the customer's
+    # repayment went back out through clearing.
+    assert after == before, {k: after[k] - before[k] for k in after}
+    partner_key = accounts.funder_key(world.partner.pk)
+    assert loan.unwind[partner_key]["returned"] == LoanFunding.objects.get(loan=loan, partner__isnull=False).principal_fen
+    assert Event.objects.filter(type="finance.loan.unwound", subject=f"finance:loan:{loan.pk}").exists()
+    assert CarOrder.objects.get(pk=order.pk).state == OrderState.REFUNDED
+    page = login(actors, "customer").get(f"/finance/loans/{loan.pk}/").content.decode()
+    assert "已退车退贷" in page and "无需继续还款" in page
+
+
+def test_unwinding_reconciles_in_the_partners_daily_statement(loop: Any, django_capture_on_commit_callbacks: Any) -> None:
+    subject, order, loan, _, world = loop
+    first = loan.installments.get(period=1)
+    servicing.repay(subject, loan.pk, amount_fen=first.owed_fen, key="first", on=first.due_date)
+    with django_capture_on_commit_callbacks(execute=True):
+        commerce.cancel(order_id=order.pk, actor=subject.ref)
+    statement = selectors.daily_statement(world.partner.pk, business_date())
+    assert statement.reconciled, (statement.ledger, statement.loans)
+    assert statement.ledger["unwound"] == statement.ledger["disbursed"] > 0
+    assert statement.ledger["refunded"] == statement.ledger["principal"] + statement.ledger["interest"] > 0
+
+
+def test_unwinding_is_replay_safe(loop: Any) -> None:
+    order = loop[1]
+    assert services.order_refunded(order.ref, "seller_default", "user:ops") == (0, 0)  # the order is not refunded
+    commerce.seller_cannot_deliver(order_id=order.pk, reason="停产", actor="user:ops")
+    assert services.order_refunded(order.ref, "seller_default", "user:ops") == (0, 1)
+    assert services.order_refunded(order.ref, "seller_default", "user:ops") == (0, 0)
+
+
+def test_a_refunded_order_cancels_its_open_applications(world: Any, django_capture_on_commit_callbacks: Any) -> None:
+    subject = world.customer()
+    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
+                                  colour_code="white", actor=subject.ref)
+    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
+    order.refresh_from_db()
+    app = services.apply(subject, services.ApplicationInput(
+        product="car-purchase", amount_fen=order.total_fen * 8 // 10, term=36, consent=True, order_ref=order.ref,
+        merchant_org_id=world.dealer.pk, car_price_fen=order.total_fen), on=DISBURSED_ON)
+    assert app.state == Application.State.APPROVED
+    with django_capture_on_commit_callbacks(execute=True):
+        commerce.cancel(order_id=order.pk, actor=subject.ref)
+    app.refresh_from_db()
+    assert app.state == Application.State.CANCELLED
+    assert Event.objects.filter(type="finance.application.cancelled", subject=f"finance:application:{app.pk}").exists()
+    with pytest.raises(Problem):
+        services.accept_offer(subject, app.pk, agree=True, on=DISBURSED_ON)
+
+
+def test_an_offer_for_an_order_paid_meanwhile_cannot_be_signed(world: Any) -> None:
+    subject = world.customer()
+    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
+                                  colour_code="white", actor=subject.ref)
+    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
+    order.refresh_from_db()
+    app = services.apply(subject, services.ApplicationInput(
+        product="car-purchase", amount_fen=order.total_fen * 8 // 10, term=36, consent=True, order_ref=order.ref,
+        merchant_org_id=world.dealer.pk, car_price_fen=order.total_fen), on=DISBURSED_ON)
+    commerce.pay_balance(order_id=order.pk, actor=subject.ref)
+    with pytest.raises(Problem) as info:
+        services.accept_offer(subject, app.pk, agree=True, on=DISBURSED_ON)
+    assert info.value.slug == "order-not-payable"
+    assert not Loan.objects.filter(application=app).exists()
