@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 
 from carloop.commerce import services
@@ -152,6 +153,42 @@ def _owner_order() -> None:
         return
     order = services.create_order(customer_user_id=owner, trim_id=trims[0].id, colour_code="white", actor="seed")
     services.pay_deposit(order_id=order.pk, actor="seed")
+    _refunded_loan_order(owner, trims[-1].id)
+
+
+def _refunded_loan_order(owner: Any, trim_id: Any) -> None:
+    """An earlier order of the demo owner, paid by a purchase loan, that the seller could not deliver: refunded,
+    and finance unwinds the loan (退车退贷) when it hears of the refund after this seed commits. Left out when
+    finance has no purchase product or does not approve."""
+    from carloop.finance import services as finance
+
+    dealers = identity_q.organisations_of_kind("dealer")
+    subject = identity_q.subject_for_user(get_user_model().objects.get(pk=owner))
+    try:
+        with transaction.atomic():
+            order = services.create_order(customer_user_id=owner, trim_id=trim_id, colour_code="white", actor="seed")
+            services.pay_deposit(order_id=order.pk, actor="seed")
+            order.refresh_from_db()
+            app = finance.apply(subject, finance.ApplicationInput(
+                product="car-purchase", amount_fen=order.balance_due_fen * 7 // 10 // 100 * 100, term=36, consent=True,
+                order_ref=order.ref, merchant_org_id=dealers[0].id if dealers else None, car_price_fen=order.total_fen,
+                monthly_income_fen=3_000_000))
+            if app.state == app.State.REFERRED:  # an analyst approves it
+                finance.apply_risk_review(f"finance:application:{app.pk}", "approve", None, None, "seed")
+                app.refresh_from_db()
+            if app.state != app.State.APPROVED:
+                raise _NotSeededError
+            loan = finance.accept_offer(subject, app.pk, agree=True, ip="127.0.0.1", user_agent="seed")
+            # The disbursement event reaches commerce after this seed commits: pay the order through the same hook.
+            services.record_external_balance_payment(order_ref=order.ref, amount_fen=loan.principal_fen, method="loan",
+                                                     reference=str(loan.pk), customer_user_id=str(owner), actor="seed")
+            services.seller_cannot_deliver(order_id=order.pk, reason="厂家停产 / model discontinued", actor="seed")
+    except (Problem, _NotSeededError):
+        return
+
+
+class _NotSeededError(Exception):
+    """Roll back a demo story whose preconditions are not met."""
 
 
 def _advance(order: CarOrder, stage: str, store_id: Any) -> None:
