@@ -253,9 +253,7 @@ def order_out(order: CarOrder) -> dict[str, Any]:
 
 def _customer(request: HttpRequest) -> authz.Subject:
     subject = subject_of(request)
-    subject.require_authenticated()
-    if subject.kind != "customer":
-        raise Forbidden("仅限车主用户", "Only for car-owner accounts")
+    subject.require_customer()
     return subject
 
 
@@ -535,8 +533,7 @@ def campaign_answer(request: HttpRequest, campaign_id: uuid.UUID, body: AnswersI
     subject.require_authenticated()
     if not selectors.readable_campaigns(subject).filter(pk=campaign_id).exists():
         raise NotFound()
-    if subject.kind != "customer":
-        raise Forbidden("仅限车主用户参与共创", "Only car owners can answer")
+    subject.require_customer("仅限车主用户参与共创", "Only car owners can answer")
     response, _ = services.answer_campaign(campaign_id=campaign_id, respondent_user_id=vehicles_q.user_id_of(subject),
                                            answers=body.answers, actor=subject.ref)
     return {"campaign_id": campaign_id, "answers": response.answers}

@@ -173,8 +173,7 @@ def configure_price(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
 @guarded(lambda trim_id: f"/commerce/configure/{trim_id}/")
 def order_create(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
     subject = subject_of(request)
-    if subject.kind != "customer":
-        raise Forbidden("仅限车主用户下单", "Only car-owner accounts can order")
+    subject.require_customer("仅限车主用户下单", "Only car-owner accounts can order")
     quote = request.POST.get("trade_in_quote_id") or None
     order = services.create_order(customer_user_id=vehicles_q.user_id_of(subject), actor=subject.ref,
                                   deposit_kind=request.POST.get("deposit_kind", "binding"),
@@ -266,8 +265,7 @@ def order_action(request: HttpRequest, order_id: uuid.UUID, action: str) -> Http
 def garage(request: HttpRequest) -> HttpResponse:
     subject = subject_of(request)
     if request.method == "POST":
-        if subject.kind != "customer":
-            raise Forbidden("车库仅供车主使用", "The garage is for car owners")
+        subject.require_customer("车库仅供车主使用", "The garage is for car owners")
         form = request.POST
         registered = date.fromisoformat(form["registration_date"]) if form.get("registration_date") else None
         vehicles.register_vehicle(owner_user_id=vehicles_q.user_id_of(subject), vin=form.get("vin", ""), plate=form.get("plate", ""),
@@ -320,8 +318,7 @@ def test_drives(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not subject.is_authenticated:
             return redirect(f"/login/?next={request.path}")
-        if subject.kind != "customer":
-            raise Forbidden("仅限车主用户预约", "Only car-owner accounts can book")
+        subject.require_customer("仅限车主用户预约", "Only car-owner accounts can book")
         services.book_test_drive(slot_id=uuid.UUID(request.POST["slot_id"]), customer_user_id=vehicles_q.user_id_of(subject),
                                  actor=subject.ref)
         messages.success(request, t("试驾预约成功", "Test drive booked"))
@@ -353,8 +350,7 @@ def questionnaire(request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
         raise NotFound()
     existing = campaign.responses.filter(respondent_id=subject.user_id).first()
     if request.method == "POST":
-        if subject.kind != "customer":
-            raise Forbidden("仅限车主用户参与共创", "Only car owners can answer")
+        subject.require_customer("仅限车主用户参与共创", "Only car owners can answer")
         answers: dict[str, Any] = {}
         for q in campaign.questions:
             answers[q["key"]] = request.POST.getlist(q["key"]) if q["kind"] == "multi" else request.POST.get(q["key"], "")

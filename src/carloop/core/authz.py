@@ -68,6 +68,14 @@ class Subject:
         if not self.has_role(*roles):
             raise Forbidden()
 
+    def require_customer(self, zh: str = "仅限车主用户", en: str = "Only for car-owner accounts") -> uuid.UUID:
+        """Car-owner actions: anonymous → 401, staff and organisation accounts → 403 with the reason given.
+        Returns the customer's user id."""
+        self.require_authenticated()
+        if self.kind != "customer" or self.user_id is None:
+            raise Forbidden(zh, en)
+        return self.user_id
+
 
 ANONYMOUS = Subject(kind="anonymous")
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from carloop.core import audit, events, orders
 from carloop.core.authz import Subject
-from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
+from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
 from carloop.core.money import format_cny
 from carloop.core.timeutil import business_date
 from carloop.finance import decisions, servicing
@@ -214,8 +214,7 @@ def _collateral(product: LoanProduct, customer_id: uuid.UUID, data: ApplicationI
 @transaction.atomic
 def apply(subject: Subject, data: ApplicationInput, *, on: date | None = None) -> Application:
     """Submit an application with consent and decide it at once (approve with an offer, decline, or refer)."""
-    if subject.kind != "customer" or subject.user_id is None:
-        raise Forbidden("只有个人客户可以申请贷款", "Only customers can apply for a loan")
+    customer_id = subject.require_customer("只有个人客户可以申请贷款", "Only customers can apply for a loan")
     product = current_product(data.product)
     if not data.consent:
         raise _bad("consent-required", "/consent", "须同意数据使用授权", "Consent to the use of your data is required")
@@ -226,16 +225,16 @@ def apply(subject: Subject, data: ApplicationInput, *, on: date | None = None) -
     if data.term not in product.terms:
         raise _bad("term-not-offered", "/term", f"可选期数：{product.terms}", f"Terms offered: {product.terms}")
     as_of = on or business_date()
-    collateral = _collateral(product, subject.user_id, data, as_of)
+    collateral = _collateral(product, customer_id, data, as_of)
     app = Application.objects.create(
-        customer_id=subject.user_id, product=product, amount_fen=data.amount_fen, term=data.term,
+        customer_id=customer_id, product=product, amount_fen=data.amount_fen, term=data.term,
         order_ref=data.order_ref, merchant_id=data.merchant_org_id, car_price_fen=data.car_price_fen,
         vehicle_id=data.vehicle_id, collateral_value_fen=collateral, monthly_income_fen=data.monthly_income_fen,
         consent_text=CONSENT_TEXT, consent_at=timezone.now(), consent_ip=data.ip,
     )
     request = DecisionRequest(
         application_ref=f"finance:application:{app.pk}", product_kind=product.kind,
-        customer_user_id=str(subject.user_id), amount_fen=data.amount_fen, term_months=data.term, as_of=as_of,
+        customer_user_id=str(customer_id), amount_fen=data.amount_fen, term_months=data.term, as_of=as_of,
         product_limits={"min_amount_fen": product.min_amount_fen, "max_amount_fen": product.max_amount_fen,
                         "max_ltv": str(product.max_ltv), "min_down_payment": str(product.min_down_payment)},
         collateral_value_fen=collateral, monthly_income_fen=data.monthly_income_fen, device_id=data.device_id,

@@ -183,9 +183,7 @@ def catalog_trim(request: HttpRequest, trim_id: uuid.UUID) -> Any:
 
 def _customer(request: HttpRequest) -> authz.Subject:
     subject = subject_of(request)
-    subject.require_authenticated()
-    if subject.kind != "customer":
-        raise Forbidden("车库仅供车主使用", "The garage is for car owners")
+    subject.require_customer("车库仅供车主使用", "The garage is for car owners")
     return subject
 
 
