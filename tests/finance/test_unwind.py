@@ -71,8 +71,11 @@ def test_a_refunded_order_unwinds_its_loan_and_refunds_what_was_repaid(loop: Any
     assert loan.unwind[partner_key]["returned"] == LoanFunding.objects.get(loan=loan, partner__isnull=False).principal_fen
     assert Event.objects.filter(type="finance.loan.unwound", subject=f"finance:loan:{loan.pk}").exists()
     assert CarOrder.objects.get(pk=order.pk).state == OrderState.REFUNDED
-    page = login(actors, "customer").get(f"/finance/loans/{loan.pk}/").content.decode()
+    client = login(actors, "customer")
+    page = client.get(f"/finance/loans/{loan.pk}/").content.decode()
     assert "已退车退贷" in page and "无需继续还款" in page
+    order_page = client.get(f"/commerce/orders/{order.pk}/").content.decode()
+    assert f'href="/finance/loans/{loan.pk}/"' in order_page and "退车退贷" in order_page
 
 
 def test_unwinding_reconciles_in_the_partners_daily_statement(loop: Any, django_capture_on_commit_callbacks: Any) -> None:
