@@ -55,6 +55,20 @@ class World:
                                          order_ref="ORD-2026-0001", merchant_org_id=self.dealer.pk,
                                          car_price_fen=15_000_000, **kw)
 
+    def order_with_offer(self, subject: Subject) -> tuple[Any, Any]:
+        """A platform car order (¥150,000, deposit paid) and an application for 80 % of it, decided."""
+        from carloop.commerce import services as commerce
+        from tests.commerce.factories import make_trim
+
+        order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
+                                      colour_code="white", actor=subject.ref)
+        commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
+        order.refresh_from_db()
+        app = services.apply(subject, services.ApplicationInput(
+            product="car-purchase", amount_fen=order.total_fen * 8 // 10, term=36, consent=True, order_ref=order.ref,
+            merchant_org_id=self.dealer.pk, car_price_fen=order.total_fen), on=DISBURSED_ON)
+        return order, app
+
     def loan(self, amount_fen: int = 10_000_000, term: int = 36, kind: str = "customer") -> Any:
         subject = self.customer(kind)
         app = services.apply(subject, self.purchase_input(amount_fen, term), on=DISBURSED_ON)

@@ -20,14 +20,8 @@ from tests.finance.test_pages import login
 
 def test_purchase_instalment_for_an_order_pays_its_balance(world: Any, django_capture_on_commit_callbacks: Any) -> None:
     subject = world.customer()
-    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
-                                  colour_code="white", actor=subject.ref)
-    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
-    order.refresh_from_db()
+    order, app = world.order_with_offer(subject)
     loan_fen = order.total_fen * 8 // 10  # the product's 20 % minimum down payment
-    data = services.ApplicationInput(product="car-purchase", amount_fen=loan_fen, term=36, consent=True,
-                                     order_ref=order.ref, merchant_org_id=world.dealer.pk, car_price_fen=order.total_fen)
-    app = services.apply(subject, data, on=DISBURSED_ON)
     with django_capture_on_commit_callbacks(execute=True):
         loan = services.accept_offer(subject, app.pk, agree=True, on=DISBURSED_ON)
     order.refresh_from_db()

@@ -16,7 +16,6 @@ from carloop.finance import ledger_accounts as accounts
 from carloop.finance import selectors, services, servicing
 from carloop.finance.models import Application, Installment, Loan, LoanFunding
 from carloop.ledger import selectors as ledger_q
-from tests.commerce.factories import make_trim
 from tests.finance.conftest import DISBURSED_ON
 from tests.finance.test_pages import login
 
@@ -35,14 +34,8 @@ def loop(world: Any, django_capture_on_commit_callbacks: Any) -> Any:
     """An order whose balance a 36-month purchase loan (with a 1 % upfront fee) paid."""
     services.new_product_version("car-purchase", "user:ops", upfront_fee_rate=Decimal("0.01"))
     subject = world.customer()
-    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
-                                  colour_code="white", actor=subject.ref)
-    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
-    order.refresh_from_db()
     before = _balances(world)
-    app = services.apply(subject, services.ApplicationInput(
-        product="car-purchase", amount_fen=order.total_fen * 8 // 10, term=36, consent=True, order_ref=order.ref,
-        merchant_org_id=world.dealer.pk, car_price_fen=order.total_fen), on=DISBURSED_ON)
+    order, app = world.order_with_offer(subject)
     with django_capture_on_commit_callbacks(execute=True):
         loan = services.accept_offer(subject, app.pk, agree=True, on=DISBURSED_ON)
     return subject, order, loan, before, world
@@ -100,13 +93,7 @@ def test_unwinding_is_replay_safe(loop: Any) -> None:
 
 def test_a_refunded_order_cancels_its_open_applications(world: Any, django_capture_on_commit_callbacks: Any) -> None:
     subject = world.customer()
-    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
-                                  colour_code="white", actor=subject.ref)
-    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
-    order.refresh_from_db()
-    app = services.apply(subject, services.ApplicationInput(
-        product="car-purchase", amount_fen=order.total_fen * 8 // 10, term=36, consent=True, order_ref=order.ref,
-        merchant_org_id=world.dealer.pk, car_price_fen=order.total_fen), on=DISBURSED_ON)
+    order, app = world.order_with_offer(subject)
     assert app.state == Application.State.APPROVED
     with django_capture_on_commit_callbacks(execute=True):
         commerce.cancel(order_id=order.pk, actor=subject.ref)
@@ -119,13 +106,7 @@ def test_a_refunded_order_cancels_its_open_applications(world: Any, django_captu
 
 def test_an_offer_for_an_order_paid_meanwhile_cannot_be_signed(world: Any) -> None:
     subject = world.customer()
-    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
-                                  colour_code="white", actor=subject.ref)
-    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
-    order.refresh_from_db()
-    app = services.apply(subject, services.ApplicationInput(
-        product="car-purchase", amount_fen=order.total_fen * 8 // 10, term=36, consent=True, order_ref=order.ref,
-        merchant_org_id=world.dealer.pk, car_price_fen=order.total_fen), on=DISBURSED_ON)
+    order, app = world.order_with_offer(subject)
     commerce.pay_balance(order_id=order.pk, actor=subject.ref)
     with pytest.raises(Problem) as info:
         services.accept_offer(subject, app.pk, agree=True, on=DISBURSED_ON)
