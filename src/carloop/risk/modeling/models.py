@@ -237,7 +237,8 @@ class GbmModel:
     """LightGBM on raw numeric features and WoE-coded categoricals.
 
     Monotone constraints come from the binning: a numeric feature whose binned bad rate rises (falls) is
-    constrained increasing (decreasing); WoE-coded categoricals are increasing by construction.
+    constrained increasing (decreasing) where an unconstrained fit agrees (``_agreed_trends``); WoE-coded
+    categoricals are increasing by construction.
     """
 
     kind = "gbm"
@@ -306,7 +307,8 @@ class GbmModel:
                 continue
             seen = ~np.isnan(matrix[:, j])
             values, effects = matrix[seen, j], contrib[seen, j]
-            rho = 0.0 if np.ptp(values) == 0 or np.ptp(effects) == 0 else float(spearmanr(values, effects)[0])  # float-ok
+            flat = len(values) < 2 or np.ptp(values) == 0 or np.ptp(effects) == 0
+            rho = 0.0 if flat else float(spearmanr(values, effects)[0])  # float-ok
             out.append(fb.trend if fb.trend * rho >= MIN_TREND_AGREEMENT else 0)
         return out
 
