@@ -140,6 +140,19 @@ def test_gbm_respects_monotone_constraints(dataset):
     assert len(row.reasons) <= 4 and all(r.impact > 0 for r in row.reasons)
 
 
+
+def test_gbm_drops_a_trend_that_reverses_next_to_a_correlated_feature():
+    rng = np.random.default_rng(3)
+    n = 2000
+    duration = rng.uniform(6, 60, n)
+    amount = duration * 150 + rng.normal(0, 2000, n)  # rises with duration, so it looks risky on its own
+    logit = -1.0 + 0.1 * (duration - 30) - 0.0002 * (amount - 4500)
+    y = (rng.uniform(0, 1, n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    x = pd.DataFrame({"duration": duration.round(), "amount": amount.round()})
+    model = GbmModel().fit(x, y, [])
+    assert model.binner.features["amount"].trend == 1
+    assert dict(zip(model.features, model.constraints, strict=True)) == {"duration": 1, "amount": 0}
+
 # --- metrics and CV ----------------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from .binning import Binner, BinningParams, FeatureBinning
 
 N_REASONS = 4
+MIN_TREND_AGREEMENT = 0.5  # float-ok: see GbmModel._agreed_trends
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,8 @@ class GbmModel:
     """LightGBM on raw numeric features and WoE-coded categoricals.
 
     Monotone constraints come from the binning: a numeric feature whose binned bad rate rises (falls) is
-    constrained increasing (decreasing); WoE-coded categoricals are increasing by construction.
+    constrained increasing (decreasing) where an unconstrained fit agrees (``_agreed_trends``); WoE-coded
+    categoricals are increasing by construction.
     """
 
     kind = "gbm"
@@ -265,7 +267,6 @@ class GbmModel:
 
         self.binner.fit(x, y, categorical)
         self.features = list(x.columns)
-        self.constraints = [fb.trend if fb.kind == "numeric" else 1 for fb in (self.binner.features[n] for n in self.features)]
         p = self.params
         booster_params = {
             "objective": "binary",
@@ -276,15 +277,40 @@ class GbmModel:
             "bagging_freq": 1,
             "feature_fraction": p.colsample_bytree,
             "lambda_l2": p.reg_lambda,
-            "monotone_constraints": self.constraints,
-            "monotone_constraints_method": "advanced",
             "seed": p.seed,
             "num_threads": 1,
             "verbose": -1,
         }
-        data = lgb.Dataset(self._matrix(x), label=y, feature_name=[f"f{j}" for j in range(len(self.features))])
+        matrix = self._matrix(x)
+        data = lgb.Dataset(matrix, label=y, feature_name=[f"f{j}" for j in range(len(self.features))], free_raw_data=False)
+        free = lgb.train(booster_params, data, num_boost_round=p.n_estimators)
+        self.constraints = self._agreed_trends(matrix, np.asarray(free.predict(matrix, pred_contrib=True, num_threads=1)))
+        booster_params.update({"monotone_constraints": self.constraints, "monotone_constraints_method": "advanced"})
         self.booster = lgb.train(booster_params, data, num_boost_round=p.n_estimators)
         return self
+
+    def _agreed_trends(self, matrix: np.ndarray, contrib: np.ndarray) -> list[int]:
+        """+1/-1 per feature where the binning trend and an unconstrained fit agree, else 0 (categoricals: +1).
+
+        A numeric feature's univariate trend can vanish or reverse once the other features are in the model
+        (credit amount given duration, say); it is enforced only when the unconstrained model's contribution
+        of the feature has a Spearman correlation with its value of the same sign and at least
+        ``MIN_TREND_AGREEMENT`` in size.
+        """
+        from scipy.stats import spearmanr
+
+        out = []
+        for j, name in enumerate(self.features):
+            fb = self.binner.features[name]
+            if fb.kind != "numeric":
+                out.append(1)
+                continue
+            seen = ~np.isnan(matrix[:, j])
+            values, effects = matrix[seen, j], contrib[seen, j]
+            flat = len(values) < 2 or np.ptp(values) == 0 or np.ptp(effects) == 0
+            rho = 0.0 if flat else float(spearmanr(values, effects)[0])  # float-ok
+            out.append(fb.trend if fb.trend * rho >= MIN_TREND_AGREEMENT else 0)
+        return out
 
     def logits(self, x: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.booster.predict(self._matrix(x), raw_score=True, num_threads=1))
