@@ -88,8 +88,8 @@ def _request_hash(**fields: Any) -> str:
 
 def _loan_for(subject: Subject, loan_id: uuid.UUID, *, lock: bool = True) -> Loan:
     qs = Loan.objects.select_related("product")
-    if lock:
-        qs = qs.select_for_update()
+    if lock:  # the loan row only: locking its product too would serialize every repayment of that product
+        qs = qs.select_for_update(of=("self",))
     loan = qs.filter(pk=loan_id).first()
     if loan is None or not (loan.customer_id == subject.user_id or subject.has_role("finance_ops", "ops")):
         raise NotFound()
