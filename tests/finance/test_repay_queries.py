@@ -21,8 +21,8 @@ from .conftest import World
 pytestmark = pytest.mark.django_db
 
 # Statements of one regular repayment: in its transaction, and with the after-commit delivery of its event.
-MAX_IN_TRANSACTION = {"postgresql": 15, "sqlite": 18}
-MAX_WITH_DELIVERY = {"postgresql": 26, "sqlite": 29}
+MAX_IN_TRANSACTION = {"postgresql": 14, "sqlite": 17}
+MAX_WITH_DELIVERY = {"postgresql": 25, "sqlite": 28}
 
 
 def _count(world: World, kind: str, loan: Loan, last_period: int, capture: Callable[..., Any]) -> tuple[int, int]:

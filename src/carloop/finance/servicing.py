@@ -221,16 +221,18 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
                           fee_fen=alloc.fee, interest_fen=alloc.interest, principal_fen=alloc.principal,
                           prepayment_fee_fen=alloc.prepayment_fee, prepayment_option=prepayment_option,
                           business_date=on, request_hash=digest, days_past_due=dpd)
-    repayment.split = _post_to_ledger(loan, funding, outstanding_before, repayment, subject.ref)
+    transfers, repayment.split = _ledger_transfers(loan, funding, outstanding_before, repayment, subject.ref)
+    LoanFunding.objects.bulk_update(funding, ["outstanding_fen"])
     repayment.save(force_insert=True)
     loan.outstanding_principal_fen -= alloc.principal
-    still_open = _refresh_status(loan, on)
+    still_open = _refresh_status(loan, installments, on)
     if loan.outstanding_principal_fen == 0 and not still_open:
         loan.close()
         loan.closed_on = on
         if loan.pledge_status in (Loan.Pledge.PENDING, Loan.Pledge.REGISTERED):
             loan.pledge_status = Loan.Pledge.RELEASED
-    loan.save()
+    loan.save(update_fields=["outstanding_principal_fen", "oldest_unpaid_due", "bucket", "state", "closed_on",
+                             "pledge_status", "updated_at"])
     audit.record(subject.ref, f"finance.repayment.{repayment_kind}", "finance.loan", loan.pk,
                  {"repayment_id": str(repayment.pk), "amount_fen": amount_fen})
     events.publish("finance.repayment.posted", f"finance:loan:{loan.pk}", {
@@ -239,13 +241,17 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
         "interest_fen": alloc.interest, "fee_fen": alloc.fee + alloc.prepayment_fee, "penalty_fen": alloc.penalty,
         "days_past_due": dpd, "loan_closed": loan.state == Loan.State.CLOSED, "business_date": on.isoformat(),
     }, actor=subject.ref)
+    # Last: the platform's clearing and income accounts are in every repayment, so their row locks are held from
+    # here to the commit only.
+    if transfers:
+        ledger.transfer_batch(transfers)
     return repayment, False
 
 
-def _refresh_status(loan: Loan, on: date) -> bool:
-    """Oldest unpaid due date and DPD bucket; returns whether any instalment is still open."""
-    oldest = (Installment.objects.filter(loan=loan, status__in=OPEN).order_by("due_date")
-              .values_list("due_date", flat=True).first())
+def _refresh_status(loan: Loan, installments: list[Installment], on: date) -> bool:
+    """Oldest unpaid due date and DPD bucket from the loan's open instalments as the repayment left them; returns
+    whether any is still open."""
+    oldest = min((i.due_date for i in installments if i.status in OPEN), default=None)
     loan.oldest_unpaid_due = oldest
     loan.bucket = bucket_for((on - oldest).days if oldest else 0)
     return oldest is not None
@@ -309,11 +315,12 @@ def _prepay(loan: Loan, installments: list[Installment], upcoming: list[Installm
                          monthly_fee_rate=loan.monthly_fee_rate, first_period=first.period,
                          fee_base_fen=balance if loan.method == Method.MONTHLY_FEE else None)
     Installment.objects.filter(pk__in=[i.pk for i in untouched]).delete()
-    Installment.objects.bulk_create([
+    rescheduled = Installment.objects.bulk_create([
         Installment(loan=loan, period=r.period, due_date=r.due_date, principal_fen=r.principal_fen,
                     interest_fen=r.interest_fen, fee_fen=r.fee_fen)
         for r in new.rows()
     ])
+    installments[:] = [i for i in installments if i not in untouched] + rescheduled
     audit.record("system", "finance.loan.rescheduled", "finance.loan", loan.pk,
                  {"option": option, "prepaid_principal_fen": principal, "periods": periods, "from_period": first.period})
 
@@ -350,9 +357,9 @@ def principal_shares(principal: int, outstanding: list[int]) -> list[int]:
     return shares
 
 
-def _post_to_ledger(loan: Loan, funding: list[LoanFunding], outstanding_before: int, rep: Repayment,
-                    actor: str) -> dict[str, dict[str, int]]:
-    """Customer money in through clearing; principal to each funder pro rata to its outstanding share, partner
+def _ledger_transfers(loan: Loan, funding: list[LoanFunding], outstanding_before: int, rep: Repayment,
+                      actor: str) -> tuple[list[TransferSpec], dict[str, dict[str, int]]]:
+    """The repayment's transfers and split (each funding row's outstanding is reduced in memory). Customer money in through clearing; principal to each funder pro rata to its outstanding share, partner
     interest at the partner rate, the spread, fees, penalties and prepayment fees to the platform."""
     clearing, income = accounts.clearing().id, accounts.income().id
     specs: list[TransferSpec] = []
@@ -377,7 +384,6 @@ def _post_to_ledger(loan: Loan, funding: list[LoanFunding], outstanding_before: 
         if interest:
             specs.append(TransferSpec(id=f"{base}:interest", debit=clearing, credit=accounts.pool(key).id,
                                       amount_fen=interest, code=accounts.T_INTEREST, memo=loan.contract_no, actor=actor))
-    LoanFunding.objects.bulk_update(funding, ["outstanding_fen"])
     split[accounts.PLATFORM + ":income"] = {"interest": interest_left, "fee": rep.fee_fen, "penalty": rep.penalty_fen,
                                             "prepayment_fee": rep.prepayment_fee_fen}
     for amount, code, leg in ((interest_left, accounts.T_SERVICE_FEE, "service"), (rep.fee_fen, accounts.T_FEE, "fee"),
@@ -386,9 +392,7 @@ def _post_to_ledger(loan: Loan, funding: list[LoanFunding], outstanding_before: 
         if amount:
             specs.append(TransferSpec(id=f"finance:repayment:{rep.pk}:{leg}", debit=clearing, credit=income,
                                       amount_fen=amount, code=code, memo=loan.contract_no, actor=actor))
-    if specs:
-        ledger.transfer_batch(specs)
-    return split
+    return specs, split
 
 
 # ------------------------------------------------------------------------------------------------- write-off
