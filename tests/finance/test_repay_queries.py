@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 # Statements of one regular repayment: in its transaction, and with the after-commit delivery of its event.
 MAX_IN_TRANSACTION = {"postgresql": 14, "sqlite": 17}
-MAX_WITH_DELIVERY = {"postgresql": 22, "sqlite": 25}
+MAX_WITH_DELIVERY = {"postgresql": 21, "sqlite": 24}
 
 
 def _count(world: World, kind: str, loan: Loan, last_period: int, capture: Callable[..., Any]) -> tuple[int, int]:
