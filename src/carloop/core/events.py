@@ -95,21 +95,26 @@ def _deliver(row: Event) -> bool:
 
     event = _to_domain(row)
     errors: list[str] = []
-    for sub in _matching(event.type):
+    subscriptions = _matching(event.type)
+    # The in-process subscribers (each in its own savepoint) and the delivery mark commit together: one commit.
+    with transaction.atomic():
+        for sub in subscriptions:
+            if sub.background:
+                continue
+            try:
+                with transaction.atomic():
+                    sub.handler(event)
+            except Exception as exc:  # a subscriber bug must not break the publisher's request
+                log.exception("subscriber %s failed for event %s", handler_path(sub.handler), event.id)
+                errors.append(f"{handler_path(sub.handler)}: {exc!r}")
+        Event.objects.filter(pk=row.pk).update(
+            attempts=F("attempts") + 1,
+            delivered_at=None if errors else timezone.now(),
+            last_error="\n".join(errors),
+        )
+    for sub in subscriptions:
         if sub.background:
             deliver_event_to.enqueue(str(event.id), handler_path(sub.handler))
-            continue
-        try:
-            with transaction.atomic():
-                sub.handler(event)
-        except Exception as exc:  # a subscriber bug must not break the publisher's request
-            log.exception("subscriber %s failed for event %s", handler_path(sub.handler), event.id)
-            errors.append(f"{handler_path(sub.handler)}: {exc!r}")
-    Event.objects.filter(pk=row.pk).update(
-        attempts=F("attempts") + 1,
-        delivered_at=None if errors else timezone.now(),
-        last_error="\n".join(errors),
-    )
     return not errors
 
 
