@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from carloop.core import audit, events, notifications
@@ -214,15 +216,14 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
         if inst.owed_fen == 0 and inst.status != Installment.Status.CANCELLED:
             inst.status = Installment.Status.PAID
             inst.paid_on = on
-    Installment.objects.bulk_update(
-        alloc.touched, ["paid_principal_fen", "paid_interest_fen", "paid_fee_fen", "paid_penalty_fen", "status",
-                        "paid_on", "interest_fen", "fee_fen", "principal_fen"])
+    _save_rows(alloc.touched, ["paid_principal_fen", "paid_interest_fen", "paid_fee_fen", "paid_penalty_fen", "status",
+                               "paid_on", "interest_fen", "fee_fen", "principal_fen"])
     repayment = Repayment(loan=loan, key=key, kind=repayment_kind, amount_fen=amount_fen, penalty_fen=alloc.penalty,
                           fee_fen=alloc.fee, interest_fen=alloc.interest, principal_fen=alloc.principal,
                           prepayment_fee_fen=alloc.prepayment_fee, prepayment_option=prepayment_option,
                           business_date=on, request_hash=digest, days_past_due=dpd)
     transfers, repayment.split = _ledger_transfers(loan, funding, outstanding_before, repayment, subject.ref)
-    LoanFunding.objects.bulk_update(funding, ["outstanding_fen"])
+    _save_rows([f for f in funding if repayment.split[accounts.funder_key(f.partner_id)]["principal"]], ["outstanding_fen"])
     repayment.save(force_insert=True)
     loan.outstanding_principal_fen -= alloc.principal
     still_open = _refresh_status(loan, installments, on)
@@ -246,6 +247,15 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
     if transfers:
         ledger.transfer_batch(transfers)
     return repayment, False
+
+
+def _save_rows(rows: Sequence[Model], fields: list[str]) -> None:
+    """Write ``fields`` of ``rows`` in one statement: a plain UPDATE for a single row (Django compiles it several
+    times faster than bulk_update's CASE expressions, which only pay off for several rows)."""
+    if len(rows) == 1:
+        type(rows[0])._default_manager.filter(pk=rows[0].pk).update(**{f: getattr(rows[0], f) for f in fields})
+    elif rows:
+        type(rows[0])._default_manager.bulk_update(rows, fields)
 
 
 def _refresh_status(loan: Loan, installments: list[Installment], on: date) -> bool:
