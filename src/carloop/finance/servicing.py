@@ -88,8 +88,9 @@ def _request_hash(**fields: Any) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _loan_for(subject: Subject, loan_id: uuid.UUID, *, lock: bool = True) -> Loan:
-    qs = Loan.objects.select_related("product")
+def _loan_for(subject: Subject, loan_id: uuid.UUID, *, lock: bool = True, product: bool = True) -> Loan:
+    """The loan (with its product when ``product``: prepayments and payoffs need its fees and rules)."""
+    qs = Loan.objects.select_related("product") if product else Loan.objects.all()
     if lock:  # the loan row only: locking its product too would serialize every repayment of that product
         qs = qs.select_for_update(of=("self",))
     loan = qs.filter(pk=loan_id).first()
@@ -167,7 +168,7 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
     if not key or len(key) > 200:
         raise Invalid("idempotency-key-required", "还款需要幂等键", "A repayment needs an idempotency key",
                       errors=[FieldError("/headers/Idempotency-Key", "缺少或过长", "Missing or too long")])
-    loan = _loan_for(subject, loan_id)
+    loan = _loan_for(subject, loan_id, product=kind == "payoff" or bool(prepayment_option))
     digest = _request_hash(amount_fen=amount_fen, kind=kind, option=prepayment_option, on=on)
     existing = Repayment.objects.filter(loan=loan, key=key).first()
     if existing is not None:
