@@ -52,11 +52,11 @@ def test_repayments_of_one_product_do_not_wait_for_each_other(world: World, monk
     errors: list[BaseException] = []
     open_installments = servicing._open_installments
 
-    def pausing(loan: Loan) -> list[Any]:
+    def pausing(loan: Loan, due_on: Any = None) -> list[Any]:
         if loan.pk == held.pk:
             locked.set()
             other_done.wait(timeout=10)
-        return open_installments(loan)
+        return open_installments(loan, due_on)
 
     monkeypatch.setattr(servicing, "_open_installments", pausing)
 

@@ -14,7 +14,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from carloop.core import audit, events, notifications
@@ -105,8 +105,15 @@ def _require_active(loan: Loan) -> None:
                        "This loan is closed, written off or not yet disbursed: no repayment is possible")
 
 
-def _open_installments(loan: Loan) -> list[Installment]:
-    return list(Installment.objects.select_for_update().filter(loan=loan, status__in=OPEN).order_by("period"))
+def _open_installments(loan: Loan, due_on: date | None = None) -> list[Installment]:
+    """The loan's open instalments, locked, oldest first. With ``due_on``, only those due by then and the next two:
+    all that a regular repayment can pay (the due ones and the next), and the one that is then the oldest open."""
+    rows = Installment.objects.select_for_update().filter(loan=loan, status__in=OPEN)
+    if due_on is not None:
+        following = (Installment.objects.filter(loan=loan, status__in=OPEN, due_date__gt=due_on).order_by("period")
+                     .values("pk")[:2])
+        rows = rows.filter(Q(due_date__lte=due_on) | Q(pk__in=following))
+    return list(rows.order_by("period"))
 
 
 # ---------------------------------------------------------------------------------------------------- payoff
@@ -184,7 +191,7 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
         raise Invalid("invalid-prepayment-option", "提前还款方式须为 shorter_term 或 lower_installment",
                       "prepayment_option must be shorter_term or lower_installment",
                       errors=[FieldError("/prepayment_option", "无效", "Invalid")])
-    installments = _open_installments(loan)
+    installments = _open_installments(loan, due_on=on if kind == "regular" and not prepayment_option else None)
     # The platform first: it absorbs the rounding residue of the principal split (portable across databases,
     # whose NULL ordering differs).
     funding = sorted(LoanFunding.objects.select_for_update().filter(loan=loan),
