@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -97,7 +97,14 @@ def _deliver(row: Event) -> bool:
     errors: list[str] = []
     subscriptions = _matching(event.type)
     # The in-process subscribers (each in its own savepoint) and the delivery mark commit together: one commit.
+    durable = connection.in_atomic_block
     with transaction.atomic():
+        if not durable and connection.vendor == "postgresql":
+            # This commit need not wait for its WAL flush: lost in a crash, it would lose the subscribers' writes
+            # and the delivery mark together, and the event, still undelivered, is delivered again (subscribers
+            # are idempotent). Only when this is the whole transaction, never a caller's.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         for sub in subscriptions:
             if sub.background:
                 continue
