@@ -60,3 +60,26 @@ def test_background_subscribers_run_as_tasks() -> None:
     events.subscribe("test.thing.*", _record, background=True)
     events.publish("test.thing.created", "thing:4")
     assert seen == ["thing:4"]  # the test settings run tasks immediately
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_delivery_commits_asynchronously_only_in_its_own_transaction() -> None:
+    from django.db import connection
+
+    settings: list[str] = []
+
+    def _setting(event: events.DomainEvent) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            settings.append(cursor.fetchone()[0])
+
+    events.subscribe("test.sync.*", _setting)
+    try:
+        event = events.publish("test.sync.created", "thing:5")  # delivered in a transaction of its own
+        with transaction.atomic():  # a caller's transaction keeps its durable commit
+            events.replay(event.id)
+    finally:
+        events._subscriptions[:] = [s for s in events._subscriptions if s.handler is not _setting]
+    assert settings == ["off", "on"]
+    assert Event.objects.get(pk=event.id).attempts == 2

@@ -122,6 +122,30 @@ def test_prepayment_lower_installment_and_payoff(world: World) -> None:
     assert err.value.status == 409
 
 
+def test_regular_repayments_keep_the_oldest_unpaid_due_and_close_the_loan(world: World) -> None:
+    loan = world.loan(term=12)
+    subject = world.customer()
+    rows = list(loan.installments.order_by("period"))
+    servicing.repay(subject, loan.pk, amount_fen=rows[0].owed_fen - 100, key="r1", on=rows[0].due_date)
+    loan.refresh_from_db()
+    assert loan.oldest_unpaid_due == rows[0].due_date and loan.bucket == "current"
+    late = rows[1].due_date + timedelta(days=5)  # the rest of 1 is 36 days late, 2 is 5 days late
+    servicing.repay(subject, loan.pk, amount_fen=100, key="r2", on=late)
+    loan.refresh_from_db()
+    assert loan.oldest_unpaid_due == rows[1].due_date and loan.bucket == "1-30"
+    servicing.repay(subject, loan.pk, amount_fen=rows[1].owed_fen + rows[2].owed_fen, key="r3", on=late)
+    loan.refresh_from_db()  # 2 and the next one (3) paid in full: 4 is now the oldest open instalment
+    assert loan.oldest_unpaid_due == rows[3].due_date and loan.bucket == "current"
+    for row in rows[3:]:
+        assert loan.state == Loan.State.ACTIVE
+        servicing.repay(subject, loan.pk, amount_fen=row.owed_fen, key=f"r-{row.period}", on=row.due_date)
+        loan.refresh_from_db()
+    assert loan.state == Loan.State.CLOSED and loan.closed_on == rows[-1].due_date
+    assert loan.outstanding_principal_fen == 0 and loan.oldest_unpaid_due is None
+    assert not loan.installments.exclude(status=Installment.Status.PAID).exists()
+    assert selectors.reconcile_funders() == []
+
+
 def test_shorter_term_prepayment(world: World) -> None:
     loan = world.loan()
     subject = world.customer()

@@ -9,6 +9,7 @@ redeliver`` (or the worker) retries it. ``replay`` re-delivers a stored event by
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from carloop.core.models import Event
@@ -60,12 +62,12 @@ def handler_path(handler: Handler) -> str:
 
 def publish(type: str, subject: str, payload: dict[str, Any] | None = None, *, actor: str = "system") -> DomainEvent:  # noqa: A002
     """Record an event in the current transaction; subscribers see it after commit."""
+    # The payload as the database returns it (a JSON round trip): delivery uses this row without reading it back.
     row = Event.objects.create(
-        type=type, subject=subject, actor=actor, occurred_at=timezone.now(), payload=payload or {}
+        type=type, subject=subject, actor=actor, occurred_at=timezone.now(), payload=json.loads(json.dumps(payload or {}))
     )
-    event = _to_domain(row)
-    transaction.on_commit(lambda: deliver(event.id))
-    return event
+    transaction.on_commit(lambda: _deliver(row))
+    return _to_domain(row)
 
 
 def _to_domain(row: Event) -> DomainEvent:
@@ -85,26 +87,41 @@ def run_handler(event: DomainEvent, path: str) -> None:
 
 def deliver(event_id: uuid.UUID) -> bool:
     """Deliver a stored event to its subscribers; returns whether every in-process subscriber succeeded."""
+    return _deliver(Event.objects.get(pk=event_id))
+
+
+def _deliver(row: Event) -> bool:
     from carloop.core.tasks import deliver_event_to  # local: tasks import this module
 
-    row = Event.objects.get(pk=event_id)
     event = _to_domain(row)
     errors: list[str] = []
-    for sub in _matching(event.type):
+    subscriptions = _matching(event.type)
+    # The in-process subscribers (each in its own savepoint) and the delivery mark commit together: one commit.
+    durable = connection.in_atomic_block
+    with transaction.atomic():
+        if not durable and connection.vendor == "postgresql":
+            # This commit need not wait for its WAL flush: lost in a crash, it would lose the subscribers' writes
+            # and the delivery mark together, and the event, still undelivered, is delivered again (subscribers
+            # are idempotent). Only when this is the whole transaction, never a caller's.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        for sub in subscriptions:
+            if sub.background:
+                continue
+            try:
+                with transaction.atomic():
+                    sub.handler(event)
+            except Exception as exc:  # a subscriber bug must not break the publisher's request
+                log.exception("subscriber %s failed for event %s", handler_path(sub.handler), event.id)
+                errors.append(f"{handler_path(sub.handler)}: {exc!r}")
+        Event.objects.filter(pk=row.pk).update(
+            attempts=F("attempts") + 1,
+            delivered_at=None if errors else timezone.now(),
+            last_error="\n".join(errors),
+        )
+    for sub in subscriptions:
         if sub.background:
             deliver_event_to.enqueue(str(event.id), handler_path(sub.handler))
-            continue
-        try:
-            with transaction.atomic():
-                sub.handler(event)
-        except Exception as exc:  # a subscriber bug must not break the publisher's request
-            log.exception("subscriber %s failed for event %s", handler_path(sub.handler), event.id)
-            errors.append(f"{handler_path(sub.handler)}: {exc!r}")
-    Event.objects.filter(pk=row.pk).update(
-        attempts=row.attempts + 1,
-        delivered_at=None if errors else timezone.now(),
-        last_error="\n".join(errors),
-    )
     return not errors
 
 

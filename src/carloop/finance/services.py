@@ -288,7 +288,7 @@ def _publish_decided(app: Application, actor: str) -> None:
 def review(subject: Subject, application_id: uuid.UUID, approve: bool, note: str = "", *, on: date | None = None) -> Application:
     """Manual review of a referred application (risk analysts and ops)."""
     subject.require_role("risk_analyst", "ops")
-    app = Application.objects.select_for_update().select_related("product").filter(pk=application_id).first()
+    app = Application.objects.select_for_update(of=("self",)).select_related("product").filter(pk=application_id).first()
     if app is None:
         raise NotFound()
     if app.state != Application.State.REFERRED:
@@ -309,7 +309,7 @@ def apply_risk_review(application_ref: str, outcome: str, approved_amount_fen: i
         application_id = uuid.UUID(application_ref.removeprefix(prefix))
     except ValueError:
         return False
-    app = Application.objects.select_for_update().select_related("product").filter(pk=application_id).first()
+    app = Application.objects.select_for_update(of=("self",)).select_related("product").filter(pk=application_id).first()
     if app is None or app.state != Application.State.REFERRED:
         return False
     _settle_referral(app, outcome == "approve", approved_amount_fen or app.amount_fen, price_tier, "", actor,

@@ -120,8 +120,9 @@ def record_fact(
 def refresh_features(customer_user_id: uuid.UUID | str, now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     values = fs.compute(q.facts_of(customer_user_id), now)
-    FeatureRow.objects.update_or_create(
-        subject_kind="customer", subject_id=customer_user_id, defaults={"features": values, "computed_at": now}
+    FeatureRow.objects.bulk_create(  # one upsert
+        [FeatureRow(subject_kind="customer", subject_id=customer_user_id, features=values, computed_at=now)],
+        update_conflicts=True, unique_fields=["subject_kind", "subject_id"], update_fields=["features", "computed_at", "updated_at"],
     )
     return values
 
