@@ -377,8 +377,9 @@ def principal_shares(principal: int, outstanding: list[int]) -> list[int]:
 
 def _ledger_transfers(loan: Loan, funding: list[LoanFunding], outstanding_before: int, rep: Repayment,
                       actor: str) -> tuple[list[TransferSpec], dict[str, dict[str, int]]]:
-    """The repayment's transfers and split (each funding row's outstanding is reduced in memory). Customer money in through clearing; principal to each funder pro rata to its outstanding share, partner
-    interest at the partner rate, the spread, fees, penalties and prepayment fees to the platform."""
+    """The repayment's transfers and split (each funding row's outstanding is reduced in memory). Customer money in
+    through clearing; principal to each funder pro rata to its outstanding share, partner interest at the partner
+    rate, the spread, fees, penalties and prepayment fees to the platform."""
     clearing, income = accounts.clearing().id, accounts.income().id
     specs: list[TransferSpec] = []
     split: dict[str, dict[str, int]] = {}
