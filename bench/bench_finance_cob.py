@@ -34,6 +34,7 @@ AS_OF = date(2026, 11, 20)
 def _setup_django() -> None:
     os.environ["CARLOOP_DATABASE_URL"] = f"{PG}/{DB_NAME}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carloop.settings")
+    os.environ.setdefault("CARLOOP_DEBUG", "false")  # as in production: no per-query logging
     os.environ.setdefault("CARLOOP_NOTIFICATION_BACKEND", "file")
     os.environ.setdefault("CARLOOP_VAR_DIR", "/tmp/carloop-bench-var")
     import django
