@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--customers", type=int, default=200)
     args = parser.parse_args(argv)
-    env = {**os.environ, "CARLOOP_DATABASE_URL": DB_URL, "DJANGO_SETTINGS_MODULE": "carloop.settings", "CARLOOP_LOG_LEVEL": "WARNING"}
+    env = {"CARLOOP_DEBUG": "false", **os.environ, "CARLOOP_DATABASE_URL": DB_URL,
+           "DJANGO_SETTINGS_MODULE": "carloop.settings", "CARLOOP_LOG_LEVEL": "WARNING"}
     os.environ.update(env)
     sys.path.insert(0, str(ROOT / "src"))
     _recreate_database()
