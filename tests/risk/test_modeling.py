@@ -140,7 +140,6 @@ def test_gbm_respects_monotone_constraints(dataset):
     assert len(row.reasons) <= 4 and all(r.impact > 0 for r in row.reasons)
 
 
-
 def test_gbm_drops_a_trend_that_reverses_next_to_a_correlated_feature():
     rng = np.random.default_rng(3)
     n = 2000
@@ -152,6 +151,7 @@ def test_gbm_drops_a_trend_that_reverses_next_to_a_correlated_feature():
     model = GbmModel().fit(x, y, [])
     assert model.binner.features["amount"].trend == 1
     assert dict(zip(model.features, model.constraints, strict=True)) == {"duration": 1, "amount": 0}
+
 
 # --- metrics and CV ----------------------------------------------------------------------------------------
 

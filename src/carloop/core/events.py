@@ -97,9 +97,9 @@ def _deliver(row: Event) -> bool:
     errors: list[str] = []
     subscriptions = _matching(event.type)
     # The in-process subscribers (each in its own savepoint) and the delivery mark commit together: one commit.
-    durable = connection.in_atomic_block
+    in_callers_transaction = connection.in_atomic_block
     with transaction.atomic():
-        if not durable and connection.vendor == "postgresql":
+        if not in_callers_transaction and connection.vendor == "postgresql":
             # This commit need not wait for its WAL flush: lost in a crash, it would lose the subscribers' writes
             # and the delivery mark together, and the event, still undelivered, is delivered again (subscribers
             # are idempotent). Only when this is the whole transaction, never a caller's.
