@@ -137,11 +137,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 if "pytest" in sys.modules:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # the test suite only
 
-# Login throttling (django-axes): 5 failures per username+IP lock for 15 minutes.
+# Login throttling (django-axes): 5 failures on one account, by any of its names and from any address, lock
+# that account's sign-in for 15 minutes (decision 0004).
 AXES_ENABLED = _env_bool("CARLOOP_LOGIN_THROTTLE", True)
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 0.25  # float-ok: hours, not money
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_CALLABLE = "carloop.identity.auth.lockout_key"
 AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
 AXES_VERBOSE = False
 

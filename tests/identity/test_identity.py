@@ -106,6 +106,34 @@ def test_login_by_phone_and_throttling() -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("typed", ["+86 138 0013 8000", "138-0013-8000", "+8613800138000", " 13800138000 "])
+def test_login_accepts_the_phone_formats_sign_up_accepts(typed: str) -> None:
+    services.register_customer(phone=typed, password="Tr0ub4dour&3x")
+    assert Client().post("/login/", {"username": typed, "password": "Tr0ub4dour&3x"}).status_code == 302
+    assert Client().post("/login/", {"username": "13800138000", "password": "Tr0ub4dour&3x"}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_failures_lock_the_account_whatever_identifier_was_typed() -> None:
+    user = services.register_customer(phone="13800001119", password="Tr0ub4dour&3x", username="lockme")
+    identifiers = ["lockme", "13800001119", "+86 138 0000 1119", "lockme", "138-0000-1119"]
+    for typed in identifiers[:-1]:
+        assert Client().post("/login/", {"username": typed, "password": "wrong"}).status_code == 200
+    assert Client().post("/login/", {"username": identifiers[-1], "password": "wrong"}).status_code == 429
+    for typed in ["lockme", "13800001119", "+86 138 0000 1119"]:
+        response = Client().post("/login/", {"username": typed, "password": "Tr0ub4dour&3x"}, REMOTE_ADDR="10.9.8.7")
+        assert response.status_code == 429, typed
+    assert user.is_active
+
+
+@pytest.mark.django_db
+def test_unknown_identifiers_lock_like_accounts() -> None:
+    for _ in range(4):
+        assert Client().post("/login/", {"username": "+86 139 9999 0000", "password": "x"}).status_code == 200
+    assert Client().post("/login/", {"username": "13999990000", "password": "x"}).status_code == 429
+
+
+@pytest.mark.django_db
 def test_session_api_writes_need_csrf() -> None:
     user = services.register_customer(phone="13800001118", password="Tr0ub4dour&3x")
     client = Client(enforce_csrf_checks=True)

@@ -24,12 +24,29 @@ PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 TOKEN_PREFIX = "cl_"
 
 
+def canonical_phone(value: str) -> str | None:
+    """The 11-digit mainland mobile number in ``value`` (spaces, dashes and +86 allowed), or None.
+
+    The one phone normaliser: sign-up, sign-in and the login throttle all read a typed number through it.
+    """
+    digits = pii.normalize("phone", value)
+    return digits if PHONE_RE.match(digits) else None
+
+
 def normalize_phone(phone: str, pointer: str = "/phone") -> str:
-    digits = pii.normalize("phone", phone)
-    if not PHONE_RE.match(digits):
+    digits = canonical_phone(phone)
+    if digits is None:
         raise Invalid("invalid-phone", "手机号格式无效", "Invalid mobile number",
                       errors=[FieldError(pointer, "请输入 11 位中国大陆手机号", "Enter an 11-digit mainland China mobile number")])
     return digits
+
+
+def find_account(identifier: str) -> User | None:
+    """The account a sign-in name designates: a username, or a mobile number in any accepted format."""
+    user = User.objects.filter(username=identifier).first()
+    if user is None and (digits := canonical_phone(identifier)) is not None:
+        user = User.objects.filter(phone_index=pii.blind_index("phone", digits)).first()
+    return user
 
 
 def register_customer(*, phone: str, password: str, display_name: str = "", username: str | None = None) -> User:
