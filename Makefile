@@ -26,7 +26,7 @@ demo: venv
 	$(BIN)/carloop migrate --no-input -v 0
 	$(BIN)/carloop seed --scale demo
 	@echo "carloop is starting on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/api/docs)"
-	$(BIN)/carloop serve --host 127.0.0.1 --port 8000
+	$(BIN)/carloop serve --single-process --host 127.0.0.1 --port 8000
 
 serve: venv
 	$(BIN)/carloop serve

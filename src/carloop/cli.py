@@ -1,6 +1,6 @@
 """The ``carloop`` console command: Django's management commands under friendlier names.
 
-``carloop serve`` (waitress), ``carloop migrate``, ``carloop seed --scale demo``, ``carloop worker``,
+``carloop serve`` (gunicorn, one worker per core; ``--single-process``: waitress), ``carloop migrate``, ``carloop seed --scale demo``, ``carloop worker``,
 ``carloop createsuperuser``, ``carloop token create USERNAME`` and every per-app command (``carloop finance …``).
 """
 
