@@ -334,3 +334,26 @@ def test_account_lookups_for_other_apps(wallet: uuid.UUID) -> None:
     with pytest.raises(Problem) as exc:
         ledger_q.balance(uuid.uuid4())
     assert problem(exc) == (404, "not-found")
+
+
+def test_statement_of_a_batch_follows_the_batch_order_with_consistent_running_balances(
+    world: uuid.UUID, wallet: uuid.UUID
+) -> None:
+    """Every line of a batch shares one created_at and their ids are uuid5 of the keys (random order): the
+    statement must still list them in the order they were applied, each balance following from the last."""
+    shop = open_("shop")
+    keys = [f"batch-line-{i}" for i in range(12)]
+    ledger.transfer_batch(
+        [TransferSpec(id=key, debit=wallet, credit=shop, amount_fen=100 * (i + 1), code=3001) for i, key in enumerate(keys)]
+    )
+    assert sorted(transfer_uuid(k) for k in keys) != [transfer_uuid(k) for k in keys]  # ids alone would misorder
+    lines = []
+    cursor = None
+    while True:
+        page = ledger_q.statement(wallet, cursor=cursor, limit=5)
+        lines += page.lines
+        if not (cursor := page.next_cursor):
+            break
+    assert [line.transfer_id for line in lines] == [transfer_uuid(k) for k in reversed(keys)] + [transfer_uuid("fund-wallet")]
+    for newer, older in zip(lines, lines[1:]):
+        assert newer.balance_after_fen == older.balance_after_fen - newer.amount_fen

@@ -44,7 +44,7 @@ class TransferAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ["memo", "actor", "=id"]
     list_select_related = ["debit", "credit"]
     date_hierarchy = "created_at"
-    ordering = ["-created_at", "-id"]
+    ordering = ["-seq"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Transfer._meta.fields]

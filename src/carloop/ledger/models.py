@@ -55,7 +55,10 @@ class Transfer(models.Model):
 
     The primary key is the client's transfer id (idempotency key), so it is not a UUID7 of ours.
     ``*_balance_after`` record each side's posted net credit (credits - debits) right after this transfer,
-    which makes statements with running balances a pure index range scan.
+    which makes statements with running balances a pure index range scan. ``seq`` orders transfers strictly:
+    it is assigned at insert, after both accounts are locked, so of two transfers touching one account the later
+    has the larger ``seq`` (a batch's lines, which share ``created_at``, in batch order). On PostgreSQL it is the
+    column default ``nextval('ledger_transfer_seq')`` (migration 0004); on SQLite the service assigns it.
     """
 
     id = models.UUIDField(primary_key=True, editable=False)
@@ -79,12 +82,13 @@ class Transfer(models.Model):
     created_at = models.DateTimeField()
     debit_balance_after = models.BigIntegerField()
     credit_balance_after = models.BigIntegerField()
+    seq = models.BigIntegerField(editable=False, help_text="Strictly increasing in the order transfers were applied")
 
     class Meta:
-        ordering = ["-created_at", "-id"]
+        ordering = ["-seq"]
         indexes = [
-            models.Index(fields=["debit", "created_at", "id"], name="ledger_transfer_debit_time"),
-            models.Index(fields=["credit", "created_at", "id"], name="ledger_transfer_credit_time"),
+            models.Index(fields=["debit", "seq"], name="ledger_transfer_debit_seq"),
+            models.Index(fields=["credit", "seq"], name="ledger_transfer_credit_seq"),
             models.Index(
                 fields=["expires_at"], name="ledger_transfer_expiring", condition=Q(expires_at__isnull=False)
             ),

@@ -6,7 +6,6 @@ import base64
 import binascii
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 
 from django.db.models import Q, QuerySet, Sum
 
@@ -136,19 +135,17 @@ def totals() -> dict[str, int]:
 # ------------------------------------------------------------------------------------------------- statements
 
 
-def encode_cursor(created_at: datetime, transfer_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{transfer_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def _decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, tid = raw.partition("|")
-        at = datetime.fromisoformat(stamp)
-        if at.tzinfo is None:
-            raise ValueError("naive cursor time")
-        return at, uuid.UUID(tid)
+        prefix, _, seq = raw.partition(":")
+        if prefix != "seq" or not seq.isdigit():
+            raise ValueError("not a statement cursor")
+        return int(seq)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise Invalid(
             "invalid-cursor", "分页游标无效", "Invalid page cursor",
@@ -159,7 +156,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 def statement(account_id: uuid.UUID, *, cursor: str | None = None, limit: int = 50) -> StatementPage:
     """Transfers touching the account, newest first, with the account's posted balance after each.
 
-    Keyset pagination on (created_at, id): pass ``next_cursor`` back as ``cursor`` for the next page.
+    Ordered by the transfers' ``seq`` (the order they were applied, so the balances follow each other even within
+    a batch); keyset pagination on it: pass ``next_cursor`` back as ``cursor`` for the next page.
     """
     acct = Account.objects.filter(pk=account_id).only("id", "key", "flags").first()
     if acct is None:
@@ -167,14 +165,13 @@ def statement(account_id: uuid.UUID, *, cursor: str | None = None, limit: int = 
     limit = max(1, min(limit, MAX_PAGE))
     after = Q()
     if cursor:
-        at, tid = _decode_cursor(cursor)
-        after = Q(created_at__lt=at) | Q(created_at=at, id__lt=tid)
+        after = Q(seq__lt=_decode_cursor(cursor))
     rows: list[Transfer] = []
     for side in ("debit", "credit"):
         rows.extend(
-            Transfer.objects.filter(after, **{f"{side}_id": acct.id}).order_by("-created_at", "-id")[: limit + 1]
+            Transfer.objects.filter(after, **{f"{side}_id": acct.id}).order_by("-seq")[: limit + 1]
         )
-    rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+    rows.sort(key=lambda r: r.seq, reverse=True)
     page, more = rows[:limit], len(rows) > limit
     debit_normal = is_debit_normal(acct.key, acct.flags)
     lines = []
@@ -189,5 +186,5 @@ def statement(account_id: uuid.UUID, *, cursor: str | None = None, limit: int = 
                 balance_after_fen=-net if debit_normal else net,
             )
         )
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more and page else None
+    next_cursor = encode_cursor(page[-1].seq) if more and page else None
     return StatementPage(lines=lines, next_cursor=next_cursor)

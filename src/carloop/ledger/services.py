@@ -406,10 +406,13 @@ def _write(new: Sequence[engine.NewTransfer], touched: Sequence[engine.AccountSt
             cursor.execute(sql, params)
             inserted = cursor.fetchone()
         return inserted is not None and inserted[0] == len(rows)
-    row_sql = "(" + ", ".join(["%s"] * len(_TRANSFER_COLUMNS)) + ")"
+    # SQLite: the i-th row's seq is the last rowid plus i (strictly increasing in batch order whether the subquery
+    # sees the statement's earlier rows or not; the table only grows, and IMMEDIATE transactions serialize writers).
+    placeholders = ", ".join(["%s"] * len(_TRANSFER_COLUMNS))
     insert = (
-        f"INSERT INTO {transfers} ({columns}) VALUES {', '.join([row_sql] * len(rows))} "
-        f"ON CONFLICT DO NOTHING RETURNING {qn('id')}"
+        f"INSERT INTO {transfers} ({columns}, {qn('seq')}) VALUES "
+        + ", ".join(f"({placeholders}, (SELECT coalesce(max(rowid), 0) FROM {transfers}) + %s)" for _ in rows)
+        + f" ON CONFLICT DO NOTHING RETURNING {qn('id')}"
     )
     update = (
         f"UPDATE {accounts} SET " + ", ".join(f"{qn(c)} = %s" for c in (*_BALANCE_COLUMNS, "updated_at"))
@@ -417,7 +420,11 @@ def _write(new: Sequence[engine.NewTransfer], touched: Sequence[engine.AccountSt
     )
     stamp = connection.ops.adapt_datetimefield_value(now)
     with _cursor() as cursor:
-        cursor.execute(insert, [_generic_param(kind, v) for row in rows for (_, kind), v in zip(_TRANSFER_COLUMNS, row, strict=True)])
+        cursor.execute(insert, [
+            param
+            for i, row in enumerate(rows, start=1)
+            for param in (*(_generic_param(kind, v) for (_, kind), v in zip(_TRANSFER_COLUMNS, row, strict=True)), i)
+        ])
         if len(cursor.fetchall()) != len(rows):
             return False
         cursor.executemany(update, [
