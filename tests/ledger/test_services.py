@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import timedelta
 
@@ -355,5 +356,5 @@ def test_statement_of_a_batch_follows_the_batch_order_with_consistent_running_ba
         if not (cursor := page.next_cursor):
             break
     assert [line.transfer_id for line in lines] == [transfer_uuid(k) for k in reversed(keys)] + [transfer_uuid("fund-wallet")]
-    for newer, older in zip(lines, lines[1:]):
+    for newer, older in itertools.pairwise(lines):
         assert newer.balance_after_fen == older.balance_after_fen - newer.amount_fen

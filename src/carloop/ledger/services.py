@@ -12,12 +12,13 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from carloop.core.errors import Conflict, FieldError, Invalid, Problem
@@ -38,6 +39,10 @@ MAX_ATTEMPTS = 8
 WIDE_BATCH_ACCOUNTS = 32
 _WIDE_BATCH_LOCK = 0x1ED6E5
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+# admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now; class 08 and no SQLSTATE at all
+# ("server closed the connection unexpectedly") also mean the connection is gone.
+CONNECTION_LOST_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+_LIMIT_CONSTRAINTS = frozenset({"ledger_account_debits_within_credits", "ledger_account_credits_within_debits"})
 KNOWN_ACCOUNT_FLAGS = (
     AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags.HISTORY
 )
@@ -238,19 +243,66 @@ def _check_ids(specs: Sequence[TransferSpec], batch: bool) -> None:
             ) from None
 
 
-def _retryable(exc: OperationalError) -> bool:
-    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+def _lost_connection(exc: OperationalError) -> bool:
+    """Whether ``exc`` means the PostgreSQL connection is gone (the server ended it, or it broke)."""
+    if connection.vendor != "postgresql":
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate in CONNECTION_LOST_SQLSTATES or sqlstate.startswith("08")
+
+
+def _transient(exc: OperationalError) -> bool:
+    """A failure that a new attempt can get past: a deadlock, a serialization failure or a lost connection."""
+    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES or _lost_connection(exc)
+
+
+def _retry_problem() -> Problem:
+    return Problem(
+        503, "retry-transaction",
+        "数据库冲突或连接中断，转账未完成；请重试整个事务",
+        "A database conflict or a lost connection stopped the transfer; retry the whole transaction",
+    )
+
+
+def _constraint_problem(exc: IntegrityError) -> Problem | None:
+    """A CHECK constraint of the ledger tables refused the write (the rules should have refused it first)."""
+    cause = exc.__cause__
+    diag = getattr(cause, "diag", None)
+    name = getattr(diag, "constraint_name", None) or str(exc).rpartition("CHECK constraint failed: ")[2].strip()
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate != "23514" and "CHECK constraint failed" not in str(exc):
+        return None
+    if name in _LIMIT_CONSTRAINTS:
+        return Conflict("insufficient-funds", "账户余额不足", "Insufficient funds in the account")
+    return Conflict(
+        "ledger-constraint-violated", "账本数据约束拒绝了该转账", "A ledger constraint refused the transfer",
+        constraint=name,
+    )
 
 
 def _execute(specs: list[TransferSpec], *, batch: bool) -> list[TransferResult]:
+    """Run the command, retrying transient failures. Outside a caller's transaction every attempt is a
+    transaction of its own, so a retry (on a fresh connection when it was lost) is safe: transfer ids make a
+    replay of a committed attempt idempotent. Inside a caller's transaction the caller's work is lost or
+    holds locks no retry here can release, so the failure is a 503 ``retry-transaction`` problem."""
     _check_ids(specs, batch)
+    in_callers_transaction = connection.in_atomic_block
     for attempt in range(MAX_ATTEMPTS):
         try:
             return _attempt(specs, batch)
-        except OperationalError as exc:
-            if not _retryable(exc) or attempt == MAX_ATTEMPTS - 1:
+        except IntegrityError as exc:
+            problem = _constraint_problem(exc)
+            if problem is None:
                 raise
-            time.sleep(random.uniform(0, 0.002 * 2**attempt))  # float-ok: back-off seconds, not money
+            raise problem from exc
+        except OperationalError as exc:
+            if not _transient(exc):
+                raise
+            if in_callers_transaction or attempt == MAX_ATTEMPTS - 1:
+                raise _retry_problem() from exc
+            if _lost_connection(exc):
+                connection.close()  # the next attempt connects afresh
+        time.sleep(random.uniform(0, 0.002 * 2**attempt))  # float-ok: back-off seconds, not money
     raise AssertionError("unreachable")
 
 
@@ -270,17 +322,24 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _cursor() -> Any:
+@contextmanager
+def _cursor() -> Iterator[Any]:
     """A cursor for the hot-path statements. On PostgreSQL a plain psycopg cursor on Django's connection (same
     transaction): server-side parameter binding sends the arrays in binary and lets psycopg prepare the
     statements after a few uses, where Django's client-side binding would quote every element as text. The
-    arrays use ``%b`` placeholders (binary format)."""
-    if _postgres():
-        import psycopg
+    arrays use ``%b`` placeholders (binary format). Its errors pass through Django's error wrapper, so they are
+    Django's ``DatabaseError``s (the psycopg error as ``__cause__``) and a broken connection is known to Django,
+    which drops it at the next ``close_old_connections``."""
+    with connection.wrap_database_errors:
+        if _postgres():
+            import psycopg
 
-        connection.ensure_connection()
-        return psycopg.Cursor(connection.connection)
-    return connection.cursor()
+            connection.ensure_connection()
+            cursor: Any = psycopg.Cursor(connection.connection)
+        else:
+            cursor = connection.cursor()
+        with cursor:
+            yield cursor
 
 
 def _as_uuid(value: Any) -> uuid.UUID:

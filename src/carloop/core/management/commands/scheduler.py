@@ -4,6 +4,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
 
 from carloop.core import schedule
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{item.name:<40} {when}")
             return
         while True:
+            close_old_connections()  # each check is a unit of work: drop a connection that broke or expired
             for done in schedule.enqueue_due():
                 self.stdout.write(f"enqueued {done}")
             if once:
