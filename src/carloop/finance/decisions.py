@@ -1,15 +1,12 @@
-"""Decision providers: the risk app's ``decide`` when available, else finance's own rules-only provider.
+"""Decision providers: the risk app's ``decide``, or finance's own rules-only provider.
 
-``CARLOOP_DECISION_PROVIDER`` = ``"rules"`` or ``"risk"``; unset means ``"risk"`` when
-``carloop.risk.services.decide`` is importable, else ``"rules"``.
+``CARLOOP_DECISION_PROVIDER`` = ``"rules"`` or ``"risk"`` (the default). Both read the risk app's blacklist.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
@@ -19,6 +16,8 @@ from django.conf import settings
 
 from carloop.finance.schedule import add_months
 from carloop.identity import selectors as identity
+from carloop.risk import selectors as risk_q
+from carloop.risk import services as risk
 from carloop.risk.contracts import DecisionRequest, DecisionResult, Reason
 
 MIN_AGE = 18
@@ -26,33 +25,15 @@ MAX_AGE_AT_MATURITY = 65
 DEFAULT_TIER = "B"
 
 
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-
-
-def is_blacklisted(kind: str, value: str | None) -> bool:
-    """``carloop.risk.selectors.is_blacklisted`` when the risk app provides it; nothing is blacklisted otherwise."""
-    check = _optional("carloop.risk.selectors", "is_blacklisted")
-    return bool(value) and check is not None and bool(check(kind, value))
-
-
 def provider_name() -> str:
     configured = getattr(settings, "CARLOOP_DECISION_PROVIDER", None)
-    if configured in ("rules", "risk"):
-        return str(configured)
-    return "risk" if _optional("carloop.risk.services", "decide") is not None else "rules"
+    return "rules" if configured == "rules" else "risk"
 
 
 def decide(request: DecisionRequest, observed: dict[str, Any] | None = None) -> tuple[str, DecisionResult]:
     """(provider used, result); ``observed`` is what :func:`observe` captured for the rules provider."""
-    name = provider_name()
-    if name == "risk":
-        risk_decide = _optional("carloop.risk.services", "decide")
-        if risk_decide is not None:
-            return name, risk_decide(request)
+    if provider_name() == "risk":
+        return "risk", risk.decide(request)
     return "rules", rules_decide(request, observed)
 
 
@@ -62,9 +43,10 @@ def observe(request: DecisionRequest) -> dict[str, Any]:
     return {
         "kyc_verified": bool(facts and facts.kyc_verified),
         "birth_date": facts.birth_date.isoformat() if facts and facts.birth_date else None,
-        "blacklisted": bool(facts and (is_blacklisted("id_number", facts.id_index)
-                                       or is_blacklisted("phone", facts.phone_index))),
-        "device_blacklisted": is_blacklisted("device", request.device_id),
+        "blacklisted": bool(
+            facts and risk_q.blacklisted_indexes([("id_number", facts.id_index or ""), ("phone", facts.phone_index or "")])
+        ),
+        "device_blacklisted": bool(request.device_id) and risk_q.is_blacklisted("device", request.device_id or ""),
     }
 
 
