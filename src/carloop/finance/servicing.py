@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 from django.db import transaction
@@ -299,6 +301,16 @@ def _payoff(loan: Loan, installments: list[Installment], amount_fen: int, on: da
     alloc.prepayment_fee = fee
 
 
+def prepaid_principal(amount_fen: int, fee_rate: Decimal) -> int:
+    """The largest principal p whose fee round_half_up(p × f) fits beside it: p + fee <= amount.
+
+    round_half_up(p × f) <= amount − p exactly when p × f < amount − p + ½, i.e. p < (amount + ½) / (1 + f); so p is
+    the largest integer below that bound, computed in exact fractions.
+    """
+    bound = (Fraction(amount_fen) + Fraction(1, 2)) / (1 + Fraction(fee_rate))
+    return max(0, math.ceil(bound) - 1)
+
+
 def _prepay(loan: Loan, installments: list[Installment], upcoming: list[Installment], amount: int, option: str,
             on: date, alloc: Allocation) -> None:
     product = loan.product
@@ -314,11 +326,7 @@ def _prepay(loan: Loan, installments: list[Installment], upcoming: list[Installm
     untouched = [i for i in upcoming if not (i.paid_principal_fen or i.paid_interest_fen or i.paid_fee_fen)]
     if not untouched:
         raise Conflict("nothing-to-prepay", "没有可提前偿还的期次", "There is no instalment left to prepay")
-    # the prepaid principal p and its fee: p + round(p × f) <= amount
-    rate = product.prepayment_fee_rate
-    principal = int((Decimal(amount) / (1 + rate)).to_integral_value(rounding=ROUND_FLOOR))
-    while principal + _half_up(rate * principal) > amount:
-        principal -= 1
+    principal = prepaid_principal(amount, product.prepayment_fee_rate)
     remaining = sum(i.principal_fen - i.paid_principal_fen for i in untouched)
     if principal >= remaining:
         raise Conflict("use-payoff", "该金额足以结清贷款，请使用提前结清", "This amount pays the loan off: use the payoff")
