@@ -150,6 +150,17 @@ def test_repayment_api_is_idempotent(actors: Any) -> None:
     assert first_installment.paid_interest_fen == 50_000  # paid in advance: interest before principal
 
 
+@pytest.mark.parametrize("amount", [True, 1, "1e3", "1_000", "１００", "1e30", "9" * 40, 10**40])
+def test_a_repayment_amount_that_is_not_a_yuan_string_is_refused(actors: Any, amount: Any) -> None:
+    ids = _loan(actors)
+    response = actors.client("customer").post(f"/api/v1/finance/loans/{ids['loan']}/repayments",
+                                               data=json.dumps({"amount": amount}), content_type="application/json",
+                                               headers={"Idempotency-Key": "pay-odd"})
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0]["pointer"] == "/amount"
+    assert Repayment.objects.count() == 0
+
+
 def test_unknown_product_and_out_of_range_amount(actors: Any) -> None:
     setup_world(actors)
     client = actors.client("customer")

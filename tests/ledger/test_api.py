@@ -100,8 +100,9 @@ def test_same_transfer_id_different_payload_is_problem_422(actors: Actors) -> No
 @pytest.mark.parametrize(
     ("change", "status", "slug", "pointer"),
     [
-        ({"amount": "1.234"}, 422, "invalid-amount", "/amount"),
-        ({"amount": "-1"}, 422, "invalid-amount", "/amount"),
+        ({"amount": "1.234"}, 422, "validation-error", "/amount"),
+        ({"amount": "-1"}, 422, "validation-error", "/amount"),
+        ({"amount": "0"}, 422, "invalid-amount", "/amount"),
         ({"amount": "100000"}, 409, "insufficient-funds", "/debit"),
         ({"credit": "00000000-0000-0000-0000-000000000001"}, 422, "account-not-found", "/credit"),
         ({"code": None}, 422, "invalid-code", "/code"),

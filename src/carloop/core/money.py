@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
+
+from pydantic import Field
 
 from carloop.core.errors import FieldError, Invalid
 
 CENT = Decimal("0.01")
 FEN_PER_YUAN = 100
-MAX_YUAN = Decimal("1000000000000.00")  # a trillion yuan: far above any single amount carloop handles
+# The one shape of an amount at the edges: ASCII digits, at most two decimals, at most ten integer digits
+# (9,999,999,999.99 yuan: far above any single amount carloop handles, far below what a fen BigInteger holds).
+YUAN_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+MAX_YUAN = Decimal("9999999999.99")
+_YUAN_RE = re.compile(YUAN_PATTERN.replace("$", r"\Z"))
+
+Yuan = Annotated[str, Field(pattern=YUAN_PATTERN, max_length=13, description='Yuan as a decimal string, e.g. "1234.56"',
+                            examples=["1234.56"])]
+"""An amount field in an API schema: validated by shape here, turned into fen with :func:`parse_yuan`."""
 
 
 def round_half_up(value: Decimal, quantum: Decimal = CENT) -> Decimal:
@@ -41,36 +53,24 @@ def format_cny(fen: int) -> str:
     return f"{sign}¥{yuan:,.2f}"
 
 
-def parse_yuan(
-    value: str | int | Decimal,
-    *,
-    field: str = "amount",
-    allow_zero: bool = False,
-    allow_negative: bool = False,
-) -> int:
-    """Parse an API amount in yuan ("1234.56") into fen, refusing anything that is not exact to the fen.
+def parse_yuan(value: object, *, field: str = "amount", allow_zero: bool = False) -> int:
+    """Parse an API amount in yuan ("1234.56") into fen.
 
-    Raises a 422 ``Problem`` with a field pointer for bad input, so callers can pass the raw value straight in.
+    Only a string matching ``YUAN_PATTERN`` is an amount: ASCII digits, at most two decimals, at most
+    ``MAX_YUAN``. JSON numbers and booleans, exponents, signs, underscores, separators, whitespace and
+    non-ASCII digits are refused. Raises a 422 ``Problem`` with a field pointer, so callers can pass the raw
+    value straight in.
     """
     pointer = "/" + field.replace(".", "/")
-    if isinstance(value, float):  # float-ok: rejecting floats is the point
+    if not isinstance(value, str):
         raise Invalid("invalid-amount", "金额必须是十进制字符串", "Amounts must be decimal strings",
                       errors=[FieldError(pointer, "请以字符串传入金额，例如 \"1234.56\"", 'Send amounts as strings, e.g. "1234.56"')])
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        amount = Decimal("NaN")
     problem = None
-    if not amount.is_finite():
-        problem = ("金额格式无效", "Amount is not a valid decimal number")
-    elif amount != round_half_up(amount):
-        problem = ("金额最多两位小数（精确到分）", "Amount may have at most two decimal places (fen)")
-    elif amount < 0 and not allow_negative:
-        problem = ("金额不能为负数", "Amount must not be negative")
-    elif amount == 0 and not allow_zero:
+    if not _YUAN_RE.fullmatch(value):
+        problem = ("金额须为最多两位小数的十进制数，例如 \"1234.56\"，且不超过 9999999999.99 元",
+                   'Amount must be a decimal number with at most two decimals, e.g. "1234.56", and at most 9999999999.99')
+    elif Decimal(value) == 0 and not allow_zero:
         problem = ("金额必须大于零", "Amount must be greater than zero")
-    elif abs(amount) > MAX_YUAN:
-        problem = ("金额超出允许范围", "Amount is out of range")
     if problem:
         raise Invalid("invalid-amount", "金额无效", "Invalid amount", errors=[FieldError(pointer, *problem)])
-    return yuan_to_fen(amount.quantize(CENT))
+    return yuan_to_fen(Decimal(value))

@@ -14,7 +14,7 @@ from ninja import Router, Schema, Status
 from carloop.core.errors import FieldError, Forbidden, Invalid, NotFound
 from carloop.core.i18n import t
 from carloop.core.idempotency import idempotent
-from carloop.core.money import parse_yuan, yuan_str
+from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.core.timeutil import business_date
 from carloop.finance import selectors, services, servicing
 from carloop.finance.models import Application, Installment, Loan, LoanProduct
@@ -24,7 +24,7 @@ from carloop.identity.selectors import subject_of
 router = Router(tags=["finance"])
 APR_LABEL = ("年化利率（IRR×12，单利口径）", "APR (periodic IRR × 12, as disclosed in China)")
 class QuoteIn(Schema):
-    principal: str | int
+    principal: Yuan
     annual_rate: str | int | float | None = None  # float-ok: JSON numbers are re-read exactly from the body
     term: int | str
     method: str
@@ -109,14 +109,14 @@ def list_products(request: HttpRequest) -> list[dict[str, Any]]:
 
 class ApplicationIn(Schema):
     product: str
-    amount: str | int
+    amount: Yuan
     term: int
     consent: bool
     order_ref: str = ""
     merchant_org_id: uuid.UUID | None = None
-    car_price: str | int | None = None
+    car_price: Yuan | None = None
     vehicle_id: uuid.UUID | None = None
-    monthly_income: str | int | None = None
+    monthly_income: Yuan | None = None
     device_id: str | None = None
 
 
@@ -165,8 +165,8 @@ def application_out(app: Application) -> dict[str, Any]:
             "loan_id": loan, "created_at": app.created_at}
 
 
-def _optional_yuan(value: Any, field: str) -> int | None:
-    return None if value in (None, "") else parse_yuan(value, field=field)
+def _optional_yuan(value: str | None, field: str) -> int | None:
+    return None if value is None else parse_yuan(value, field=field)
 
 
 @router.post("/applications", response={201: ApplicationOut}, summary="Apply (with consent); decided at once")
@@ -311,7 +311,7 @@ def get_loan(request: HttpRequest, loan_id: uuid.UUID) -> dict[str, Any]:
 
 
 class RepaymentIn(Schema):
-    amount: str | int
+    amount: Yuan
     prepayment_option: Literal["", "shorter_term", "lower_installment"] = ""
 
 
@@ -383,7 +383,7 @@ def get_payoff(request: HttpRequest, loan_id: uuid.UUID) -> dict[str, Any]:
 
 
 class PayoffIn(Schema):
-    amount: str | int
+    amount: Yuan
 
 
 @router.post("/loans/{loan_id}/payoff", response={201: RepaymentOut, 200: RepaymentOut},

@@ -20,7 +20,7 @@ from carloop.core.authz import ADMIN, FINANCE_OPS, OPS, request_subject
 from carloop.core.errors import NotFound
 from carloop.core.idempotency import HEADER, idempotent
 from carloop.core.ids import new_id
-from carloop.core.money import parse_yuan, yuan_str
+from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.ledger import selectors, services
 from carloop.ledger.contracts import AccountFlags, AccountInfo, Balance, TransferFlags, TransferResult, TransferSpec
 
@@ -78,7 +78,7 @@ class TransferIn(Schema):
     id: str | None = Field(default=None, max_length=200, description="Transfer id (UUID or any key); default: from Idempotency-Key")
     debit: uuid.UUID | None = None
     credit: uuid.UUID | None = None
-    amount: str | None = Field(default=None, description='Yuan as a decimal string, e.g. "1234.56"')
+    amount: Yuan | None = None
     code: int | None = None
     memo: str = ""
     pending: bool = False

@@ -12,7 +12,7 @@ from ninja import Field, Router, Schema, Status
 from carloop.core.authz import Subject
 from carloop.core.errors import NotFound
 from carloop.core.idempotency import idempotent
-from carloop.core.money import parse_yuan, yuan_str
+from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.core.timeutil import business_date
 from carloop.identity.selectors import subject_of
 from carloop.risk import graph, selectors, services
@@ -48,14 +48,14 @@ class DecisionIn(Schema):
     application_ref: str = Field(..., min_length=1, max_length=200)
     product_kind: str = Field(..., min_length=1, max_length=40)
     customer_user_id: uuid.UUID
-    amount: str = Field(..., description='yuan, e.g. "120000.00"')
+    amount: Yuan
     term_months: int = Field(..., ge=1, le=120)
     as_of: date | None = None
     product_limits: dict[str, Any] = Field(
         default_factory=dict, description="min_amount / max_amount (yuan strings), max_ltv, max_term_months"
     )
-    collateral_value: str | None = None
-    monthly_income: str | None = None
+    collateral_value: Yuan | None = None
+    monthly_income: Yuan | None = None
     device_id: str | None = Field(None, max_length=100)
     ip: str | None = Field(None, max_length=64)
     city: str | None = Field(None, max_length=50)
@@ -113,7 +113,7 @@ def _limits(raw: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key in ("min_amount", "max_amount"):
-            out[f"{key}_fen"] = parse_yuan(str(value), field=f"product_limits.{key}")
+            out[f"{key}_fen"] = parse_yuan(value, field=f"product_limits.{key}")
         else:
             out[key] = value
     return out
@@ -127,8 +127,8 @@ def create_decision(request: HttpRequest, body: DecisionIn) -> Status[Any]:
         application_ref=body.application_ref, product_kind=body.product_kind, customer_user_id=str(body.customer_user_id),
         amount_fen=parse_yuan(body.amount, field="amount"), term_months=body.term_months,
         as_of=body.as_of or business_date(), product_limits=_limits(body.product_limits),
-        collateral_value_fen=parse_yuan(body.collateral_value, field="collateral_value") if body.collateral_value else None,
-        monthly_income_fen=parse_yuan(body.monthly_income, field="monthly_income") if body.monthly_income else None,
+        collateral_value_fen=parse_yuan(body.collateral_value, field="collateral_value") if body.collateral_value is not None else None,
+        monthly_income_fen=parse_yuan(body.monthly_income, field="monthly_income") if body.monthly_income is not None else None,
         device_id=body.device_id, ip=body.ip, city=body.city, extra=body.extra,
     )  # fmt: skip
     return Status(201, _out(services.decide(req, actor=subject.ref)))
@@ -346,7 +346,7 @@ class ReviewOut(Schema):
 
 class ReviewDecisionIn(Schema):
     outcome: str
-    approved_amount: str | None = None
+    approved_amount: Yuan | None = None
     price_tier: str | None = Field(None, pattern="^[A-E]$")
     note: str = Field("", max_length=1000)
 
@@ -384,7 +384,7 @@ def decide_review(request: HttpRequest, review_id: uuid.UUID, body: ReviewDecisi
     review = selectors.reviews_readable_by(subject).filter(pk=review_id).first()
     if review is None:
         raise NotFound()
-    amount = parse_yuan(body.approved_amount, field="approved_amount") if body.approved_amount else None
+    amount = parse_yuan(body.approved_amount, field="approved_amount") if body.approved_amount is not None else None
     return _rv(services.decide_review(review, outcome=body.outcome, approved_amount_fen=amount, price_tier=body.price_tier,
                                       note=body.note, actor=subject.ref))  # fmt: skip
 

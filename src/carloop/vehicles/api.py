@@ -12,7 +12,7 @@ from ninja import Field, Router, Schema, Status
 
 from carloop.core import authz
 from carloop.core.errors import Forbidden, NotFound, Problem
-from carloop.core.money import yuan_str
+from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.identity.selectors import subject_of
 from carloop.vehicles import selectors, services
 from carloop.vehicles.contracts import OwnedVehicle, TrimInfo
@@ -100,7 +100,7 @@ class VehicleIn(Schema):
     brand_name: str = Field("", max_length=100)
     model_name: str = Field("", max_length=120)
     powertrain: str = Field("", max_length=4)
-    reference_price: str | None = Field(None, description="New price in yuan, for cars outside the catalog")
+    reference_price: Yuan | None = Field(None, description="New price in yuan, for cars outside the catalog")
     odometer_km: int | None = Field(None, ge=0, le=3_000_000)
 
 
@@ -205,10 +205,8 @@ def garage(request: HttpRequest) -> Any:
 
 @router.post("/garage", response={201: VehicleOut}, summary="Add a car the caller owns")
 def garage_add(request: HttpRequest, body: VehicleIn) -> Any:
-    from carloop.core.money import parse_yuan
-
     subject = _customer(request)
-    price = parse_yuan(body.reference_price, field="reference_price") if body.reference_price else None
+    price = parse_yuan(body.reference_price, field="reference_price") if body.reference_price is not None else None
     vehicle = services.register_vehicle(
         owner_user_id=selectors.user_id_of(subject), vin=body.vin, plate=body.plate, registration_date=body.registration_date,
         trim_id=body.trim_id, brand_name=body.brand_name, model_name=body.model_name, powertrain=body.powertrain,
