@@ -5,56 +5,32 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import HttpBearer
-from ninja.utils import check_csrf
 
 from carloop.core.discovery import app_modules
 from carloop.core.errors import FieldError, NotFound, Problem, Unauthorized
+from carloop.core.http import PROBLEM_TYPE, REQUIRED, JsonParser, document_problems
 from carloop.core.i18n import current
 
 log = logging.getLogger(__name__)
 
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+class CarloopAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        return document_problems(super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params))
 
 
-class CarloopAuth(HttpBearer):
-    """Bearer token or session. Anonymous callers pass through; each endpoint decides what it needs.
-
-    A session-authenticated unsafe request must carry a CSRF token; token-authenticated requests need none.
-    """
-
-    def __call__(self, request: HttpRequest) -> Any:
-        header = request.headers.get("Authorization", "")
-        if header:
-            scheme, _, secret = header.partition(" ")
-            if scheme.lower() != "bearer" or not secret.strip():
-                raise Unauthorized()
-            return self.authenticate(request, secret.strip())
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and request.method not in SAFE_METHODS and check_csrf(request) is not None:
-            raise Problem(403, "csrf-failed", "CSRF 校验失败，请刷新页面后重试", "CSRF verification failed; reload the page and retry")
-        return user if user is not None and user.is_authenticated else "anonymous"
-
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
-        from carloop.identity.services import authenticate_token
-
-        user = authenticate_token(token)
-        if user is None:
-            raise Problem(401, "invalid-token", "访问令牌无效、已过期或已吊销", "The API token is invalid, expired or revoked")
-        request.user = user
-        return user
-
-
-api = NinjaAPI(
+api = CarloopAPI(
     title="carloop API",
     version="1",
     description="The car-ownership loop: identity, ledger, vehicles, commerce, finance and risk. "
     "Amounts are yuan decimal strings; errors are RFC 9457 problem+json.",
-    auth=CarloopAuth(),
+    auth=REQUIRED,
+    parser=JsonParser(),
     urls_namespace="api",
     docs_url="/docs",
 )
@@ -62,7 +38,7 @@ api = NinjaAPI(
 
 def problem_response(request: HttpRequest, problem: Problem) -> HttpResponse:
     response = api.create_response(request, problem.as_dict(current(), instance=request.path), status=problem.status)
-    response["Content-Type"] = "application/problem+json"
+    response["Content-Type"] = PROBLEM_TYPE
     return response
 
 
@@ -100,7 +76,14 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, Problem):  # raised while ninja parsed the body (JsonParser)
+        return problem_response(request, exc.__cause__)
     return problem_response(request, Problem(exc.status_code, "http-error", str(exc), str(exc)))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return problem_response(request, Problem(413, "payload-too-large", "请求体超过上传上限", "The request body is larger than the upload limit"))
 
 
 @api.exception_handler(Exception)

@@ -24,6 +24,7 @@ from carloop.commerce.models import (
 )
 from carloop.core import authz
 from carloop.core.errors import Forbidden, NotFound
+from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.idempotency import idempotent
 from carloop.core.money import yuan_str
 from carloop.identity.selectors import subject_of
@@ -290,12 +291,12 @@ def _price_out(p: services.PriceBreakdown) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ catalog extras
 
 
-@router.post("/configurator/price", response=PriceOut, summary="Price a configuration (public)")
+@router.post("/configurator/price", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=PriceOut, summary="Price a configuration (public)")
 def configurator_price(request: HttpRequest, body: ConfigIn) -> Any:
     return _price_out(services.price(**body.dict()))
 
 
-@router.get("/bundles", response=list[BundleOut], summary="Bundles offered for a trim (public)")
+@router.get("/bundles", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[BundleOut], summary="Bundles offered for a trim (public)")
 def bundles(request: HttpRequest, trim_id: uuid.UUID) -> Any:
     rows = services.with_item_totals(Bundle.objects.filter(trim_id=trim_id, is_active=True)).prefetch_related("items").order_by("price_fen")
     return [{"id": b.pk, "trim_id": b.trim_id, "code": b.code, "kind": b.kind, "name": b.name, "name_zh": b.name_zh,
@@ -305,14 +306,14 @@ def bundles(request: HttpRequest, trim_id: uuid.UUID) -> Any:
                         "valid_months": i.valid_months} for i in b.items.all()]} for b in rows]
 
 
-@router.get("/battery-plans", response=list[PlanOut], summary="Battery subscription plans (public)")
+@router.get("/battery-plans", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[PlanOut], summary="Battery subscription plans (public)")
 def battery_plans(request: HttpRequest) -> Any:
     return [{"id": p.pk, "code": p.code, "name": p.name, "name_zh": p.name_zh, "min_kwh": str(p.min_kwh),
              "max_kwh": str(p.max_kwh), "monthly_km_limit": p.monthly_km_limit, "monthly_fee": yuan_str(p.monthly_fen)}
             for p in BatteryPlan.objects.all()]
 
 
-@router.get("/swap-stations", response=list[StationOut], summary="Battery swap stations (public)")
+@router.get("/swap-stations", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[StationOut], summary="Battery swap stations (public)")
 def swap_stations(request: HttpRequest, city: str = "") -> Any:
     qs = SwapStation.objects.order_by("city", "code")
     if city:
@@ -468,7 +469,7 @@ def trade_in_quote_detail(request: HttpRequest, quote_id: uuid.UUID) -> Any:
 # ------------------------------------------------------------------------------------------- test drives
 
 
-@router.get("/test-drives/slots", response=list[SlotOut], summary="Upcoming test-drive slots (public)")
+@router.get("/test-drives/slots", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[SlotOut], summary="Upcoming test-drive slots (public)")
 def test_drive_slots(request: HttpRequest, series_id: uuid.UUID | None = None, store_id: uuid.UUID | None = None) -> Any:
     return [{"id": s.pk, "store_id": s.store_id, "store_name": s.store.name, "series_id": s.series_id,
              "series_name": s.series.name_zh, "starts_at": s.starts_at, "capacity": s.capacity,
@@ -513,13 +514,13 @@ def campaign_create(request: HttpRequest, body: CampaignIn) -> Any:
     return Status(201, _campaign_out(campaign))
 
 
-@router.get("/campaigns", response=list[CampaignOut], summary="Campaigns the caller may see")
+@router.get("/campaigns", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[CampaignOut], summary="Campaigns the caller may see")
 def campaigns(request: HttpRequest) -> Any:
     subject = subject_of(request)
     return [_campaign_out(c) for c in selectors.readable_campaigns(subject).order_by("-created_at")[:100]]
 
 
-@router.get("/campaigns/{campaign_id}", response=CampaignOut, summary="One campaign")
+@router.get("/campaigns/{campaign_id}", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=CampaignOut, summary="One campaign")
 def campaign_detail(request: HttpRequest, campaign_id: uuid.UUID) -> Any:
     campaign = selectors.readable_campaigns(subject_of(request)).filter(pk=campaign_id).first()
     if campaign is None:

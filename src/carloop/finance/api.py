@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from carloop.core.errors import FieldError, Forbidden, Invalid, NotFound
+from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.i18n import t
 from carloop.core.idempotency import idempotent
 from carloop.core.money import Yuan, parse_yuan, yuan_str
@@ -54,7 +55,7 @@ class QuoteOut(Schema):
     apr_effective: str
 
 
-@router.post("/quotes", response=QuoteOut, auth=None, summary="Quote a schedule with its APR (calculator)")
+@router.post("/quotes", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=QuoteOut, summary="Quote a schedule with its APR (calculator)")
 def create_quote(request: HttpRequest, body: QuoteIn) -> dict[str, Any]:
     # Rates may come as JSON numbers: read them exactly as written ("0.06"), never as binary floats.  # float-ok
     exact = json.loads(request.body, parse_float=Decimal)  # float-ok: JSON numbers become Decimals
@@ -99,7 +100,7 @@ def product_out(p: LoanProduct) -> dict[str, Any]:
             "max_ltv": str(p.max_ltv), "penalty_rate": str(p.penalty_rate), "apr_cap": str(p.apr_cap)}
 
 
-@router.get("/products", response=list[ProductOut], auth=None, summary="Loan products on offer (current versions)")
+@router.get("/products", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[ProductOut], summary="Loan products on offer (current versions)")
 def list_products(request: HttpRequest) -> list[dict[str, Any]]:
     return [product_out(p) for p in selectors.current_products()]
 

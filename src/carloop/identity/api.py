@@ -10,6 +10,7 @@ from ninja import Field, Router, Schema, Status
 
 from carloop.core import authz
 from carloop.core.errors import NotFound
+from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.identity import selectors, services
 from carloop.identity.models import ApiToken, Organisation, User
 
@@ -99,7 +100,7 @@ def _current_user(request: HttpRequest) -> tuple[User, authz.Subject]:
     return user, subject
 
 
-@router.post("/signup", response={201: MeOut}, summary="Register a car owner with a mobile number")
+@router.post("/signup", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response={201: MeOut}, summary="Register a car owner with a mobile number")
 def signup(request: HttpRequest, body: SignupIn) -> Status[MeOut]:
     user = services.register_customer(phone=body.phone, password=body.password, display_name=body.display_name)
     return Status(201, _me(user, selectors.subject_for_user(user)))
@@ -132,7 +133,7 @@ def list_organisations(request: HttpRequest, kind: str | None = None, limit: int
     return [_org_out(o, subject) for o in rows[offset : offset + min(max(limit, 1), 500)]]
 
 
-@router.get("/organisations/{org_id}", response=OrganisationOut)
+@router.get("/organisations/{org_id}", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=OrganisationOut)
 def get_organisation(request: HttpRequest, org_id: uuid.UUID) -> OrganisationOut:
     subject = selectors.subject_of(request)
     org = selectors.readable_organisations(subject).filter(pk=org_id).first()

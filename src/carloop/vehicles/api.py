@@ -12,6 +12,7 @@ from ninja import Field, Router, Schema, Status
 
 from carloop.core import authz
 from carloop.core.errors import Forbidden, NotFound, Problem
+from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.identity.selectors import subject_of
 from carloop.vehicles import selectors, services
@@ -155,7 +156,7 @@ def vehicle_out(v: OwnedVehicle) -> dict[str, Any]:
             "trim_id": v.trim_id, "registration_date": v.registration_date, "odometer_km": v.odometer_km}
 
 
-@router.get("/vin/{vin}", response={200: VinOut}, summary="Decode and validate a VIN")
+@router.get("/vin/{vin}", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response={200: VinOut}, summary="Decode and validate a VIN")
 def vin_decode(request: HttpRequest, vin: str) -> Any:
     report = decode_vin(vin)
     if not report.valid:
@@ -164,12 +165,12 @@ def vin_decode(request: HttpRequest, vin: str) -> Any:
     return report.as_dict()
 
 
-@router.get("/catalog/trims", response=list[TrimOut], summary="Active trims (public)")
+@router.get("/catalog/trims", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[TrimOut], summary="Active trims (public)")
 def catalog_trims(request: HttpRequest, brand: str = "", powertrain: str = "", swap_only: bool = False) -> Any:
     return [trim_out(t) for t in selectors.catalog(brand=brand, powertrain=powertrain, swap_only=swap_only)]
 
 
-@router.get("/catalog/trims/{trim_id}", response=TrimDetailOut, summary="One trim with colours and options")
+@router.get("/catalog/trims/{trim_id}", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=TrimDetailOut, summary="One trim with colours and options")
 def catalog_trim(request: HttpRequest, trim_id: uuid.UUID) -> Any:
     info = selectors.get_trim(trim_id)
     if info is None or not info.is_active:
