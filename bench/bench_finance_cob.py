@@ -60,7 +60,7 @@ def build_book(n_loans: int) -> dict[str, Any]:
     from carloop.core.seeding import SeedContext, fake_uscc
     from carloop.finance import services
     from carloop.finance.models import Application, Installment, Loan, LoanFunding
-    from carloop.finance.schedule import build_schedule
+    from carloop.finance.amortization import build_schedule
     from carloop.finance.servicing import bucket_for
     from carloop.identity import services as identity
 

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from carloop.finance.schedule import build_schedule  # noqa: E402
+from carloop.finance.amortization import build_schedule  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TERM = 36

@@ -11,11 +11,11 @@ class CommerceConfig(AppConfig):
 
         from carloop.commerce import selectors, subscribers, tasks
         from carloop.commerce.models import ORDER_REF_PREFIX
-        from carloop.core import nav, orders, schedule
+        from carloop.core import nav, orders, periodic
 
         subscribers.register()
         orders.register(ORDER_REF_PREFIX, selectors.order_terms)
-        schedule.register(schedule.Periodic("commerce.battery_cycles", tasks.roll_battery_cycles, at=time(0, 10)))
+        periodic.register(periodic.Periodic("commerce.battery_cycles", tasks.roll_battery_cycles, at=time(0, 10)))
         nav.register(nav.NavItem("commerce:catalog", "选车购车", "Buy a car", nav.everyone, order=20,
                                  description_zh="车型浏览、对比、配置与下单", description_en="Browse, compare, configure and order"))
         nav.register(nav.NavItem("commerce:test_drives", "预约试驾", "Test drives", nav.everyone, order=21))

@@ -1,4 +1,4 @@
-"""Background tasks (registered with core.schedule: daily at 00:10 Asia/Shanghai)."""
+"""Background tasks (registered with core.periodic: daily at 00:10 Asia/Shanghai)."""
 
 from __future__ import annotations
 

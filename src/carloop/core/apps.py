@@ -9,7 +9,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from datetime import timedelta
 
-        from carloop.core import schedule, tasks
+        from carloop.core import periodic, tasks
 
-        schedule.register(schedule.Periodic("core.redeliver_events", tasks.redeliver_pending_events,
+        periodic.register(periodic.Periodic("core.redeliver_events", tasks.redeliver_pending_events,
                                             every=timedelta(minutes=5)))

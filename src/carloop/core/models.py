@@ -101,7 +101,7 @@ class Notification(models.Model):
 
 
 class ScheduledRun(models.Model):
-    """The last slot a periodic task was enqueued for (``core.schedule``): one row per periodic task."""
+    """The last slot a periodic task was enqueued for (``core.periodic``): one row per periodic task."""
 
     name = models.CharField(max_length=100, primary_key=True)
     last_slot = models.CharField(max_length=40, help_text="ISO date (daily) or UTC timestamp (interval)")

@@ -9,11 +9,11 @@ class FinanceConfig(AppConfig):
     def ready(self) -> None:
         from datetime import time
 
-        from carloop.core import nav, schedule
+        from carloop.core import nav, periodic
         from carloop.finance import subscribers, tasks
 
         subscribers.register()
-        schedule.register(schedule.Periodic("finance.cob", tasks.run_cob, at=time(0, 30)))
+        periodic.register(periodic.Periodic("finance.cob", tasks.run_cob, at=time(0, 30)))
 
         nav.register(nav.NavItem("finance:index", "汽车金融", "Auto finance", nav.everyone, order=40,
                                  description_zh="贷款申请、报价（含年化利率）、还款", description_en="Apply, offers with APR, repay"))

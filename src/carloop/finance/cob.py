@@ -21,7 +21,7 @@ from django.utils import timezone
 from carloop.core import events, notifications
 from carloop.core.money import yuan_str
 from carloop.finance.models import CobRun, Installment, Loan
-from carloop.finance.schedule import add_months
+from carloop.finance.amortization import add_months
 from carloop.finance.servicing import OPEN
 
 BUCKETS = (("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None))

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from carloop.finance.schedule import add_months
+from carloop.finance.amortization import add_months
 from carloop.identity import selectors as identity
 from carloop.risk import selectors as risk_q
 from carloop.risk import services as risk

@@ -13,7 +13,7 @@ from typing import Any
 
 from carloop.core.errors import FieldError, Invalid, Problem
 from carloop.core.money import parse_yuan, yuan_str
-from carloop.finance.schedule import MAX_TERM, Method, Schedule, ScheduleInputError, build_schedule
+from carloop.finance.amortization import MAX_TERM, Method, Schedule, ScheduleInputError, build_schedule
 
 MIN_PRINCIPAL_FEN = 100_00  # 100 yuan
 MAX_PRINCIPAL_FEN = 100_000_000_00  # 100 million yuan

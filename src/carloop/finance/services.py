@@ -32,7 +32,7 @@ from carloop.finance.models import (
     LoanProduct,
     ProductKind,
 )
-from carloop.finance.schedule import Method, Schedule, ScheduleInputError, build_schedule
+from carloop.finance.amortization import Method, Schedule, ScheduleInputError, build_schedule
 from carloop.ledger import services as ledger
 from carloop.ledger.contracts import TransferSpec
 from carloop.risk.contracts import DecisionRequest

@@ -1,4 +1,4 @@
-"""Background tasks: the daily close of business (registered with core.schedule: daily at 00:30 Asia/Shanghai)."""
+"""Background tasks: the daily close of business (registered with core.periodic: daily at 00:30 Asia/Shanghai)."""
 
 from __future__ import annotations
 

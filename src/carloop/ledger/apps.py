@@ -9,11 +9,11 @@ class LedgerConfig(AppConfig):
     def ready(self) -> None:
         from datetime import timedelta
 
-        from carloop.core import nav, schedule
+        from carloop.core import nav, periodic
         from carloop.ledger import tasks
         from carloop.ledger.selectors import READER_ROLES
 
-        schedule.register(schedule.Periodic("ledger.void_expired_pendings", tasks.void_expired_pendings,
+        periodic.register(periodic.Periodic("ledger.void_expired_pendings", tasks.void_expired_pendings,
                                             every=timedelta(minutes=5)))
 
         nav.register(nav.NavItem("ledger:accounts", "账本", "Ledger", nav.operators(*READER_ROLES), order=90,

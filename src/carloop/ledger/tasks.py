@@ -9,5 +9,5 @@ from carloop.ledger import services
 
 @task()
 def void_expired_pendings() -> int:
-    """Release holds whose timeout passed (every 5 minutes via core.schedule, or ``carloop ledger expire``)."""
+    """Release holds whose timeout passed (every 5 minutes via core.periodic, or ``carloop ledger expire``)."""
     return services.void_expired_pendings()

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from carloop.core import schedule
+from carloop.core import periodic
 
 
 class Command(BaseCommand):
@@ -19,13 +19,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, once: bool, interval: int, list: bool, **options: Any) -> None:  # noqa: A002
         if list:
-            for item in schedule.registered():
+            for item in periodic.registered():
                 when = f"daily at {item.at:%H:%M} Asia/Shanghai" if item.at else f"every {item.every}"
                 self.stdout.write(f"{item.name:<40} {when}")
             return
         while True:
             close_old_connections()  # each check is a unit of work: drop a connection that broke or expired
-            for done in schedule.enqueue_due():
+            for done in periodic.enqueue_due():
                 self.stdout.write(f"enqueued {done}")
             if once:
                 return

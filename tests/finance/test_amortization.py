@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from carloop.finance.schedule import (
+from carloop.finance.amortization import (
     Method,
     ScheduleInputError,
     add_months,
