@@ -12,7 +12,7 @@ from carloop.core.errors import Problem
 from carloop.core.models import Event
 from carloop.finance import ledger_accounts as accounts
 from carloop.finance import selectors, services, servicing
-from carloop.finance.models import Application, Decision, Installment, Loan
+from carloop.finance.models import Application, ApplicationDecision, Installment, Loan
 from carloop.ledger import selectors as ledger_q
 
 from .conftest import DISBURSED_ON, World
@@ -31,7 +31,7 @@ def test_purchase_loan_disburses_shares_to_the_dealer(world: World) -> None:
     assert loan.state == Loan.State.ACTIVE
     assert loan.application.state == Application.State.DISBURSED
     assert loan.apr == Decimal("0.069900") and loan.annual_rate == Decimal("0.0699")
-    assert Decision.objects.get(application=loan.application).request["amount_fen"] == 10_000_000
+    assert ApplicationDecision.objects.get(application=loan.application).request["amount_fen"] == 10_000_000
     assert pool_balance(world, True) == before_partner - 7_000_000
     assert pool_balance(world, False) == before_platform - 3_000_000
     assert ledger_q.balance(accounts.settlement(world.dealer.pk).id).balance_fen == 10_000_000
@@ -233,7 +233,7 @@ def test_rules_provider_declines_unverified_customers(world: World, actors: Any)
     assert decided is not None and decided.payload["outcome"] == "declined"
     from carloop.finance import decisions
 
-    stored = Decision.objects.get(application=app)
+    stored = ApplicationDecision.objects.get(application=app)
     replayed = decisions.replay(stored.request, stored.request["observed"])
     assert replayed.outcome == stored.outcome == "decline"
     assert replayed.rule_hits == stored.result["rule_hits"]

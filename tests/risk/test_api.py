@@ -1,7 +1,7 @@
 import pytest
 
 from carloop.risk import platform_model, services
-from carloop.risk.models import Decision, ModelVersion, ReviewCase
+from carloop.risk.models import CreditDecision, ModelVersion, ReviewCase
 from tests.harness import SUBJECT_KINDS, Case, run_case
 
 from .factories import customer, request
@@ -102,7 +102,7 @@ def test_decision_api_round_trip_and_idempotency(actors):
     assert again.json()["decision_id"] == doc["decision_id"] and again["Idempotent-Replayed"] == "true"
     reused = actors.request("finance_ops", "POST", "/api/v1/risk/decisions", {**body, "amount": "30000.00"}, headers=headers)
     assert reused.status_code == 422
-    assert Decision.objects.count() == 1
+    assert CreditDecision.objects.count() == 1
     detail = actors.request("risk_analyst", "GET", f"/api/v1/risk/decisions/{doc['decision_id']}").json()
     assert detail["context"]["stages"]["score"] in {"approve", "refer"} and "policy" not in detail["context"]
 
@@ -120,7 +120,7 @@ def test_decision_api_bad_input_is_422_without_change(actors, changes, pointer):
     assert response["Content-Type"].startswith("application/problem+json")
     if pointer:
         assert response.json()["errors"][0]["pointer"] == pointer
-    assert Decision.objects.count() == 0
+    assert CreditDecision.objects.count() == 0
 
 
 @pytest.mark.django_db

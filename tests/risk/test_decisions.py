@@ -7,7 +7,7 @@ from carloop.core import pii
 from carloop.core.errors import Problem
 from carloop.core.events import publish
 from carloop.risk import platform_model, selectors, services
-from carloop.risk.models import BlacklistEntry, Decision, FeatureRow, GraphNode, ModelVersion, ReviewCase
+from carloop.risk.models import BlacklistEntry, CreditDecision, FeatureRow, GraphNode, ModelVersion, ReviewCase
 
 from .factories import customer, request
 
@@ -22,7 +22,7 @@ def test_good_customer_is_approved_with_tier_and_stored_for_replay():
     assert result.approved_amount_fen and result.approved_amount_fen <= 3_000_000
     assert result.model_version == platform_model.BUILTIN_VERSION
     assert result.latency_ms > 0
-    d = Decision.objects.get(pk=result.decision_id)
+    d = CreditDecision.objects.get(pk=result.decision_id)
     assert d.request["amount_fen"] == 3_000_000 and d.ruleset_version == 1
     assert d.context["stages"] == {"policy": "pass", "fraud": "pass", "score": "approve"}
     assert d.context["features"]["amount_yuan"] == 30_000
@@ -33,7 +33,7 @@ def test_same_request_returns_the_same_decision():
     user = customer()
     req = request(user)
     assert services.decide(req).decision_id == services.decide(req).decision_id
-    assert Decision.objects.filter(application_ref=req.application_ref).count() == 1
+    assert CreditDecision.objects.filter(application_ref=req.application_ref).count() == 1
 
 
 def test_policy_declines_with_reasons():
@@ -111,11 +111,11 @@ def test_graph_distance_to_blacklisted_identity():
     accomplice = customer()  # shares the fraudster's device: accomplice - device - fraudster - card = 3 hops
     result = services.decide(request(accomplice, device_id="dev-ring-1"))
     assert "F_GRAPH" in result.rule_hits and result.outcome == "refer"
-    assert Decision.objects.get(pk=result.decision_id).context["signals"]["graph_distance"] == 3
+    assert CreditDecision.objects.get(pk=result.decision_id).context["signals"]["graph_distance"] == 3
     direct = customer()  # uses the blacklisted card itself: 1 hop
     result = services.decide(request(direct, extra={"bank_card": "6222021234567890123", "emergency_contacts": ["13912345678"]}))
     assert result.outcome == "decline" and "F_GRAPH_NEAR" in result.rule_hits
-    stored = Decision.objects.get(pk=result.decision_id)
+    stored = CreditDecision.objects.get(pk=result.decision_id)
     assert "6222021234567890123" not in str(stored.request) and "13912345678" not in str(stored.request)
     assert stored.request["extra"]["bank_card"]["masked"].endswith("0123")
     assert stored.request["extra"]["emergency_contacts"][0] == {"index": pii.blind_index("phone", "13912345678"), "masked": "139****5678"}
@@ -163,7 +163,7 @@ def test_unknown_customer_and_bad_request_are_422():
     with pytest.raises(Problem) as err:
         services.decide(request(customer(), amount_fen=0))
     assert err.value.errors[0].pointer == "/amount_fen"
-    assert Decision.objects.count() == 0
+    assert CreditDecision.objects.count() == 0
 
 
 def test_champion_and_challenger_from_the_registry():
@@ -172,7 +172,7 @@ def test_champion_and_challenger_from_the_registry():
     assert services.register_model(platform_model.BUILTIN_DIR, actor="user:analyst").pk == mv.pk
     services.promote_model(mv, "challenger", actor="user:analyst")
     result = services.decide(request(customer()))
-    d = Decision.objects.get(pk=result.decision_id)
+    d = CreditDecision.objects.get(pk=result.decision_id)
     assert d.challenger_version == mv.version and d.challenger_score == d.score  # same artifact, same score
     services.promote_model(mv, "champion", actor="user:analyst")
     assert ModelVersion.objects.get(pk=mv.pk).role == "champion"
@@ -260,7 +260,7 @@ def test_outcomes_from_repayment_events_feed_vintages(django_capture_on_commit_c
                                                                       "days_past_due": 45, "application_ref": req.application_ref})  # fmt: skip
         events.publish("vehicles.condition_report.created", "vehicles:vehicle:1", {"owner_user_id": str(user.pk), "value_fen": 8_800_000})
         events.publish("commerce.order.created", "commerce:order:2", {"customer_user_id": "not-a-uuid"})
-    assert Decision.objects.get(application_ref=req.application_ref).bad_outcome is True
+    assert CreditDecision.objects.get(application_ref=req.application_ref).bad_outcome is True
     features = selectors.online_features(user.pk)
     assert features["loans_active"] == 1 and features["max_dpd_365d"] == 45 and features["vehicle_value_yuan"] == 88_000
     vintages = selectors.dashboard(days=7)["vintages"]
@@ -268,12 +268,12 @@ def test_outcomes_from_repayment_events_feed_vintages(django_capture_on_commit_c
 
 
 def test_replay_reproduces_stored_decisions():
-    approved = Decision.objects.get(pk=services.decide(request(customer())).decision_id)
-    referred = Decision.objects.get(pk=services.decide(request(customer(), monthly_income_fen=150_000)).decision_id)
+    approved = CreditDecision.objects.get(pk=services.decide(request(customer())).decision_id)
+    referred = CreditDecision.objects.get(pk=services.decide(request(customer(), monthly_income_fen=150_000)).decision_id)
     for d in (approved, referred):
         report = services.replay(d)
         assert report["matches"], report
-    Decision.objects.filter(pk=approved.pk).update(ruleset_version=99)
+    CreditDecision.objects.filter(pk=approved.pk).update(ruleset_version=99)
     approved.refresh_from_db()
     with pytest.raises(Problem) as err:
         services.replay(approved)
@@ -287,7 +287,7 @@ def test_training_snapshot_is_point_in_time(tmp_path):
     req = request(user)
     services.decide(req)
     services.mark_outcome(req.application_ref, True)
-    Decision.objects.filter(application_ref=req.application_ref).update(created_at=timezone.now() - timedelta(days=2))
+    CreditDecision.objects.filter(application_ref=req.application_ref).update(created_at=timezone.now() - timedelta(days=2))
     services.record_fact(customer_user_id=user.pk, kind="order", occurred_at=timezone.now() - timedelta(days=1), amount_fen=99_900)
     assert selectors.online_features(user.pk)["orders_365d"] == 1  # online sees the order placed after the decision
     path = tmp_path / "snapshot.csv"

@@ -5,7 +5,7 @@ import pytest
 from carloop.core.seeding import SeedContext
 from carloop.risk import graph, platform_model, selectors, services
 from carloop.risk import seed as risk_seed
-from carloop.risk.models import BlacklistEntry, Decision, ReviewCase
+from carloop.risk.models import BlacklistEntry, CreditDecision, ReviewCase
 
 from .factories import customer
 
@@ -21,15 +21,15 @@ def test_demo_seed_finds_rings_and_is_idempotent(monkeypatch):
     for _ in range(90):  # identity's seed would make 300; risk only needs verified customers
         customer()
     risk_seed.seed(ctx)
-    decisions = Decision.objects.count()
+    decisions = CreditDecision.objects.count()
     assert decisions > 80
-    assert {"approve", "decline", "refer"} <= set(Decision.objects.values_list("outcome", flat=True))
+    assert {"approve", "decline", "refer"} <= set(CreditDecision.objects.values_list("outcome", flat=True))
     rings = graph.rings(3)
     assert [r.customers for r in rings][:3] == [6, 5, 4]
     assert rings[0].blacklisted == 1
-    hits = {h for d in Decision.objects.all() for h in d.rule_hits}
+    hits = {h for d in CreditDecision.objects.all() for h in d.rule_hits}
     assert {"F_GRAPH", "F_RING", "F_GEO", "P_BLACKLIST"} <= hits
     assert ReviewCase.objects.filter(status="open").exists() and ReviewCase.objects.exclude(status="open").exists()
     assert selectors.dashboard(180)["vintages"]
     risk_seed.seed(ctx)
-    assert Decision.objects.count() == decisions and BlacklistEntry.objects.count() == 12
+    assert CreditDecision.objects.count() == decisions and BlacklistEntry.objects.count() == 12

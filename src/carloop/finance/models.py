@@ -142,7 +142,7 @@ class Application(Entity):
     def cancel(self) -> None: ...
 
 
-class Decision(Entity):
+class ApplicationDecision(Entity):
     """A decision and every input it saw, stored for replay."""
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="decisions")

@@ -23,7 +23,7 @@ from carloop.finance import decisions, servicing
 from carloop.finance import ledger_accounts as accounts
 from carloop.finance.models import (
     Application,
-    Decision,
+    ApplicationDecision,
     FundingPlan,
     FundingShare,
     Installment,
@@ -242,7 +242,7 @@ def apply(subject: Subject, data: ApplicationInput, *, on: date | None = None) -
     )
     observed = decisions.observe(request)
     provider, result = decisions.decide(request, observed)
-    Decision.objects.create(application=app, provider=provider, outcome=result.outcome,
+    ApplicationDecision.objects.create(application=app, provider=provider, outcome=result.outcome,
                             request=decisions.jsonable(request) | {"observed": observed},
                             result=decisions.jsonable(result))
     if result.outcome == "approve":
@@ -326,7 +326,7 @@ def _settle_referral(app: Application, approve: bool, amount_fen: int, tier: str
         app.decline_manually()
         app.decline_reasons = [{"code": "manual_review", "zh": note or "人工审核未通过", "en": note or "Declined on manual review"}]
     app.save()
-    Decision.objects.create(application=app, provider=provider, outcome="approve" if approve else "decline",
+    ApplicationDecision.objects.create(application=app, provider=provider, outcome="approve" if approve else "decline",
                             request={"note": note}, result={"reviewer": actor}, actor=actor)
     audit.record(actor, f"finance.application.reviewed.{app.state}", "finance.application", app.pk, {"note": note})
     _publish_decided(app, actor)

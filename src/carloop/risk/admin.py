@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from carloop.risk.models import BlacklistEntry, Decision, ModelVersion, PolicyRuleSet, ReviewCase
+from carloop.risk.models import BlacklistEntry, CreditDecision, ModelVersion, PolicyRuleSet, ReviewCase
 
 
 @admin.register(BlacklistEntry)
@@ -15,7 +15,7 @@ class BlacklistEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = ["kind", "value_masked", "created_by"]
 
 
-@admin.register(Decision)
+@admin.register(CreditDecision)
 class DecisionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["application_ref", "outcome", "score", "price_tier", "model_version", "latency_ms", "created_at"]
     list_filter = ["outcome", "product_kind", "model_version"]

@@ -17,7 +17,7 @@ from carloop.core.timeutil import business_date
 from carloop.identity.selectors import subject_of
 from carloop.risk import graph, selectors, services
 from carloop.risk.contracts import DecisionRequest, DecisionResult
-from carloop.risk.models import BlacklistEntry, Decision, ModelVersion, PolicyRuleSet, ReviewCase
+from carloop.risk.models import BlacklistEntry, CreditDecision, ModelVersion, PolicyRuleSet, ReviewCase
 
 router = Router(tags=["risk"])
 
@@ -96,7 +96,7 @@ def _out(r: DecisionResult) -> DecisionOut:
     )  # fmt: skip
 
 
-def _detail(d: Decision) -> DecisionDetailOut:
+def _detail(d: CreditDecision) -> DecisionDetailOut:
     base = _out(services.result_of(d)).dict()
     review = getattr(d, "review", None)
     context = dict(d.context)

@@ -100,7 +100,7 @@ class PolicyRuleSet(Entity):
         ordering = ["-version"]
 
 
-class Decision(Entity):
+class CreditDecision(Entity):
     """A credit decision with every input needed to replay it."""
 
     application_ref = models.CharField(max_length=200)
@@ -151,7 +151,7 @@ class ReviewCase(Entity):
         DECLINED = "declined", "Declined"
         WITHDRAWN = "withdrawn", "Withdrawn"
 
-    decision = models.OneToOneField(Decision, on_delete=models.PROTECT, related_name="review")
+    decision = models.OneToOneField(CreditDecision, on_delete=models.PROTECT, related_name="review")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     due_at = models.DateTimeField()
     decided_by = models.CharField(max_length=200, blank=True)

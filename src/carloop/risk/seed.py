@@ -19,7 +19,7 @@ from carloop.core.timeutil import business_date, start_of_business_day
 from carloop.identity import selectors as identity_q
 from carloop.risk import platform_model, services
 from carloop.risk.contracts import DecisionRequest
-from carloop.risk.models import Decision, FeatureFact, ModelVersion, ReviewCase
+from carloop.risk.models import CreditDecision, FeatureFact, ModelVersion, ReviewCase
 
 SEED_PREFIX = "seed:risk:"
 CITIES = ["北京市", "上海市", "广州市", "深圳市", "成都市", "杭州市", "武汉市", "西安市", "南京市", "重庆市"]
@@ -105,7 +105,7 @@ def _behaviour(ctx: SeedContext, customer: uuid.UUID, risky: bool) -> None:
 def _backdate(decision_id: str, as_of: date, ctx: SeedContext) -> None:
     """Seeded history: the decision happened on its business date, not at seeding time."""
     at = start_of_business_day(as_of) + timedelta(hours=ctx.rng.randint(8, 21), minutes=ctx.rng.randint(0, 59))
-    Decision.objects.filter(pk=decision_id).update(created_at=min(at, timezone.now()))
+    CreditDecision.objects.filter(pk=decision_id).update(created_at=min(at, timezone.now()))
     ReviewCase.objects.filter(decision_id=decision_id).update(due_at=min(at, timezone.now()) + services.REVIEW_SLA)
 
 
@@ -151,7 +151,7 @@ def _registry(ctx: SeedContext) -> None:
 def seed(ctx: SeedContext) -> None:
     services.ensure_default_ruleset()
     _registry(ctx)
-    if Decision.objects.filter(application_ref__startswith=SEED_PREFIX).exists():
+    if CreditDecision.objects.filter(application_ref__startswith=SEED_PREFIX).exists():
         return
     customers = _customers(min(ctx.count("customers"), 400))
     if len(customers) < 40:
@@ -213,7 +213,7 @@ def seed(ctx: SeedContext) -> None:
         services.decide_review(review, outcome="approve" if approve else "decline", approved_amount_fen=None, price_tier="D" if approve else None,
                                note="演示数据：已电话核实" if approve else "演示数据：资料不实", actor=f"user:{analyst.pk}" if analyst else "system")  # fmt: skip
     # observed outcomes for loans booked more than 60 days ago (riskier scores go bad more often)
-    for d in Decision.objects.filter(application_ref__startswith=SEED_PREFIX, outcome="approve", as_of__lt=today - timedelta(days=60)):
+    for d in CreditDecision.objects.filter(application_ref__startswith=SEED_PREFIX, outcome="approve", as_of__lt=today - timedelta(days=60)):
         p = Decimal(d.prob_bad or 0) * Decimal("1.3")
         services.mark_outcome(d.application_ref, Decimal(str(rng.random())) < p)
     ctx.say(f"risk: {n} decisions, {len(RINGS)} fraud rings, blacklist and registry seeded")

@@ -16,7 +16,7 @@ from carloop.core.authz import ADMIN, FINANCE_OPS, OPS, RISK_ANALYST, Subject
 from carloop.core.timeutil import business_date
 from carloop.risk import monitoring
 from carloop.risk.features import Fact
-from carloop.risk.models import BlacklistEntry, Decision, FeatureFact, FeatureRow, ModelVersion, PolicyRuleSet, ReviewCase
+from carloop.risk.models import BlacklistEntry, CreditDecision, FeatureFact, FeatureRow, ModelVersion, PolicyRuleSet, ReviewCase
 
 INTERNAL_ROLES = (OPS, RISK_ANALYST, FINANCE_OPS, ADMIN)
 ANALYST_ROLES = (RISK_ANALYST, ADMIN)
@@ -58,10 +58,10 @@ def blacklist_readable_by(subject: Subject) -> QuerySet[BlacklistEntry]:
     return BlacklistEntry.objects.none()
 
 
-def decisions_readable_by(subject: Subject) -> QuerySet[Decision]:
+def decisions_readable_by(subject: Subject) -> QuerySet[CreditDecision]:
     if subject.kind == "operator" and subject.has_role(*INTERNAL_ROLES):
-        return Decision.objects.all()
-    return Decision.objects.none()
+        return CreditDecision.objects.all()
+    return CreditDecision.objects.none()
 
 
 def reviews_readable_by(subject: Subject) -> QuerySet[ReviewCase]:
@@ -139,7 +139,7 @@ def dashboard(days: int = 30, today: date | None = None) -> dict[str, Any]:
     """Figures for the risk dashboard: daily volumes and approval rate, score distribution, PSI, vintages."""
     today = today or business_date()
     start = today - timedelta(days=days - 1)
-    recent = Decision.objects.filter(as_of__gte=start, as_of__lte=today)
+    recent = CreditDecision.objects.filter(as_of__gte=start, as_of__lte=today)
     per_day: dict[str, dict[str, int]] = defaultdict(lambda: {"approve": 0, "decline": 0, "refer": 0})
     for row in recent.values("as_of", "outcome").annotate(n=Count("id")):
         per_day[row["as_of"].isoformat()][row["outcome"]] = row["n"]
@@ -166,7 +166,7 @@ def dashboard(days: int = 30, today: date | None = None) -> dict[str, Any]:
     feature_psi.sort(key=lambda r: -r["psi"])
     labels = ["<" + str(edges[0])] + [f"{a}-{b}" for a, b in itertools.pairwise(edges)] + [f"≥{edges[-1]}", "n/a"]
     vintages = []
-    booked = Decision.objects.filter(outcome="approve").exclude(bad_outcome__isnull=True)
+    booked = CreditDecision.objects.filter(outcome="approve").exclude(bad_outcome__isnull=True)
     by_month: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for as_of, bad in booked.values_list("as_of", "bad_outcome"):
         key = as_of.strftime("%Y-%m")

@@ -24,7 +24,7 @@ from carloop.risk import selectors as q
 from carloop.risk.contracts import DecisionRequest, DecisionResult, Reason
 from carloop.risk.modeling.artifacts import LoadedModel, load
 from carloop.risk.modeling.data import DataError
-from carloop.risk.models import BlacklistEntry, Decision, FeatureFact, FeatureRow, ModelVersion, PolicyRuleSet, ReviewCase
+from carloop.risk.models import BlacklistEntry, CreditDecision, FeatureFact, FeatureRow, ModelVersion, PolicyRuleSet, ReviewCase
 
 DECISION_MADE = "risk.decision.made"
 REVIEW_DECIDED = "risk.review.decided"
@@ -34,7 +34,7 @@ LARGE_AMOUNT_FEN = 5_000_000  # 50,000 yuan: geo-anomaly and new-device rules ap
 TIERS = [(620, "A"), (590, "B"), (560, "C"), (530, "D")]
 DECLINE_BELOW = 500
 TIER_D_SHARE = Decimal("0.80")  # tier D is approved for at most 80% of the amount asked
-VELOCITY = [  # (field on Decision, window, refer at, decline at, code, zh, en)
+VELOCITY = [  # (field on CreditDecision, window, refer at, decline at, code, zh, en)
     ("id_index", timedelta(hours=24), 2, 4, "F_VEL_ID", "同一身份证 24 小时内多次申请", "Several applications with one ID number in 24 hours"),
     ("phone_index", timedelta(hours=24), 2, 4, "F_VEL_PHONE", "同一手机号 24 小时内多次申请", "Several applications with one phone in 24 hours"),
     ("device_id", timedelta(hours=24), 3, 5, "F_VEL_DEVICE", "同一设备 24 小时内多次申请", "Several applications from one device in 24 hours"),
@@ -277,7 +277,7 @@ def what_if(rs: PolicyRuleSet, limit: int = 2000) -> dict[str, Any]:
     transitions: dict[str, int] = {}
     samples: list[dict[str, Any]] = []
     n = 0
-    for d in Decision.objects.order_by("-created_at")[:limit]:
+    for d in CreditDecision.objects.order_by("-created_at")[:limit]:
         ctx = d.context or {}
         stages = ctx.get("stages")
         if not stages:
@@ -332,7 +332,7 @@ def _ratio(numerator: Decimal, denominator: int | None) -> str | None:
     return str((numerator / Decimal(denominator)).quantize(Decimal("0.0001"), ROUND_HALF_UP))
 
 
-def result_of(d: Decision) -> DecisionResult:
+def result_of(d: CreditDecision) -> DecisionResult:
     return DecisionResult(
         decision_id=str(d.pk), outcome=d.outcome, approved_amount_fen=d.approved_amount_fen, price_tier=d.price_tier or None,  # type: ignore[arg-type]
         score=d.score, reasons=[Reason(r["code"], r["zh"], r["en"]) for r in d.reasons], rule_hits=list(d.rule_hits),
@@ -370,7 +370,7 @@ def _fraud_checks(
             for field, window, _, _, code, _, _ in checks
         }
         counts = (
-            Decision.objects.filter(any_match, created_at__gte=now - longest)
+            CreditDecision.objects.filter(any_match, created_at__gte=now - longest)
             .exclude(application_ref=req.application_ref)
             .aggregate(**per_check)
         )
@@ -429,7 +429,7 @@ def decide(req: DecisionRequest, *, actor: str = "system") -> DecisionResult:
     started = time.perf_counter()
     _validate_request(req)
     request_json = _request_json(req)
-    previous = Decision.objects.filter(application_ref=req.application_ref).order_by("-created_at").first()
+    previous = CreditDecision.objects.filter(application_ref=req.application_ref).order_by("-created_at").first()
     if previous is not None and previous.request == request_json:
         return result_of(previous)
     facts = identity_q.customer_facts(req.customer_user_id)
@@ -492,7 +492,7 @@ def decide(req: DecisionRequest, *, actor: str = "system") -> DecisionResult:
     reasons += [Reason(r.code, r.zh, r.en) for r in scored.reasons]
     latency = (time.perf_counter() - started) * 1000
     with transaction.atomic(savepoint=False):
-        d = Decision.objects.create(
+        d = CreditDecision.objects.create(
             application_ref=req.application_ref, customer_user_id=req.customer_user_id, product_kind=req.product_kind,
             amount_fen=req.amount_fen, term_months=req.term_months, as_of=req.as_of, request=request_json,
             context={"policy": policy_ctx, "features": row, "signals": signals,
@@ -569,7 +569,7 @@ def close_reviews_decided_elsewhere(application_ref: str, outcome: str, actor: s
     return closed
 
 
-def replay(d: Decision) -> dict[str, Any]:
+def replay(d: CreditDecision) -> dict[str, Any]:
     """Re-run a stored decision from its stored inputs: the rule set and model versions it used, its policy
     context and features, and the fraud stage as observed then (velocity and graph depend on the moment)."""
     ctx = d.context or {}
@@ -600,7 +600,7 @@ def training_snapshot(path: str | Path) -> int:
     with Path(path).open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[*fs.MODEL_FEATURES, "bad"], extrasaction="ignore")
         writer.writeheader()
-        for d in Decision.objects.exclude(bad_outcome__isnull=True).order_by("created_at").iterator():
+        for d in CreditDecision.objects.exclude(bad_outcome__isnull=True).order_by("created_at").iterator():
             row = features_as_of(d.customer_user_id, d.created_at)
             application = (d.context or {}).get("features", {})
             row.update({k: application.get(k) for k in fs.APPLICATION_FEATURES})
@@ -612,4 +612,4 @@ def training_snapshot(path: str | Path) -> int:
 
 def mark_outcome(application_ref: str, bad: bool) -> int:
     """Record the observed outcome (bad = 30+ days past due) on the decisions of an application."""
-    return Decision.objects.filter(application_ref=application_ref, outcome="approve").update(bad_outcome=bad)
+    return CreditDecision.objects.filter(application_ref=application_ref, outcome="approve").update(bad_outcome=bad)
