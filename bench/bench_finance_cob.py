@@ -3,7 +3,7 @@ service layer (goal >= 500/s).
 
 Builds a loan book directly with bulk inserts (loans disbursed over the past three years, 12/24/36-month terms,
 earlier instalments paid, about 6% of loans behind), then times ``cob.run`` for two consecutive business days and a
-re-run of the second (idempotent), and finally posts repayments one by one through ``servicing.repay`` (each
+re-run of the second (idempotent), and finally posts repayments one by one through ``services.repay`` (each
 with its ledger transfers, events and audit) from one process and from two. Uses its own database
 (``CARLOOP_BENCH_DB``, default ``bench_carloop_finance``) on the local PostgreSQL server and writes
 bench/results/finance_cob.json and .md.
@@ -59,9 +59,9 @@ def build_book(n_loans: int) -> dict[str, Any]:
 
     from carloop.core.seeding import SeedContext, fake_uscc
     from carloop.finance import services
-    from carloop.finance.models import Application, Installment, Loan, LoanFunding
     from carloop.finance.amortization import build_schedule
-    from carloop.finance.servicing import bucket_for
+    from carloop.finance.models import Application, Installment, Loan, LoanFunding
+    from carloop.finance.services import bucket_for
     from carloop.identity import services as identity
 
     started = time.perf_counter()
@@ -166,13 +166,13 @@ def _repay_worker(args: tuple[list[str], int]) -> tuple[int, float]:  # float-ok
     import uuid
 
     from carloop.core.authz import Subject
-    from carloop.finance import servicing
+    from carloop.finance import services
 
     ops = Subject(kind="operator", user_id=uuid.uuid4(), roles=frozenset({"finance_ops"}))
     started = time.perf_counter()
     done = 0
     for loan_id in loan_ids:
-        servicing.repay(ops, uuid.UUID(loan_id), amount_fen=50_000, key=f"bench-{worker}-{loan_id}",
+        services.repay(ops, uuid.UUID(loan_id), amount_fen=50_000, key=f"bench-{worker}-{loan_id}",
                         on=AS_OF + timedelta(days=1))
         done += 1
     return done, time.perf_counter() - started

@@ -11,7 +11,7 @@ from tests.core import periodic_tasks
 
 @pytest.fixture
 def only_test_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(schedule, "_periodic", {})
+    monkeypatch.setattr(periodic, "_periodic", {})
     periodic_tasks.CALLS.clear()
     yield
     periodic_tasks.CALLS.clear()

@@ -243,7 +243,7 @@ def test_schedule_matches_rule_and_numpy_financial(loan: tuple[int, Decimal, int
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=4), st.data())
 def test_principal_shares_are_exact_and_capped(outstanding: list[int], data: st.DataObject) -> None:
-    from carloop.finance.servicing import principal_shares
+    from carloop.finance.services import principal_shares
 
     principal = data.draw(st.integers(min_value=0, max_value=sum(outstanding)))
     shares = principal_shares(principal, outstanding)

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from carloop.finance import selectors, servicing
+from carloop.finance import selectors
 from carloop.finance.models import Loan, Repayment
+from carloop.finance.services import servicing
 
 from .conftest import World
 

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from carloop.finance import servicing
+from carloop.finance import services
 from carloop.finance.models import Installment, Loan
 
 from .conftest import World
@@ -32,10 +32,10 @@ def _count(world: World, kind: str, loan: Loan, last_period: int, capture: Calla
     subject = world.customer(kind)
     rows = list(Installment.objects.filter(loan=loan, period__lte=last_period).order_by("period"))
     with capture(execute=True):
-        servicing.repay(subject, loan.pk, amount_fen=rows[0].owed_fen, key="warm-up", on=rows[0].due_date)
+        services.repay(subject, loan.pk, amount_fen=rows[0].owed_fen, key="warm-up", on=rows[0].due_date)
     amount = sum(i.owed_fen for i in rows[1:]) - 2_000  # the last one is left partly unpaid
     with CaptureQueriesContext(connection) as queries, capture(execute=True):
-        _, replayed = servicing.repay(subject, loan.pk, amount_fen=amount, key="counted", on=rows[-1].due_date)
+        _, replayed = services.repay(subject, loan.pk, amount_fen=amount, key="counted", on=rows[-1].due_date)
         in_transaction = len(queries.captured_queries)
     assert not replayed
     assert Installment.objects.filter(loan=loan, period__lte=last_period).exclude(paid_interest_fen=0).count() == last_period

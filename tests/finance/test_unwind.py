@@ -13,7 +13,7 @@ from carloop.core.errors import Problem
 from carloop.core.models import Event
 from carloop.core.timeutil import business_date
 from carloop.finance import ledger_accounts as accounts
-from carloop.finance import selectors, services, servicing
+from carloop.finance import selectors, services
 from carloop.finance.models import Application, Installment, Loan, LoanFunding
 from carloop.ledger import selectors as ledger_q
 from tests.finance.conftest import DISBURSED_ON
@@ -46,14 +46,14 @@ def test_a_refunded_order_unwinds_its_loan_and_refunds_what_was_repaid(loop: Any
     subject, order, loan, before, world = loop
     assert loan.upfront_fee_fen > 0
     first = loan.installments.get(period=1)
-    servicing.repay(subject, loan.pk, amount_fen=first.owed_fen, key="first", on=first.due_date)
+    services.repay(subject, loan.pk, amount_fen=first.owed_fen, key="first", on=first.due_date)
     repaid = first.owed_fen
     with django_capture_on_commit_callbacks(execute=True):
         commerce.seller_cannot_deliver(order_id=order.pk, reason="停产", actor="user:ops")
     loan.refresh_from_db()
     assert loan.state == Loan.State.UNWOUND and loan.outstanding_principal_fen == 0
     assert loan.unwind["customer_refund_fen"] == repaid
-    assert not loan.installments.filter(status__in=servicing.OPEN).exists()
+    assert not loan.installments.filter(status__in=services.OPEN).exists()
     assert loan.installments.filter(status=Installment.Status.CANCELLED).count() == 35
     assert set(LoanFunding.objects.filter(loan=loan).values_list("outstanding_fen", flat=True)) == {0}
     after = _balances(world)
@@ -74,7 +74,7 @@ def test_a_refunded_order_unwinds_its_loan_and_refunds_what_was_repaid(loop: Any
 def test_unwinding_reconciles_in_the_partners_daily_statement(loop: Any, django_capture_on_commit_callbacks: Any) -> None:
     subject, order, loan, _, world = loop
     first = loan.installments.get(period=1)
-    servicing.repay(subject, loan.pk, amount_fen=first.owed_fen, key="first", on=first.due_date)
+    services.repay(subject, loan.pk, amount_fen=first.owed_fen, key="first", on=first.due_date)
     with django_capture_on_commit_callbacks(execute=True):
         commerce.cancel(order_id=order.pk, actor=subject.ref)
     statement = selectors.daily_statement(world.partner.pk, business_date())

@@ -17,7 +17,7 @@ from carloop.core.i18n import t
 from carloop.core.idempotency import idempotent
 from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.core.timeutil import business_date
-from carloop.finance import selectors, services, servicing
+from carloop.finance import selectors, services
 from carloop.finance.models import Application, Installment, Loan, LoanProduct
 from carloop.finance.quotes import build_quote, parse_quote_request, schedule_json
 from carloop.identity.selectors import subject_of
@@ -360,7 +360,7 @@ def repayment_out(rep: Any) -> dict[str, Any]:
              summary="Repay (Idempotency-Key required); an excess with a prepayment option prepays principal")
 def create_repayment(request: HttpRequest, loan_id: uuid.UUID, body: RepaymentIn) -> Any:
     subject = _actable_loan(request, loan_id)
-    rep, replayed = servicing.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
+    rep, replayed = services.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
                                     key=_key(request), on=business_date(), prepayment_option=body.prepayment_option)
     return Status(200 if replayed else 201, repayment_out(rep))
 
@@ -377,7 +377,7 @@ class PayoffOut(Schema):
 @router.get("/loans/{loan_id}/payoff", response=PayoffOut, summary="Payoff quote, valid for one business date")
 def get_payoff(request: HttpRequest, loan_id: uuid.UUID) -> dict[str, Any]:
     subject = _actable_loan(request, loan_id)
-    q = servicing.payoff_quote(subject, loan_id, business_date())
+    q = services.payoff_quote(subject, loan_id, business_date())
     return {"valid_on": q.valid_on, "overdue": yuan_str(q.overdue_fen), "principal": yuan_str(q.principal_fen),
             "accrued_interest": yuan_str(q.accrued_interest_fen), "prepayment_fee": yuan_str(q.prepayment_fee_fen),
             "total": yuan_str(q.total_fen)}
@@ -391,7 +391,7 @@ class PayoffIn(Schema):
              summary="Pay the loan off with today's payoff amount (Idempotency-Key required)")
 def pay_off(request: HttpRequest, loan_id: uuid.UUID, body: PayoffIn) -> Any:
     subject = _actable_loan(request, loan_id)
-    rep, replayed = servicing.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
+    rep, replayed = services.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
                                     key=_key(request), on=business_date(), kind="payoff")
     return Status(200 if replayed else 201, repayment_out(rep))
 
@@ -405,7 +405,7 @@ def write_off(request: HttpRequest, loan_id: uuid.UUID, body: WriteOffIn) -> dic
     subject = subject_of(request)
     subject.require_authenticated()
     selectors.get_loan(subject, loan_id)
-    return loan_out(servicing.write_off(subject, loan_id, body.reason, business_date()))
+    return loan_out(services.write_off(subject, loan_id, body.reason, business_date()))
 
 
 class PledgeIn(Schema):

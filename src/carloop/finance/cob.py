@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from carloop.core import events, notifications
 from carloop.core.money import yuan_str
-from carloop.finance.models import CobRun, Installment, Loan
 from carloop.finance.amortization import add_months
-from carloop.finance.servicing import OPEN
+from carloop.finance.models import CobRun, Installment, Loan
+from carloop.finance.services import OPEN
 
 BUCKETS = (("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None))
 REMINDERS = ((-3, "before3", "还款提醒：您的车贷本期账单将于 {due} 到期，应还 {amount} 元。",

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from carloop.core.errors import Problem
 from carloop.core.seeding import SeedContext
 from carloop.core.timeutil import business_date
-from carloop.finance import cob, services, servicing
+from carloop.finance import cob, services
 from carloop.finance.models import Application, Installment, Loan
 from carloop.identity import selectors as identity
 
@@ -121,14 +121,14 @@ def _repay_history(ctx: SeedContext, subject: Any, loan: Loan, today: date, inde
         if stops_after is not None and inst.period > stops_after:
             break
         late = ctx.rng.choice([0, 0, 0, 0, 0, 0, 1, 2, 5])
-        servicing.repay(subject, loan.pk, amount_fen=Installment.objects.get(pk=inst.pk).owed_fen,
+        services.repay(subject, loan.pk, amount_fen=Installment.objects.get(pk=inst.pk).owed_fen,
                         key=f"seed-{inst.pk}", on=inst.due_date + timedelta(days=late))
     if index % 17 == 3 and loan.state == Loan.State.ACTIVE:
         loan.refresh_from_db()
-        first_open = Installment.objects.filter(loan=loan, status__in=servicing.OPEN).order_by("period").first()
+        first_open = Installment.objects.filter(loan=loan, status__in=services.OPEN).order_by("period").first()
         if first_open is not None and first_open.due_date > today:
             try:
-                servicing.repay(subject, loan.pk, amount_fen=loan.outstanding_principal_fen // 5,
-                                key=f"seed-prepay-{loan.pk}", on=today, prepayment_option=servicing.LOWER_INSTALLMENT)
+                services.repay(subject, loan.pk, amount_fen=loan.outstanding_principal_fen // 5,
+                                key=f"seed-prepay-{loan.pk}", on=today, prepayment_option=services.LOWER_INSTALLMENT)
             except Problem:
                 return

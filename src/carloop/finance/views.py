@@ -17,7 +17,7 @@ from carloop.core.errors import Problem
 from carloop.core.i18n import t
 from carloop.core.money import parse_yuan
 from carloop.core.timeutil import business_date
-from carloop.finance import selectors, services, servicing
+from carloop.finance import selectors, services
 from carloop.finance.models import Application, Loan
 from carloop.finance.quotes import build_quote, parse_quote_request
 from carloop.identity import selectors as identity
@@ -156,13 +156,13 @@ def loan_detail(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
         try:
             action = request.POST.get("action")
             if action == "write_off":
-                servicing.write_off(subject, loan.pk, request.POST.get("reason", ""), today)
+                services.write_off(subject, loan.pk, request.POST.get("reason", ""), today)
             elif action == "pledge":
                 services.set_pledge_status(subject, loan.pk, request.POST.get("status", ""))
             elif may_repay:
                 amount = parse_yuan(request.POST.get("amount", ""), field="amount")
                 kind = "payoff" if action == "payoff" else "regular"
-                servicing.repay(subject, loan.pk, amount_fen=amount, key=request.POST.get("key", ""), on=today,
+                services.repay(subject, loan.pk, amount_fen=amount, key=request.POST.get("key", ""), on=today,
                                 kind=kind, prepayment_option=request.POST.get("prepayment_option", ""))
                 messages.success(request, t("还款成功", "Repayment received"))
             return redirect("finance:loan", loan_id=loan.pk)
@@ -172,7 +172,7 @@ def loan_detail(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
             _problem(request, problem)
     payoff = None
     if loan.state == Loan.State.ACTIVE and may_repay:
-        payoff = servicing.payoff_quote(subject, loan.pk, today)
+        payoff = services.payoff_quote(subject, loan.pk, today)
     rows = selectors.installments(loan)
     next_due = next((i for i in rows if i.owed_fen > 0), None)
     return render(request, "finance/loan.html", {

@@ -106,7 +106,7 @@ def _backdate(decision_id: str, as_of: date, ctx: SeedContext) -> None:
     """Seeded history: the decision happened on its business date, not at seeding time."""
     at = start_of_business_day(as_of) + timedelta(hours=ctx.rng.randint(8, 21), minutes=ctx.rng.randint(0, 59))
     CreditDecision.objects.filter(pk=decision_id).update(created_at=min(at, timezone.now()))
-    ReviewCase.objects.filter(decision_id=decision_id).update(due_at=min(at, timezone.now()) + services.REVIEW_SLA)
+    ReviewCase.objects.filter(decision_id=uuid.UUID(decision_id)).update(due_at=min(at, timezone.now()) + services.REVIEW_SLA)
 
 
 def _request(ctx: SeedContext, n: int, customer: uuid.UUID, as_of: date, **kw: object) -> DecisionRequest:

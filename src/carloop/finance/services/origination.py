@@ -1,5 +1,6 @@
-"""Finance commands: products, applications and decisions, offers, e-signature, disbursement, repayments,
-prepayment, payoff, write-off. Every money movement is a ledger transfer in the same transaction as the change."""
+"""Loan origination: applications and their decisions, manual and risk review, offers, e-signature,
+disbursement to the dealer or the customer, pledge status, and cancellation when a car order is refunded.
+Every money movement is a ledger transfer in the same transaction as the change."""
 
 from __future__ import annotations
 
@@ -8,31 +9,22 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from carloop.core import audit, events, orders
 from carloop.core.authz import Subject
-from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
+from carloop.core.errors import Conflict, NotFound, Problem
 from carloop.core.money import format_cny
 from carloop.core.timeutil import business_date
-from carloop.finance import decisions, servicing
+from carloop.finance import decisions
 from carloop.finance import ledger_accounts as accounts
-from carloop.finance.models import (
-    Application,
-    ApplicationDecision,
-    FundingPlan,
-    FundingShare,
-    Installment,
-    Loan,
-    LoanFunding,
-    LoanProduct,
-    ProductKind,
-)
-from carloop.finance.amortization import Method, Schedule, ScheduleInputError, build_schedule
+from carloop.finance.amortization import Method, build_schedule
+from carloop.finance.models import Application, ApplicationDecision, Installment, Loan, LoanFunding, LoanProduct, ProductKind
+from carloop.finance.services import servicing
+from carloop.finance.services.products import BP, _bad, _half_up, current_product, offer_schedule, rate_for_tier
 from carloop.ledger import services as ledger
 from carloop.ledger.contracts import TransferSpec
 from carloop.risk.contracts import DecisionRequest
@@ -43,112 +35,6 @@ CONSENT_TEXT = (
     " / I consent to carloop and its partner lenders using my identity, vehicle and platform data to assess this "
     "loan application."
 )
-BP = 10_000
-
-
-def _half_up(numerator: Decimal) -> int:
-    return int(numerator.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def _bad(slug: str, pointer: str, zh: str, en: str) -> Problem:
-    return Invalid(slug, zh, en, errors=[FieldError(pointer, zh, en)])
-
-
-# ------------------------------------------------------------------------------------------------- products
-
-
-def create_funding_plan(code: str, name: str, shares: list[tuple[uuid.UUID, int, Decimal]]) -> FundingPlan:
-    """``shares``: (partner organisation id, share in basis points, partner annual rate); the platform funds the rest."""
-    if sum(bp for _, bp, _ in shares) > BP or any(bp <= 0 for _, bp, _ in shares):
-        raise _bad("invalid-funding-plan", "/shares", "合作方份额须为正且合计不超过 100%", "Shares must be positive and total at most 100%")
-    plan, _ = FundingPlan.objects.get_or_create(code=code, defaults={"name": name})
-    for partner, bp, rate in shares:
-        FundingShare.objects.update_or_create(plan=plan, partner_id=partner, defaults={"share_bp": bp, "partner_rate": rate})
-    return plan
-
-
-PRODUCT_FIELDS = {
-    "kind", "name_zh", "name_en", "method", "min_amount_fen", "max_amount_fen", "min_term", "max_term", "terms",
-    "rate_table", "monthly_fee_rate", "upfront_fee_rate", "min_down_payment", "max_ltv", "grace_days",
-    "penalty_rate", "prepayment_fee_rate", "min_months_before_prepayment", "apr_cap", "funding_plan",
-}
-
-
-def _validate_product(p: LoanProduct) -> None:
-    errors = []
-    if p.kind not in ProductKind.values:
-        errors.append(FieldError("/kind", "产品类型无效", "Unknown product kind"))
-    if p.method not in Method.__members__.values():
-        errors.append(FieldError("/method", "还款方式无效", "Unknown repayment method"))
-    if not 0 < p.min_amount_fen <= p.max_amount_fen:
-        errors.append(FieldError("/min_amount_fen", "金额范围无效", "Invalid amount range"))
-    if not p.terms or any(not p.min_term <= t <= p.max_term for t in p.terms):
-        errors.append(FieldError("/terms", "期数须在产品期限范围内", "Terms must lie within the term range"))
-    rates = [Decimal(str(r)) for r in p.rate_table.values()]
-    if not rates or any(r < 0 or r > p.apr_cap for r in rates):
-        errors.append(FieldError("/rate_table", "费率表须非空且不超过年化上限", "Rate table must be non-empty and within the APR cap"))
-    if p.method == Method.MONTHLY_FEE and (p.monthly_fee_rate <= 0 or any(rates)):
-        errors.append(FieldError("/monthly_fee_rate", "按月收费产品须设月费率且利率为 0", "Monthly-fee products need a fee rate and zero rates"))
-    if p.penalty_rate > p.apr_cap:
-        errors.append(FieldError("/penalty_rate", "罚息利率不得超过年化上限", "Penalty rate must not exceed the APR cap"))
-    if not 0 < p.max_ltv <= 1 or not 0 <= p.min_down_payment < 1:
-        errors.append(FieldError("/max_ltv", "抵押率或首付比例无效", "Invalid LTV or down payment"))
-    if errors:
-        raise Invalid("invalid-product", "贷款产品配置无效", "Invalid loan product", errors)
-
-
-@transaction.atomic
-def create_product(code: str, **fields: Any) -> LoanProduct:
-    """Version 1 of a product, or the current version when it already exists (idempotent for seeding)."""
-    existing = LoanProduct.objects.filter(code=code, is_current=True).first()
-    if existing is not None:
-        return existing
-    product = LoanProduct(code=code, version=1, **{k: v for k, v in fields.items() if k in PRODUCT_FIELDS})
-    _validate_product(product)
-    product.save()
-    return product
-
-
-@transaction.atomic
-def new_product_version(code: str, actor: str, **changes: Any) -> LoanProduct:
-    """A new version with ``changes``; loans already signed keep the version they were signed under."""
-    current = LoanProduct.objects.select_for_update().filter(code=code, is_current=True).first()
-    if current is None:
-        raise NotFound("贷款产品不存在", "Loan product not found")
-    unknown = set(changes) - PRODUCT_FIELDS
-    if unknown:
-        raise _bad("invalid-product", f"/{sorted(unknown)[0]}", "未知字段", "Unknown field")
-    product = LoanProduct(code=code, version=current.version + 1,
-                          **{f: getattr(current, f) for f in PRODUCT_FIELDS} | changes)
-    _validate_product(product)
-    current.is_current = False
-    current.save(update_fields=["is_current", "updated_at"])
-    product.save()
-    audit.record(actor, "finance.product.versioned", "finance.product", product.pk, {"code": code, "version": product.version})
-    return product
-
-
-def current_product(code: str) -> LoanProduct:
-    product = LoanProduct.objects.filter(code=code, is_current=True).select_related("funding_plan").first()
-    if product is None:
-        raise _bad("unknown-product", "/product", "贷款产品不存在", "Unknown loan product")
-    return product
-
-
-def rate_for_tier(product: LoanProduct, tier: str | None) -> Decimal:
-    """The product's rate for a price tier; no tier means the default tier, a tier the table lacks its highest rate."""
-    table = product.rate_table
-    highest = max(table.values(), key=lambda r: Decimal(str(r)))
-    return Decimal(str(table.get(tier or decisions.DEFAULT_TIER, highest)))
-
-
-def offer_schedule(product: LoanProduct, amount_fen: int, term: int, rate: Decimal, start: date) -> Schedule:
-    upfront = _half_up(product.upfront_fee_rate * amount_fen)
-    try:
-        return build_schedule(amount_fen, Decimal(0) if product.method == Method.MONTHLY_FEE else rate, term,
-                              product.method, start, monthly_fee_rate=product.monthly_fee_rate, upfront_fee_fen=upfront)
-    except ScheduleInputError as err:
-        raise _bad("invalid-application", err.field, err.zh, err.en) from None
 
 
 # ------------------------------------------------------------------------------------------------- applications
@@ -507,15 +393,3 @@ def set_pledge_status(subject: Subject, loan_id: uuid.UUID, status: str) -> Loan
     loan.save(update_fields=["pledge_status", "updated_at"])
     audit.record(subject.ref, f"finance.pledge.{status}", "finance.loan", loan.pk)
     return loan
-
-
-@transaction.atomic
-def add_capital(partner_id: uuid.UUID | None, amount_fen: int, key: str, actor: str = "system") -> None:
-    """A funder puts money into its lending pool (from outside carloop); ``key`` makes it idempotent."""
-    if amount_fen <= 0:
-        raise _bad("invalid-amount", "/amount", "金额须大于零", "The amount must be greater than zero")
-    funder = accounts.funder_key(partner_id)
-    ledger.transfer(id=f"finance:capital:{funder}:{key}", debit=ledger.system_account("external").id,
-                    credit=accounts.pool(funder).id, amount_fen=amount_fen, code=accounts.T_CAPITAL,
-                    memo="注资 capital", actor=actor)
-    audit.record(actor, "finance.capital.added", "finance.funder", funder, {"amount_fen": amount_fen, "key": key})

@@ -24,8 +24,8 @@ from carloop.core.authz import Subject
 from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
 from carloop.core.money import format_cny
 from carloop.finance import ledger_accounts as accounts
-from carloop.finance.models import Installment, Loan, LoanFunding, Repayment
 from carloop.finance.amortization import Method, _annuity_factors, _half_up_div, add_months, build_schedule
+from carloop.finance.models import Installment, Loan, LoanFunding, Repayment
 from carloop.ledger import selectors as ledger_q
 from carloop.ledger import services as ledger
 from carloop.ledger.contracts import TransferSpec

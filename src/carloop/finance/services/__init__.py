@@ -1,0 +1,54 @@
+"""Finance commands, one module per subdomain; callers use ``carloop.finance.services`` (this package).
+
+- ``products``: loan products and their versions, funding plans, offer rates and schedules, funders' capital.
+- ``origination``: applications and decisions, review, offers, e-signature, disbursement, pledges, cancellation.
+- ``servicing``: repayments, prepayment, payoff quotes and payoff, write-off, unwinding a refunded order's loan.
+
+Every money movement is a ledger transfer in the same transaction as the change."""
+
+from carloop.finance.services.origination import (
+    CANCELLABLE,
+    CONSENT_TEXT,
+    OFFER_VALID_DAYS,
+    ApplicationInput,
+    accept_offer,
+    apply,
+    apply_risk_review,
+    cancel_application,
+    contract_digest,
+    disburse,
+    order_refunded,
+    review,
+    set_pledge_status,
+)
+from carloop.finance.services.products import (
+    add_capital,
+    create_funding_plan,
+    create_product,
+    current_product,
+    new_product_version,
+    offer_schedule,
+    rate_for_tier,
+)
+from carloop.finance.services.servicing import (
+    LOWER_INSTALLMENT,
+    OPEN,
+    SHORTER_TERM,
+    Allocation,
+    PayoffQuote,
+    allocate,
+    bucket_for,
+    payoff_quote,
+    principal_shares,
+    repay,
+    unwind,
+    write_off,
+)
+
+__all__ = [
+    "CANCELLABLE", "CONSENT_TEXT", "LOWER_INSTALLMENT", "OFFER_VALID_DAYS", "OPEN", "SHORTER_TERM", "Allocation",
+    "ApplicationInput", "PayoffQuote", "accept_offer", "add_capital", "allocate", "apply", "apply_risk_review",
+    "bucket_for", "cancel_application", "contract_digest", "create_funding_plan", "create_product", "current_product",
+    "disburse", "new_product_version", "offer_schedule", "order_refunded", "payoff_quote", "principal_shares",
+    "rate_for_tier", "repay", "review", "set_pledge_status", "unwind", "write_off",
+]
