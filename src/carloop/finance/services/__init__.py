@@ -7,16 +7,12 @@
 Every money movement is a ledger transfer in the same transaction as the change."""
 
 from carloop.finance.services.origination import (
-    CANCELLABLE,
     CONSENT_TEXT,
-    OFFER_VALID_DAYS,
     ApplicationInput,
     accept_offer,
     apply,
     apply_risk_review,
     cancel_application,
-    contract_digest,
-    disburse,
     order_refunded,
     review,
     set_pledge_status,
@@ -25,18 +21,13 @@ from carloop.finance.services.products import (
     add_capital,
     create_funding_plan,
     create_product,
-    current_product,
     new_product_version,
     offer_schedule,
-    rate_for_tier,
 )
 from carloop.finance.services.servicing import (
     LOWER_INSTALLMENT,
     OPEN,
     SHORTER_TERM,
-    Allocation,
-    PayoffQuote,
-    allocate,
     bucket_for,
     payoff_quote,
     principal_shares,
@@ -46,9 +37,8 @@ from carloop.finance.services.servicing import (
 )
 
 __all__ = [
-    "CANCELLABLE", "CONSENT_TEXT", "LOWER_INSTALLMENT", "OFFER_VALID_DAYS", "OPEN", "SHORTER_TERM", "Allocation",
-    "ApplicationInput", "PayoffQuote", "accept_offer", "add_capital", "allocate", "apply", "apply_risk_review",
-    "bucket_for", "cancel_application", "contract_digest", "create_funding_plan", "create_product", "current_product",
-    "disburse", "new_product_version", "offer_schedule", "order_refunded", "payoff_quote", "principal_shares",
-    "rate_for_tier", "repay", "review", "set_pledge_status", "unwind", "write_off",
+    "CONSENT_TEXT", "LOWER_INSTALLMENT", "OPEN", "SHORTER_TERM", "ApplicationInput", "accept_offer", "add_capital",
+    "apply", "apply_risk_review", "bucket_for", "cancel_application", "create_funding_plan", "create_product",
+    "new_product_version", "offer_schedule", "order_refunded", "payoff_quote", "principal_shares", "repay", "review",
+    "set_pledge_status", "unwind", "write_off",
 ]

@@ -1,0 +1,331 @@
+"""Car orders: the state machine, deposits (定金 and 意向金), the balance paid in full or by a loan,
+vehicle allocation, delivery, cancellation and the seller's default, each money movement through the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django_fsm import TransitionNotAllowed
+
+from carloop.commerce import ledger_flows as flows
+from carloop.commerce.models import ORDER_REF_PREFIX, BatterySubscription, Bundle, CarOrder, OrderState, TradeInQuote
+from carloop.commerce.services._shared import _bad, policy
+from carloop.commerce.services.pricing import price
+from carloop.core import audit, events, notifications
+from carloop.core.errors import Conflict, NotFound
+from carloop.core.timeutil import business_date, now
+from carloop.identity import selectors as identity_q
+from carloop.vehicles import selectors as vehicles_q
+from carloop.vehicles import services as vehicles
+
+ORDER_DELIVERED = "commerce.order.delivered"
+
+
+def _order_for_update(order_id: uuid.UUID) -> CarOrder:
+    order = CarOrder.objects.select_for_update().filter(pk=order_id).first()
+    if order is None:
+        raise NotFound()
+    return order
+
+
+CUSTOMER_MESSAGES = {
+    OrderState.DEPOSIT_PAID: ("已收到您的定金/意向金", "has received your deposit"),
+    OrderState.VEHICLE_ALLOCATED: ("已配车", "has a vehicle allocated"),
+    OrderState.DELIVERY_SCHEDULED: ("已安排交付，请按约定时间到店提车", "is scheduled for delivery at the store"),
+    OrderState.DELIVERED: ("已交付，车辆已加入您的车库", "is delivered; the car is in your garage"),
+    OrderState.REFUNDED: ("已关闭，款项按规则退还", "is closed; money is returned as the rules provide"),
+}
+
+
+def _transition(order: CarOrder, method: Callable[[], None], event: str, actor: str, data: dict[str, Any]) -> None:
+    """Run a state-machine transition: 409 when illegal, otherwise saved, audited and published."""
+    before = order.state
+    try:
+        method()
+    except TransitionNotAllowed:
+        raise Conflict("illegal-transition", f"订单当前状态（{before}）不允许此操作",
+                       f"The order is {before}; this action is not allowed now", state=before) from None
+    order.save()
+    audit.record(actor, event, "commerce.order", order.pk, {"from": before, "to": order.state, **data})
+    message = CUSTOMER_MESSAGES.get(order.state)
+    if message:
+        notifications.notify(f"user:{order.customer_id}", "push", f"{order.ref}:{order.state}",
+                             f"您的购车订单{message[0]}", f"Your car order {message[1]}")
+    events.publish(event, order.ref, {"order_id": str(order.pk), "from": before, "to": order.state,
+                                      "customer_user_id": str(order.customer_id), **data}, actor=actor)
+
+
+def _require_state(order: CarOrder, *states: str) -> None:
+    if order.state not in states:
+        raise Conflict("illegal-transition", f"订单当前状态（{order.state}）不允许此操作",
+                       f"The order is {order.state}; this action is not allowed now", state=order.state)
+
+
+@transaction.atomic
+def create_order(*, customer_user_id: uuid.UUID, trim_id: uuid.UUID, colour_code: str,
+                 option_codes: list[str] | tuple[str, ...] = (), bundle_id: uuid.UUID | None = None,
+                 battery_mode: str = CarOrder.BatteryMode.OWNED, battery_plan_id: uuid.UUID | None = None,
+                 deposit_kind: str = CarOrder.DepositKind.BINDING, trade_in_quote_id: uuid.UUID | None = None,
+                 actor: str) -> CarOrder:
+    breakdown = price(trim_id=trim_id, colour_code=colour_code, option_codes=option_codes, bundle_id=bundle_id,
+                      battery_mode=battery_mode, battery_plan_id=battery_plan_id, fresh=True)
+    rules = policy()
+    if deposit_kind == CarOrder.DepositKind.BINDING:
+        deposit = rules.binding_deposit_fen
+    elif deposit_kind == CarOrder.DepositKind.INTENTION:
+        deposit = rules.intention_deposit_fen
+    else:
+        raise _bad("invalid-deposit-kind", "/deposit_kind", "定金类型应为 binding（定金）或 intention（意向金）",
+                   "Deposit kind must be binding or intention")
+    credit, quote = 0, None
+    if trade_in_quote_id is not None:
+        quote = TradeInQuote.objects.select_for_update().filter(pk=trade_in_quote_id, customer_id=customer_user_id).first()
+        if quote is None:
+            raise _bad("unknown-trade-in", "/trade_in_quote_id", "置换报价不存在", "Trade-in quote not found")
+        if quote.status != TradeInQuote.Status.OPEN or quote.valid_until < business_date():
+            raise _bad("trade-in-unavailable", "/trade_in_quote_id", "置换报价已过期或已使用",
+                       "The trade-in quote has expired or is already used")
+        if vehicles_q.get_owned_vehicle(customer_user_id, quote.vehicle_id) is None:
+            raise _bad("trade-in-unavailable", "/trade_in_quote_id", "置换车辆已不在您名下", "You no longer own the trade-in car")
+        credit = quote.value_fen
+    deposit = min(deposit, breakdown.total_fen)
+    if breakdown.total_fen - deposit - credit < 0:
+        raise _bad("trade-in-exceeds-price", "/trade_in_quote_id", "置换抵扣超过车价", "The trade-in credit exceeds the price")
+    order = CarOrder.objects.create(
+        customer_id=customer_user_id, trim_id=trim_id, colour_code=breakdown.colour_code,
+        option_codes=list(breakdown.option_codes), bundle_id=bundle_id, battery_mode=battery_mode,
+        battery_plan_id=breakdown.battery_plan_id, price_lines=breakdown.lines_json(), total_fen=breakdown.total_fen,
+        trade_in=quote, trade_in_credit_fen=credit, deposit_kind=deposit_kind, deposit_fen=deposit,
+    )
+    if quote is not None:
+        quote.status = TradeInQuote.Status.APPLIED
+        quote.save(update_fields=["status", "updated_at"])
+    audit.record(actor, "commerce.order.created", "commerce.order", order.pk, {"total_fen": order.total_fen})
+    events.publish("commerce.order.created", order.ref, {
+        "order_id": str(order.pk), "customer_user_id": str(customer_user_id), "trim_id": str(trim_id),
+        "total_fen": order.total_fen, "deposit_kind": deposit_kind}, actor=actor)
+    return order
+
+
+def _binding(order: CarOrder) -> bool:
+    """定金 from the start, or an intention payment converted at contract signing."""
+    return order.deposit_kind == CarOrder.DepositKind.BINDING or order.contract_signed_at is not None
+
+
+def _sign_contract(order: CarOrder) -> None:
+    order.contract_signed_at = now()
+    order.cooling_off_until = order.contract_signed_at + dt.timedelta(hours=policy().cooling_off_hours)
+
+
+@transaction.atomic
+def pay_deposit(*, order_id: uuid.UUID, actor: str) -> CarOrder:
+    order = _order_for_update(order_id)
+    _require_state(order, OrderState.CREATED)
+    flows.move(order.ref, "deposit", "external", "deposits_held", order.deposit_fen, flows.DEPOSIT_IN, actor)
+    order.deposit_paid_at = now()
+    if order.deposit_kind == CarOrder.DepositKind.BINDING:
+        _sign_contract(order)
+    _transition(order, order.mark_deposit_paid, "commerce.order.deposit_paid", actor,
+                {"amount_fen": order.deposit_fen, "deposit_kind": order.deposit_kind})
+    return order
+
+
+@transaction.atomic
+def pay_balance(*, order_id: uuid.UUID, method: str = "full", actor: str) -> CarOrder:
+    """Balance by full payment now. A loan is applied for in finance with the order's reference; its
+    disbursement event pays the balance (``record_external_balance_payment``)."""
+    order = _order_for_update(order_id)
+    _require_state(order, OrderState.DEPOSIT_PAID)
+    if method == "loan":
+        raise Conflict("apply-for-loan", f"请以订单号 {order.ref} 申请购车分期，放款后尾款自动结清",
+                       f"Apply for a car purchase instalment with order reference {order.ref}; "
+                       "its disbursement pays the balance",
+                       order_ref=order.ref, amount_fen=order.balance_due_fen, car_price_fen=order.total_fen)
+    if method != "full":
+        raise _bad("invalid-payment-method", "/method", "支付方式应为 full 或 loan", "Method must be full or loan")
+    flows.move(order.ref, "balance", "external", "balances_held", order.balance_due_fen, flows.BALANCE_IN, actor)
+    order.balance_held_fen = order.balance_due_fen
+    _record_balance(order, "full", "", actor)
+    return order
+
+
+def _record_balance(order: CarOrder, method: str, reference: str, actor: str) -> None:
+    order.balance_paid_at = now()
+    order.balance_method = method
+    order.balance_reference = reference
+    if order.contract_signed_at is None:
+        _sign_contract(order)
+    _transition(order, order.mark_balance_paid, "commerce.order.balance_paid", actor,
+                {"amount_fen": order.balance_due_fen, "method": method, "reference": reference})
+
+
+@transaction.atomic
+def record_external_balance_payment(*, order_ref: str, amount_fen: int, method: str, reference: str,
+                                    customer_user_id: str | None = None, actor: str = "system") -> bool:
+    """The hook for balance paid elsewhere (a finance loan disbursed to the seller, a payments-app checkout).
+
+    ``amount_fen`` may be less than the balance due: the buyer pays the rest as the down payment, held here
+    like a full payment. More than the balance due, or another customer's payment, moves nothing and is audited.
+    Idempotent: a replay for an order already past the deposit stage is ignored. Returns whether the order moved.
+    """
+    if not order_ref.startswith(ORDER_REF_PREFIX):
+        return False
+    try:
+        order_id = uuid.UUID(order_ref.removeprefix(ORDER_REF_PREFIX))
+    except ValueError:
+        return False
+    order = CarOrder.objects.select_for_update().filter(pk=order_id).first()
+    if order is None or order.state != OrderState.DEPOSIT_PAID:
+        return False
+    if customer_user_id is not None and customer_user_id != str(order.customer_id):
+        audit.record(actor, "commerce.order.balance_payer_mismatch", "commerce.order", order.pk,
+                     {"payer": customer_user_id, "reference": reference})
+        return False
+    if not 0 < amount_fen <= order.balance_due_fen:
+        audit.record(actor, "commerce.order.balance_amount_mismatch", "commerce.order", order.pk,
+                     {"expected_fen": order.balance_due_fen, "received_fen": amount_fen, "reference": reference})
+        return False
+    own_fen = order.balance_due_fen - amount_fen
+    flows.move(order.ref, "balance", "external", "balances_held", own_fen, flows.BALANCE_IN, actor)
+    order.balance_held_fen = own_fen
+    _record_balance(order, method, reference, actor)
+    return True
+
+
+@transaction.atomic
+def allocate_vehicle(*, order_id: uuid.UUID, actor: str) -> CarOrder:
+    order = _order_for_update(order_id)
+    _require_state(order, OrderState.BALANCE_PAID)
+    vehicle = vehicles.allocate_stock(trim_id=order.trim_id, colour_code=order.colour_code)
+    if vehicle is None:
+        raise Conflict("no-stock", "暂无该配置和颜色的现车", "No vehicle of this trim and colour is in stock")
+    order.vehicle_id = vehicle.id
+    _transition(order, order.mark_allocated, "commerce.order.vehicle_allocated", actor, {"vin": vehicle.vin})
+    return order
+
+
+def _store(org_id: uuid.UUID | None, pointer: str) -> uuid.UUID:
+    info = identity_q.get_organisation(org_id) if org_id else None
+    if info is None or info.kind != "store" or info.status != "active":
+        raise _bad("unknown-store", pointer, "门店不存在", "Unknown store")
+    return info.id
+
+
+@transaction.atomic
+def schedule_delivery(*, order_id: uuid.UUID, store_id: uuid.UUID, delivery_date: dt.date,
+                      servicing_store_id: uuid.UUID | None = None, actor: str) -> CarOrder:
+    order = _order_for_update(order_id)
+    _require_state(order, OrderState.VEHICLE_ALLOCATED)
+    order.delivery_store_id = _store(store_id, "/store_id")
+    order.servicing_store_id = _store(servicing_store_id, "/servicing_store_id") if servicing_store_id else order.delivery_store_id
+    if delivery_date < business_date():
+        raise _bad("invalid-date", "/delivery_date", "交付日期不能早于今天", "The delivery date is in the past")
+    order.delivery_date = delivery_date
+    _transition(order, order.mark_delivery_scheduled, "commerce.order.delivery_scheduled", actor,
+                {"delivery_store_org_id": str(order.delivery_store_id), "delivery_date": delivery_date.isoformat()})
+    return order
+
+
+def bundle_entitlements(bundle: Bundle | None) -> list[dict[str, Any]]:
+    if bundle is None:
+        return []
+    return [{"kind": i.kind, "code": i.entitlement_code or f"{bundle.code}:{i.pk}", "name": i.name, "name_zh": i.name_zh,
+             "quantity": i.quantity, "valid_months": i.valid_months} for i in bundle.items.all()]
+
+
+@transaction.atomic
+def deliver(*, order_id: uuid.UUID, actor: str) -> CarOrder:
+    """Hand the car over: garage, trade-in handover, settlement to the seller, battery plan, event."""
+    order = _order_for_update(order_id)
+    _require_state(order, OrderState.DELIVERY_SCHEDULED)
+    today = business_date()
+    if order.vehicle_id is None:
+        raise Conflict("vehicle-not-allocated", "订单尚未配车", "No vehicle is allocated to the order")
+    vehicles.hand_over_to_owner(vehicle_id=order.vehicle_id, owner_user_id=order.customer_id, registration_date=today)
+    steps = [("settle-deposit", "deposits_held", "seller_payable", order.deposit_fen, flows.SETTLE_SELLER)]
+    if order.trade_in_id:
+        quote = TradeInQuote.objects.select_for_update().get(pk=order.trade_in_id)
+        quote.handover_odometer_km = vehicles_q.latest_odometer_km(quote.vehicle_id)
+        vehicles.mark_traded_in(vehicle_id=quote.vehicle_id, owner_user_id=order.customer_id)
+        quote.status, quote.handed_over_at = TradeInQuote.Status.HANDED_OVER, now()
+        quote.save(update_fields=["status", "handed_over_at", "handover_odometer_km", "updated_at"])
+        steps.append(("trade-in", "trade_in_inventory", "balances_held", order.trade_in_credit_fen, flows.TRADE_IN_CREDIT))
+    steps.append(("settle-balance", "balances_held", "seller_payable", order.balance_held_fen + order.trade_in_credit_fen,
+                  flows.SETTLE_SELLER))
+    flows.move_all(order.ref, steps, actor)
+    if order.battery_mode == CarOrder.BatteryMode.SUBSCRIPTION and order.battery_plan_id:
+        BatterySubscription.objects.get_or_create(order=order, defaults={
+            "customer_id": order.customer_id, "vehicle_id": order.vehicle_id, "plan_id": order.battery_plan_id,
+            "cycle_start": today})
+    order.delivered_at = now()
+    bundle = Bundle.objects.prefetch_related("items").filter(pk=order.bundle_id).first() if order.bundle_id else None
+    _transition(order, order.mark_delivered, ORDER_DELIVERED, actor, {
+        "vehicle_id": str(order.vehicle_id), "trim_id": str(order.trim_id),
+        "bundle_entitlements": bundle_entitlements(bundle),
+        "delivery_store_org_id": str(order.delivery_store_id), "servicing_store_org_id": str(order.servicing_store_id),
+    })
+    return order
+
+
+@transaction.atomic
+def cancel(*, order_id: uuid.UUID, actor: str) -> CarOrder:
+    """Buyer cancels. Before payment nothing moves; afterwards the deposit rules apply:
+    an intention payment before contract is refunded, a binding deposit is refunded within the cooling-off
+    window and forfeited after it; any balance is refunded in full."""
+    order = _order_for_update(order_id)
+    if order.state == OrderState.CREATED:
+        _release_trade_in(order)
+        _transition(order, order.mark_cancelled, "commerce.order.cancelled", actor, {"reason": "buyer"})
+        return order
+    _require_state(order, *[s.value for s in (OrderState.DEPOSIT_PAID, OrderState.BALANCE_PAID,
+                                              OrderState.VEHICLE_ALLOCATED, OrderState.DELIVERY_SCHEDULED)])
+    forfeit = _binding(order) and order.cooling_off_until is not None and now() > order.cooling_off_until
+    if forfeit:
+        order.deposit_forfeit_fen = order.deposit_fen
+        steps = [("forfeit-deposit", "deposits_held", "forfeited_deposits", order.deposit_fen, flows.DEPOSIT_FORFEIT)]
+    else:
+        order.deposit_refund_fen = order.deposit_fen
+        steps = [("refund-deposit", "deposits_held", "external", order.deposit_fen, flows.DEPOSIT_REFUND)]
+    _close_with_refund(order, "buyer_withdrew" if forfeit else "buyer_cancelled", steps, actor)
+    return order
+
+
+@transaction.atomic
+def seller_cannot_deliver(*, order_id: uuid.UUID, reason: str, actor: str) -> CarOrder:
+    """The seller defaults: a binding deposit is returned double, an intention payment once, the balance in full."""
+    order = _order_for_update(order_id)
+    _require_state(order, *[s.value for s in (OrderState.DEPOSIT_PAID, OrderState.BALANCE_PAID,
+                                              OrderState.VEHICLE_ALLOCATED, OrderState.DELIVERY_SCHEDULED)])
+    order.deposit_refund_fen = order.deposit_fen
+    steps = [("refund-deposit", "deposits_held", "external", order.deposit_fen, flows.DEPOSIT_REFUND)]
+    if _binding(order):
+        order.penalty_fen = order.deposit_fen
+        steps.append(("deposit-penalty", "deposit_penalties", "external", order.deposit_fen, flows.DEPOSIT_PENALTY))
+    _close_with_refund(order, "seller_default", steps, actor, note=reason)
+    return order
+
+
+def _close_with_refund(order: CarOrder, reason: str, steps: list[tuple[str, str, str, int, int]], actor: str,
+                       note: str = "") -> None:
+    if order.balance_held_fen:
+        order.balance_refund_fen = order.balance_held_fen
+        steps.append(("refund-balance", "balances_held", "external", order.balance_held_fen, flows.BALANCE_REFUND))
+    flows.move_all(order.ref, steps, actor)
+    if order.vehicle_id:
+        vehicles.release_allocation(order.vehicle_id)
+    _release_trade_in(order)
+    order.closed_reason = reason
+    _transition(order, order.mark_refunded, "commerce.order.refunded", actor, {
+        "reason": reason, "note": note, "deposit_refund_fen": order.deposit_refund_fen,
+        "deposit_forfeit_fen": order.deposit_forfeit_fen, "penalty_fen": order.penalty_fen,
+        "balance_refund_fen": order.balance_refund_fen})
+
+
+def _release_trade_in(order: CarOrder) -> None:
+    if order.trade_in_id:
+        TradeInQuote.objects.filter(pk=order.trade_in_id, status=TradeInQuote.Status.APPLIED).update(
+            status=TradeInQuote.Status.OPEN)
