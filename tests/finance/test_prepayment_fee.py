@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carloop.finance import servicing
+from carloop.finance.services import servicing
 from tests.finance.conftest import World
 
 RATES = st.sampled_from(
