@@ -48,6 +48,7 @@ def _prepare(n_customers: int) -> tuple[str, list[str]]:
 
     from carloop.core.seeding import SeedContext, fake_id_number
     from carloop.identity import services as identity
+    from carloop.identity.kyc import SimulatorProvider
     from carloop.risk import services as risk
 
     call_command("migrate", verbosity=0)
@@ -58,7 +59,9 @@ def _prepare(n_customers: int) -> tuple[str, list[str]]:
     now = timezone.now()
     for i in range(n_customers):
         user = identity.register_customer(phone=f"1360000{i:04d}", password="Tr0ub4dour&3x", display_name=f"压测{i}")
-        identity.verify_kyc(user, real_name="压测用户", id_number=fake_id_number(ctx, 25, 45), city="北京市")
+        id_number = fake_id_number(ctx, 25, 45)
+        SimulatorProvider.enrol("压测用户", id_number)
+        identity.verify_kyc(user, real_name="压测用户", id_number=id_number, city="北京市")
         for d in range(0, 60, 6):
             risk.record_fact(
                 customer_user_id=user.pk,

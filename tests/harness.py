@@ -135,13 +135,16 @@ class Actors:
     def _make(self, kind: str) -> Any:
         from carloop.core.seeding import SeedContext, fake_id_number, fake_uscc
         from carloop.identity import services
+        from carloop.identity.kyc import SimulatorProvider
 
         suffix = uuid.uuid4().hex[:8]
         if kind in {"customer", "other_customer"}:
             phone = f"139{int(suffix, 16) % 10**8:08d}"
             user = services.register_customer(phone=phone, password="Tr0ub4dour&3x", display_name=f"{kind}-{suffix}")
             ctx = SeedContext(scale="demo", stdout=None, quiet=True, seed=int(suffix, 16))  # type: ignore[arg-type]
-            services.verify_kyc(user, real_name="测试用户", id_number=fake_id_number(ctx, 25, 45), city="北京市")
+            id_number = fake_id_number(ctx, 25, 45)
+            SimulatorProvider.enrol("测试用户", id_number)  # the simulated KYC provider knows this person
+            services.verify_kyc(user, real_name="测试用户", id_number=id_number, city="北京市")
         elif kind in OPERATOR_KINDS:
             user = services.create_staff_user(username=f"{kind}-{suffix}", password="Tr0ub4dour&3x", platform_roles=(kind,))
         elif kind in ORG_KINDS:

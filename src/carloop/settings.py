@@ -148,8 +148,17 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 0.25  # float-ok: hours, not money
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_USERNAME_CALLABLE = "carloop.identity.auth.lockout_key"
+# axes.W006 warns that a lock without the IP can be dodged by rotating user agents or cookies; ours is per
+# account, which no client header changes (decision 0004).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
 AXES_VERBOSE = False
+
+# Real-name verification (two-factor name + ID number check) through a KYC provider adapter (docs/identity.md):
+# `simulator` (demo, tests), `none` (nobody is verified), or a dotted path to a `carloop.identity.kyc.KycProvider`.
+KYC_PROVIDER = os.environ.get("CARLOOP_KYC_PROVIDER", "none" if PRODUCTION else "simulator")
+KYC_MAX_ATTEMPTS = 6  # questions to the provider per check (the first and the retries every 5 minutes)
+KYC_SUBMISSIONS_PER_DAY = 5  # declarations one account may submit in 24 hours
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

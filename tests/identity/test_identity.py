@@ -48,7 +48,7 @@ def test_kyc_accepts_a_region_that_stdnum_lists_without_a_county() -> None:
     user = services.register_customer(phone="13800001117", password="Tr0ub4dour&3x")
     services.verify_kyc(user, real_name="王五", id_number="620201197511274105")  # 嘉峪关市市辖区
     facts = selectors.customer_facts(user.pk)
-    assert facts is not None and facts.kyc_verified and facts.birth_date == date(1975, 11, 27)
+    assert facts is not None and facts.kyc_status == "self_declared" and facts.birth_date == date(1975, 11, 27)
 
 
 @pytest.mark.django_db
@@ -62,13 +62,21 @@ def test_kyc_rejects_invalid_id_numbers(bad: str) -> None:
 
 
 @pytest.mark.django_db
-def test_one_id_number_per_account() -> None:
+def test_one_verified_id_number_per_account() -> None:
     a = services.register_customer(phone="13800001115", password="Tr0ub4dour&3x")
     b = services.register_customer(phone="13800001116", password="Tr0ub4dour&3x")
     services.verify_kyc(a, real_name="张三", id_number=VALID_ID)
-    with pytest.raises(Problem) as info:
-        services.verify_kyc(b, real_name="李四", id_number=VALID_ID)
-    assert info.value.status == 409
+    services.verify_kyc(b, real_name="张三", id_number=VALID_ID)
+    assert selectors.customer_facts(a.pk).kyc_verified  # type: ignore[union-attr]
+    assert not selectors.customer_facts(b.pk).kyc_verified  # type: ignore[union-attr]
+    from carloop.identity.models import CustomerProfile
+
+    b_profile = CustomerProfile.objects.get(user=b)
+    b_profile.kyc_status = CustomerProfile.Kyc.VERIFIED
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        b_profile.save()
 
 
 @pytest.mark.django_db
@@ -157,6 +165,9 @@ CASES = [
          expect={"*": 201}),
     Case("GET", "/api/v1/identity/me", expect={"anonymous": 401, "*": 200}),
     Case("POST", "/api/v1/identity/me/kyc", body={"real_name": "张三", "id_number": "bad"}, expect={"anonymous": 401, "*": 422}),
+    Case("POST", "/api/v1/identity/customers/{user_id}/kyc-correction",
+         body={"real_name": "张三", "id_number": VALID_ID, "reason": "户籍更正"},
+         setup=lambda a: {"user_id": a.user("customer").pk}, expect={"anonymous": 401, "ops": 200, "admin": 200, "*": 403}),
     Case("GET", "/api/v1/identity/organisations", expect={"anonymous": 401, "*": 200}),
     Case("GET", "/api/v1/identity/organisations/{org_id}", setup=_org_of("store_manager"),
          expect={"store_manager": 200, "ops": 200, "risk_analyst": 200, "finance_ops": 200, "admin": 200, "*": 404}),

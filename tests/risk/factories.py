@@ -8,6 +8,7 @@ from typing import Any
 
 from carloop.core.seeding import SeedContext, fake_id_number
 from carloop.identity import services as identity
+from carloop.identity.kyc import SimulatorProvider
 from carloop.risk.contracts import DecisionRequest
 
 _seq = itertools.count(1)
@@ -19,7 +20,9 @@ def customer(*, kyc: bool = True, phone: str | None = None, min_age: int = 28, m
     user = identity.register_customer(phone=phone, password="Tr0ub4dour&3x", display_name=f"客户{n}")
     if kyc:
         ctx = SeedContext(scale="demo", stdout=None, quiet=True, seed=1000 + n)  # type: ignore[arg-type]
-        identity.verify_kyc(user, real_name="王小明", id_number=fake_id_number(ctx, min_age, max_age), city="上海市")
+        id_number = fake_id_number(ctx, min_age, max_age)
+        SimulatorProvider.enrol("王小明", id_number)  # the simulated KYC provider knows this person
+        identity.verify_kyc(user, real_name="王小明", id_number=id_number, city="上海市")
     user.test_phone = phone
     return user
 

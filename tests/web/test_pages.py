@@ -19,10 +19,13 @@ def test_signup_then_kyc_page_flow() -> None:
     response = client.post("/signup/", {"phone": "13600001111", "password": "Tr0ub4dour&3x", "display_name": "小李"})
     assert response.status_code == 302 and response["Location"] == "/me/"
     page = client.post("/me/", {"real_name": "李四", "id_number": "110105194912310021"}).content.decode()
-    assert "身份证号" in page and "已认证" not in page
-    client.post("/me/", {"real_name": "李四", "id_number": "11010519491231002X"})
+    assert "身份证号" in page and "✔ 已认证" not in page
+    client.post("/me/", {"real_name": "赵六", "id_number": "31010419900307123X"})  # valid, but the provider does not know it
     page = client.get("/me/").content.decode()
-    assert "已认证" in page and "1101**********002X" in page and "11010519491231002X" not in page
+    assert "自行申报（未认证）" in page and "已认证</span>" not in page and "实名核验服务未能确认" in page
+    client.post("/me/", {"real_name": "张三", "id_number": "11010519491231002X"})
+    page = client.get("/me/").content.decode()
+    assert "✔ 已认证" in page and "1101**********002X" in page and "11010519491231002X" not in page
 
 
 @pytest.mark.django_db

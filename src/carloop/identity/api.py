@@ -34,7 +34,9 @@ class MeOut(Schema):
     display_name: str
     kind: str
     phone: str
-    kyc_verified: bool
+    kyc_verified: bool = Field(..., description="A KYC provider confirmed name and ID number (never a checksum alone)")
+    kyc_status: str = Field(..., description="none | self_declared | verified")
+    kyc_check: str = Field(..., description="The latest provider check: '' | pending | not_confirmed | confirmed")
     real_name: str
     id_number: str
     birth_date: date | None
@@ -86,7 +88,8 @@ def _me(user: User, subject: authz.Subject) -> MeOut:
     assert facts is not None
     return MeOut(
         id=user.pk, username=user.username, display_name=facts.display_name, kind=subject.kind,
-        phone=facts.phone_masked, kyc_verified=facts.kyc_verified, real_name=facts.real_name,
+        phone=facts.phone_masked, kyc_verified=facts.kyc_verified, kyc_status=facts.kyc_status,
+        kyc_check=facts.kyc_check, real_name=facts.real_name,
         id_number=facts.id_number_masked, birth_date=facts.birth_date, platform_roles=sorted(subject.roles),
         memberships=[MembershipOut(organisation_id=o, roles=sorted(r)) for o, r in subject.memberships.items()],
     )
@@ -112,11 +115,40 @@ def me(request: HttpRequest) -> MeOut:
     return _me(user, subject)
 
 
-@router.post("/me/kyc", response=MeOut, summary="Real-name verification with a resident ID number")
+@router.post("/me/kyc", response=MeOut, summary="Declare name and ID number; the KYC provider verifies them",
+             description="The identity is self-declared until the provider confirms that name and ID number belong "
+                         "together (kyc_status verified). A verified identity cannot be changed (409 kyc-verified). "
+                         "At most 5 declarations a day (429).")
 def kyc(request: HttpRequest, body: KycIn) -> MeOut:
     user, subject = _current_user(request)
     services.verify_kyc(user, real_name=body.real_name, id_number=body.id_number, city=body.city)
     return _me(user, subject)
+
+
+class KycCorrectionIn(Schema):
+    real_name: str = Field(..., max_length=30)
+    id_number: str = Field(..., max_length=20)
+    reason: str = Field(..., max_length=500)
+
+
+class KycStatusOut(Schema):
+    user_id: uuid.UUID
+    kyc_status: str
+    kyc_check: str
+    real_name: str
+    id_number: str
+
+
+@router.post("/customers/{user_id}/kyc-correction", response=KycStatusOut,
+             summary="Correct a customer's identity (operators; audited, re-verified by the provider)")
+def correct_kyc(request: HttpRequest, user_id: uuid.UUID, body: KycCorrectionIn) -> KycStatusOut:
+    subject = selectors.subject_of(request)
+    subject.require_role(authz.OPS, authz.ADMIN)
+    services.correct_kyc(user_id, real_name=body.real_name, id_number=body.id_number, reason=body.reason, actor=subject.ref)
+    facts = selectors.customer_facts(user_id)
+    assert facts is not None
+    return KycStatusOut(user_id=user_id, kyc_status=facts.kyc_status, kyc_check=facts.kyc_check,
+                        real_name=facts.real_name, id_number=facts.id_number_masked)
 
 
 def _org_out(org: Organisation, subject: authz.Subject) -> OrganisationOut:

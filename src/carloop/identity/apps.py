@@ -7,8 +7,12 @@ class IdentityConfig(AppConfig):
     verbose_name = "Identity"
 
     def ready(self) -> None:
+        from datetime import timedelta
+
+        from carloop.core import schedule
         from carloop.core.http import set_token_authenticator
-        from carloop.identity import signals  # noqa: F401 - connects login signals
+        from carloop.identity import signals, tasks  # noqa: F401 - signals connects the login signals
         from carloop.identity.services import authenticate_token
 
         set_token_authenticator(authenticate_token)
+        schedule.register(schedule.Periodic("identity.retry_pending_kyc", tasks.retry_pending_kyc, every=timedelta(minutes=5)))

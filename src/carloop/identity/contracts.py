@@ -11,7 +11,9 @@ from datetime import date
 class CustomerFacts:
     user_id: uuid.UUID
     display_name: str
-    kyc_verified: bool
+    kyc_verified: bool  # a KYC provider confirmed name and ID number (never a checksum alone)
+    kyc_status: str  # none | self_declared | verified
+    kyc_check: str  # the latest provider check as the customer may see it: "" | pending | not_confirmed | confirmed
     real_name: str
     birth_date: date | None
     gender: str

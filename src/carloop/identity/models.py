@@ -35,25 +35,74 @@ class PlatformRole(models.Model):
 
 
 class CustomerProfile(Entity):
-    """A car owner's real-name (KYC) facts. The ID number is encrypted; its blind index allows matching."""
+    """A car owner's real-name (KYC) facts. The ID number is encrypted; its blind index allows matching.
+
+    The facts are what the customer declared until a KYC provider confirmed that name and ID number belong
+    together (``verified``); from then on they are immutable except through an operator's audited correction.
+    Only one verified profile may hold an ID number; declarations may repeat one (a squatter cannot block it).
+    """
 
     class Kyc(models.TextChoices):
-        NONE = "none", "Not verified"
-        VERIFIED = "verified", "Verified"
+        NONE = "none", "Not submitted"
+        SELF_DECLARED = "self_declared", "Self-declared (not verified)"
+        VERIFIED = "verified", "Verified by the KYC provider"
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="customer_profile")
     real_name = models.CharField(max_length=50, blank=True)
     id_number = EncryptedTextField(null=True, blank=True)
-    id_index = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    id_index = models.CharField(max_length=64, null=True, blank=True, editable=False, db_index=True)
     birth_date = models.DateField(null=True, blank=True)
     gender = models.CharField(max_length=1, blank=True, choices=[("M", "Male"), ("F", "Female")])
     region_code = models.CharField(max_length=6, blank=True)
     city = models.CharField(max_length=50, blank=True)
-    kyc_status = models.CharField(max_length=10, choices=Kyc.choices, default=Kyc.NONE)
+    kyc_status = models.CharField(max_length=16, choices=Kyc.choices, default=Kyc.NONE)
     verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["id_index"], condition=models.Q(kyc_status="verified"),
+                                               name="identity_verified_id_number_unique")]
 
     def __str__(self) -> str:
         return f"profile of {self.user_id}"
+
+
+class KycCheck(Entity):
+    """One question to the KYC provider: do this name and ID number belong together? (two-factor check)
+
+    ``outcome`` stays ``pending`` while the provider has not answered (timeout, an answer without a result);
+    the retry job asks again with the same reference, so a late answer still lands. A check whose declaration
+    was replaced is ``superseded`` and its answer, if one comes, changes nothing.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Waiting for the provider"
+        MATCH = "match", "Name and ID number match"
+        MISMATCH = "mismatch", "Name and ID number do not match"
+        NO_RECORD = "no_record", "No such ID number"
+        NO_ANSWER = "no_answer", "The provider never answered"
+        DUPLICATE = "duplicate", "Matched, but verified on another account"
+        SUPERSEDED = "superseded", "Replaced by a later declaration"
+
+    profile = models.ForeignKey(CustomerProfile, on_delete=models.CASCADE, related_name="kyc_checks")
+    provider = models.CharField(max_length=50)
+    id_index = models.CharField(max_length=64, editable=False)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    provider_ref = models.CharField(max_length=100, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"kyc check {self.pk} ({self.outcome})"
+
+
+class KycSimulatorRecord(models.Model):
+    """The simulator provider's register of people (demo and tests only): who holds which ID number.
+
+    Stores only keyed digests, like a blind index; seeded owners are enrolled so the simulator confirms them.
+    """
+
+    id_index = models.CharField(max_length=64, primary_key=True)
+    name_digest = models.CharField(max_length=64)
 
 
 class Organisation(Entity):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.hashers import make_password
 
 from carloop.core import pii
-from carloop.core.errors import Problem
 from carloop.core.seeding import DEMO_PASSWORD, SeedContext, fake_id_number, fake_mobile, fake_uscc
 from carloop.identity import services
+from carloop.identity.kyc import SimulatorProvider
 from carloop.identity.models import CustomerProfile, Organisation, User
 
 CITIES = ["北京市", "上海市", "广州市", "深圳市", "成都市", "杭州市", "武汉市", "西安市", "南京市", "重庆市",
@@ -74,12 +74,19 @@ def seed(ctx: SeedContext) -> None:
     _seed_customers(ctx)
 
 
+def _verify_simulated(user: User, real_name: str, id_number: str, city: str) -> None:
+    """Seeded people are enrolled in the simulated KYC register, so the simulator provider verifies them."""
+    SimulatorProvider.enrol(real_name, id_number)
+    services.verify_kyc(user, real_name=real_name, id_number=id_number, city=city)
+
+
 def _seed_customers(ctx: SeedContext) -> None:
     password_hash = make_password(DEMO_PASSWORD)
     demo = User.objects.filter(phone_index=pii.blind_index("phone", DEMO_CUSTOMER_PHONE)).first()
     if demo is None:
         demo = services.register_customer(phone=DEMO_CUSTOMER_PHONE, password=DEMO_PASSWORD, display_name="王小明", username="owner")
-        services.verify_kyc(demo, real_name="王小明", id_number=fake_id_number(ctx, 28, 40), city="北京市")
+        _verify_simulated(demo, "王小明", fake_id_number(ctx, 28, 40), "北京市")
+    _reverify_checksum_only(ctx)
     ctx.add_login("车主 car owner (手机号 13800138000)", "owner")
     existing = User.objects.filter(customer_profile__isnull=False).count()
     target = ctx.count("customers")
@@ -92,7 +99,13 @@ def _seed_customers(ctx: SeedContext) -> None:
         user = User.objects.create(username=f"c{i:06d}", display_name=name, phone=phone, phone_index=index, password=password_hash)
         profile = CustomerProfile.objects.create(user=user, city=ctx.rng.choice(CITIES))
         if ctx.rng.random() < 0.85:  # float-ok: a probability
-            try:
-                services.verify_kyc(user, real_name=name, id_number=fake_id_number(ctx), city=profile.city)
-            except Problem:
-                continue  # the generator repeated an ID number already in use; leave this one unverified
+            _verify_simulated(user, name, fake_id_number(ctx), profile.city)
+
+
+def _reverify_checksum_only(ctx: SeedContext) -> None:
+    """Demo databases seeded before the KYC provider existed hold seeded owners whose identity was only
+    checksum-valid (migration 0002 made them self-declared): enrol them and let the simulator verify them."""
+    stale = CustomerProfile.objects.filter(kyc_status=CustomerProfile.Kyc.SELF_DECLARED, kyc_checks__isnull=True,
+                                           user__username__regex=r"^(owner|c\d{6})$").select_related("user")
+    for profile in ctx.progress(list(stale), "re-verified owners"):
+        _verify_simulated(profile.user, profile.real_name, profile.id_number or "", profile.city)

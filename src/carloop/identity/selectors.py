@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from carloop.core import authz, pii
 from carloop.core.authz import ANONYMOUS, Subject
 from carloop.identity.contracts import CustomerFacts, OrganisationInfo
-from carloop.identity.models import CustomerProfile, Membership, Organisation, PlatformRole, User
+from carloop.identity.models import CustomerProfile, KycCheck, Membership, Organisation, PlatformRole, User
 
 PII_ROLES = (authz.RISK_ANALYST, authz.ADMIN)  # operator roles that may see ID numbers and phones in clear
 
@@ -50,6 +50,8 @@ def customer_facts(user_id: uuid.UUID | str) -> CustomerFacts | None:
         user_id=user.pk,
         display_name=user.display_name or user.username,
         kyc_verified=verified,
+        kyc_status=profile.kyc_status if profile else CustomerProfile.Kyc.NONE,
+        kyc_check=_visible_check(profile),
         real_name=profile.real_name if profile else "",
         birth_date=profile.birth_date if profile else None,
         gender=profile.gender if profile else "",
@@ -60,6 +62,17 @@ def customer_facts(user_id: uuid.UUID | str) -> CustomerFacts | None:
         id_number_masked=pii.mask_id(profile.id_number or "") if profile else "",
         phone_masked=pii.mask_phone(user.phone or ""),
     )
+
+
+def _visible_check(profile: CustomerProfile | None) -> str:
+    """The latest check, told uniformly: why the provider did not confirm (mismatch, no record, verified on
+    another account, no answer) is for operators only, so a declaration cannot probe whose number is whose."""
+    check = profile.kyc_checks.order_by("-created_at").first() if profile else None
+    if check is None:
+        return ""
+    if check.outcome == KycCheck.Outcome.PENDING:
+        return "pending"
+    return "confirmed" if check.outcome == KycCheck.Outcome.MATCH else "not_confirmed"
 
 
 def clear_pii(user_id: uuid.UUID | str) -> tuple[str, str]:

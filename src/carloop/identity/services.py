@@ -6,19 +6,21 @@ import hashlib
 import re
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
 from carloop.core import audit, events, pii
 from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
-from carloop.identity.models import ApiToken, CustomerProfile, Membership, Organisation, PlatformRole, User
+from carloop.identity import kyc
+from carloop.identity.models import ApiToken, CustomerProfile, KycCheck, Membership, Organisation, PlatformRole, User
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 TOKEN_PREFIX = "cl_"
@@ -91,29 +93,133 @@ def parse_id_number(id_number: str, pointer: str = "/id_number") -> tuple[str, d
     return value, {"birth_date": birth.isoformat(), "gender": gender, "region_code": value[:6]}
 
 
-def verify_kyc(user: User, *, real_name: str, id_number: str, city: str = "") -> CustomerProfile:
-    """Record real-name verification. (A production deployment calls a licensed ID verification service here.)"""
+def _valid_name(real_name: str) -> str:
     name = real_name.strip()
     if not 2 <= len(name) <= 30:
         raise Invalid("invalid-name", "姓名无效", "Invalid name", errors=[FieldError("/real_name", "请填写真实姓名", "Enter your legal name")])
+    return name
+
+
+def _declare(profile: CustomerProfile, name: str, value: str, facts: dict[str, str], city: str) -> KycCheck:
+    """Record declared facts (self-declared until the provider confirms) and open a check for them."""
+    KycCheck.objects.filter(profile=profile, outcome=KycCheck.Outcome.PENDING).update(
+        outcome=KycCheck.Outcome.SUPERSEDED, updated_at=timezone.now())
+    profile.real_name = name
+    profile.id_number = value
+    profile.id_index = pii.blind_index("id_number", value)
+    profile.birth_date = datetime.fromisoformat(facts["birth_date"]).date()
+    profile.gender = facts["gender"]
+    profile.region_code = facts["region_code"]
+    profile.city = city or profile.city
+    profile.kyc_status = CustomerProfile.Kyc.SELF_DECLARED
+    profile.verified_at = None
+    profile.save()
+    return KycCheck.objects.create(profile=profile, provider=kyc.provider().name, id_index=profile.id_index)
+
+
+def verify_kyc(user: User, *, real_name: str, id_number: str, city: str = "") -> CustomerProfile:
+    """Declare a legal name and resident ID number and ask the KYC provider whether they belong together.
+
+    The declaration is ``self_declared`` until the provider answers "match"; a valid checksum alone verifies
+    nothing. A verified identity is immutable (409 ``kyc-verified``; corrections go through ``correct_kyc``).
+    Declarations are limited per account and day. Answers are uniform: whether the number is verified on
+    another account is never told (that check reads "not confirmed", like a mismatch).
+    """
+    name = _valid_name(real_name)
     value, facts = parse_id_number(id_number)
-    index = pii.blind_index("id_number", value)
     with transaction.atomic():
         profile, _ = CustomerProfile.objects.select_for_update().get_or_create(user=user)
-        if CustomerProfile.objects.filter(id_index=index).exclude(pk=profile.pk).exists():
-            raise Conflict("id-number-taken", "该身份证号已绑定其他账户", "This ID number belongs to another account")
-        profile.real_name = name
-        profile.id_number = value
-        profile.id_index = index
-        profile.birth_date = datetime.fromisoformat(facts["birth_date"]).date()
-        profile.gender = facts["gender"]
-        profile.region_code = facts["region_code"]
-        profile.city = city or profile.city
-        profile.kyc_status = CustomerProfile.Kyc.VERIFIED
-        profile.verified_at = timezone.now()
-        profile.save()
-        audit.record(f"user:{user.pk}", "kyc.verified", "identity.customer", user.pk, {"id_number": pii.mask_id(value)})
-        events.publish("identity.kyc.verified", f"identity:user:{user.pk}", {"user_id": str(user.pk)}, actor=f"user:{user.pk}")
+        if profile.kyc_status == CustomerProfile.Kyc.VERIFIED:
+            if profile.real_name == name and profile.id_number == value:
+                return profile
+            raise Conflict("kyc-verified", "实名信息已认证，不能自行修改；如需更正请联系客服",
+                           "Your verified identity cannot be changed; contact customer service for a correction")
+        since = timezone.now() - timedelta(days=1)
+        if KycCheck.objects.filter(profile=profile, created_at__gte=since).count() >= settings.KYC_SUBMISSIONS_PER_DAY:
+            raise Problem(429, "too-many-kyc-submissions", "今日提交实名认证次数过多，请明天再试",
+                          "Too many verification attempts today; try again tomorrow")
+        check = _declare(profile, name, value, facts, city)
+        audit.record(f"user:{user.pk}", "kyc.declared", "identity.customer", user.pk, {"id_number": pii.mask_id(value), "check": str(check.pk)})
+    _ask_provider(check.pk, retry=False)
+    profile.refresh_from_db()
+    return profile
+
+
+def _ask_provider(check_id: uuid.UUID, *, retry: bool) -> None:
+    """Ask the provider about one pending check (outside any transaction) and apply its answer."""
+    check = KycCheck.objects.select_related("profile").get(pk=check_id)
+    profile = check.profile
+    try:
+        answer = kyc.provider().check(reference=str(check.pk), real_name=profile.real_name, id_number=profile.id_number or "", retry=retry)
+    except kyc.ProviderUnavailable:
+        answer = None
+    with transaction.atomic():
+        check = KycCheck.objects.select_for_update().select_related("profile").get(pk=check_id)
+        if check.outcome != KycCheck.Outcome.PENDING:
+            return  # superseded meanwhile, or answered by a concurrent retry
+        check.attempts += 1
+        if answer is None:
+            if check.attempts >= settings.KYC_MAX_ATTEMPTS:
+                check.outcome = KycCheck.Outcome.NO_ANSWER
+            check.save(update_fields=["attempts", "outcome", "updated_at"])
+            return
+        check.provider_ref, check.answered_at = answer.provider_ref, timezone.now()
+        check.outcome = KycCheck.Outcome(str(answer.outcome))
+        if answer.outcome == kyc.Outcome.MATCH:
+            check.outcome = _confirm(check)
+        check.save(update_fields=["attempts", "outcome", "provider_ref", "answered_at", "updated_at"])
+
+
+def _confirm(check: KycCheck) -> str:
+    """The provider matched: the profile becomes verified unless another account holds the number verified."""
+    profile = CustomerProfile.objects.select_for_update().get(pk=check.profile_id)
+    taken = CustomerProfile.objects.filter(id_index=check.id_index, kyc_status=CustomerProfile.Kyc.VERIFIED).exclude(pk=profile.pk)
+    if taken.exists():
+        audit.record("system", "kyc.duplicate", "identity.customer", profile.user_id, {"check": str(check.pk)})
+        return KycCheck.Outcome.DUPLICATE
+    try:
+        with transaction.atomic():
+            profile.kyc_status = CustomerProfile.Kyc.VERIFIED
+            profile.verified_at = timezone.now()
+            profile.save(update_fields=["kyc_status", "verified_at", "updated_at"])
+    except IntegrityError:  # verified on another account concurrently
+        audit.record("system", "kyc.duplicate", "identity.customer", profile.user_id, {"check": str(check.pk)})
+        return KycCheck.Outcome.DUPLICATE
+    audit.record("system", "kyc.verified", "identity.customer", profile.user_id,
+                 {"provider": check.provider, "provider_ref": check.provider_ref, "check": str(check.pk)})
+    events.publish("identity.kyc.verified", f"identity:user:{profile.user_id}", {"user_id": str(profile.user_id)}, actor="system")
+    return KycCheck.Outcome.MATCH
+
+
+def retry_pending_kyc(limit: int = 500) -> int:
+    """Ask the provider again about checks it has not answered yet; returns how many were asked."""
+    pending = list(KycCheck.objects.filter(outcome=KycCheck.Outcome.PENDING).order_by("created_at").values_list("pk", flat=True)[:limit])
+    for check_id in pending:
+        _ask_provider(check_id, retry=True)
+    return len(pending)
+
+
+def correct_kyc(user_id: uuid.UUID | str, *, real_name: str, id_number: str, reason: str, actor: str) -> CustomerProfile:
+    """An operator's correction of a customer's identity (e.g. a legal name change), with an audit record.
+
+    The corrected facts are self-declared again until the provider confirms them; the old number is released.
+    """
+    if not reason.strip():
+        raise Invalid("reason-required", "请填写更正原因", "Give the reason for the correction",
+                      errors=[FieldError("/reason", "请填写更正原因", "Give the reason for the correction")])
+    name = _valid_name(real_name)
+    value, facts = parse_id_number(id_number)
+    with transaction.atomic():
+        profile = CustomerProfile.objects.select_for_update().filter(user_id=user_id).first()
+        if profile is None:
+            raise NotFound()
+        before = {"real_name": profile.real_name, "id_number": pii.mask_id(profile.id_number or ""), "kyc_status": profile.kyc_status}
+        check = _declare(profile, name, value, facts, "")
+        audit.record(actor, "kyc.corrected", "identity.customer", profile.user_id,
+                     {"reason": reason.strip(), "before": before,
+                      "after": {"real_name": name, "id_number": pii.mask_id(value)}, "check": str(check.pk)})
+    _ask_provider(check.pk, retry=False)
+    profile.refresh_from_db()
     return profile
 
 

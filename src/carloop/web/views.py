@@ -71,11 +71,14 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = KycForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.verify_kyc(user, **form.cleaned_data)  # type: ignore[arg-type]
+            profile = services.verify_kyc(user, **form.cleaned_data)  # type: ignore[arg-type]
         except Problem as problem:
             _apply_problem(form, problem)
         else:
-            messages.success(request, t("实名认证已完成", "Real-name verification complete"))
+            if profile.kyc_status == profile.Kyc.VERIFIED:
+                messages.success(request, t("实名认证已完成", "Real-name verification complete"))
+            else:
+                messages.warning(request, t("已提交，实名核验服务尚未确认，目前为自行申报", "Submitted: the KYC provider has not confirmed it, so it is self-declared for now"))
             return redirect("web:profile")
     facts = selectors.customer_facts(str(user.pk))
     return render(request, "web/profile.html", {"facts": facts, "form": form})
