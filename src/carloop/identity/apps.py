@@ -9,10 +9,10 @@ class IdentityConfig(AppConfig):
     def ready(self) -> None:
         from datetime import timedelta
 
-        from carloop.core import schedule
+        from carloop.core import periodic
         from carloop.core.http import set_token_authenticator
         from carloop.identity import signals, tasks  # noqa: F401 - signals connects the login signals
         from carloop.identity.services import authenticate_token
 
         set_token_authenticator(authenticate_token)
-        schedule.register(schedule.Periodic("identity.retry_pending_kyc", tasks.retry_pending_kyc, every=timedelta(minutes=5)))
+        periodic.register(periodic.Periodic("identity.retry_pending_kyc", tasks.retry_pending_kyc, every=timedelta(minutes=5)))

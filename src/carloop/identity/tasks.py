@@ -9,5 +9,5 @@ from carloop.identity import services
 
 @task()
 def retry_pending_kyc() -> int:
-    """Ask the KYC provider again about unanswered checks (every 5 minutes via core.schedule)."""
+    """Ask the KYC provider again about unanswered checks (every 5 minutes via core.periodic)."""
     return services.retry_pending_kyc()
