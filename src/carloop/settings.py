@@ -50,6 +50,7 @@ CARLOOP_APPS = [
     "carloop.vehicles",
     "carloop.risk",
     "carloop.finance",
+    "carloop.payments",
     "carloop.commerce",
     "carloop.web",
 ]
@@ -190,6 +191,16 @@ _task_backend = "django_tasks.backends.immediate.ImmediateBackend" if "pytest" i
 TASKS = {"default": {"BACKEND": os.environ.get("CARLOOP_TASK_BACKEND", _task_backend)}}
 
 # Notifications (SMS/push) go through an outbox; demo backends print or write files.
+# The cashier (carloop.payments): how long an intent may stay unpaid, and the simulator provider's signing key
+# (HMAC-SHA256, as the real providers' notification signatures; the demo key is refused in production).
+PAYMENTS_INTENT_TTL_MINUTES = int(os.environ.get("CARLOOP_PAYMENTS_INTENT_TTL_MINUTES", "15"))
+DEMO_PAYMENTS_SIMULATOR_KEY = "carloop-demo-simulator-key-0123456789"
+PAYMENTS_SIMULATOR_KEY = os.environ.get("CARLOOP_PAYMENTS_SIMULATOR_KEY", DEMO_PAYMENTS_SIMULATOR_KEY)
+if PRODUCTION and PAYMENTS_SIMULATOR_KEY == DEMO_PAYMENTS_SIMULATOR_KEY:
+    raise ImproperlyConfigured("CARLOOP_PRODUCTION is set: CARLOOP_PAYMENTS_SIMULATOR_KEY must not be the demo key.")
+# Our receiving bank account shown on bank-transfer (对公转账) intents.
+PAYMENTS_RECEIVING_ACCOUNT = os.environ.get("CARLOOP_PAYMENTS_RECEIVING_ACCOUNT", "招商银行北京分行 · 1109 0000 0000 0001 · 车循环科技有限公司")
+
 NOTIFICATION_BACKEND = os.environ.get("CARLOOP_NOTIFICATION_BACKEND", "console")
 NOTIFICATION_DIR = VAR_DIR / "notifications"
 

@@ -1,0 +1,116 @@
+"""What can be paid, and with what: the contract between the cashier (``carloop.payments``) and every other app.
+
+The cashier sits above finance and wallet and below commerce, after-sales and parts, and must not read any of
+their tables. So each app that owns something payable registers a **payable kind** at start-up (in its
+``AppConfig.ready``), and each app that owns an internal means of payment (coupons, points, e-cards, a credit
+line) registers a **tender source**::
+
+    payables.register_kind(payables.PayableKind(
+        kind="commerce.deposit", name_zh="购车定金", name_en="Car deposit",
+        lookup=lambda ref: ...,          # -> Payable | None (None: unknown reference)
+        on_paid=lambda paid: ...,        # the intent succeeded: record it (no money movement; the cashier moved it)
+        on_refunded=lambda refunded: ..., # a refund of it succeeded
+    ))
+
+The cashier moves the money itself: each tender's hold goes from the tender's account to the payable's
+``destination_account``; ``on_paid`` / ``on_refunded`` run inside the cashier's transaction, so the owner's
+record and the money commit together (a callback that raises rolls both back).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Tenders are applied in this order; refunds go back in the reverse order.
+TENDER_ORDER = ("coupon", "points", "ecard", "credit_line", "external")
+INTERNAL_TENDERS = TENDER_ORDER[:-1]
+
+
+@dataclass(frozen=True)
+class Payable:
+    """One payable thing as its owner sees it now."""
+
+    ref: str  # the owner's reference, e.g. "commerce:order:<uuid>"
+    amount_due_fen: int  # what is to be paid now; 0 or less: nothing to pay
+    destination_account: uuid.UUID  # the ledger account the payment lands in (the owner's liability/receivable)
+    payer_user_id: uuid.UUID | None = None  # the customer who may pay it
+    payer_org_id: uuid.UUID | None = None  # or an organisation whose enterprise admins may pay it
+    title_zh: str = ""
+    title_en: str = ""
+    merchant: str = ""  # who is owed the money in the end, e.g. "org:<uuid>" (settlement)
+
+
+@dataclass(frozen=True)
+class Paid:
+    kind: str
+    ref: str
+    intent_id: uuid.UUID
+    amount_fen: int
+    actor: str
+
+
+@dataclass(frozen=True)
+class Refunded:
+    kind: str
+    ref: str
+    intent_id: uuid.UUID
+    refund_id: uuid.UUID
+    amount_fen: int  # this refund's amount
+    refunded_total_fen: int  # every refund of the intent so far, this one included
+    actor: str
+
+
+@dataclass(frozen=True)
+class PayableKind:
+    kind: str
+    name_zh: str
+    name_en: str
+    lookup: Callable[[str], Payable | None]
+    on_paid: Callable[[Paid], None]
+    on_refunded: Callable[[Refunded], None]
+
+
+@dataclass(frozen=True)
+class TenderSource:
+    """An internal means of payment. ``account(payer_user_id, instrument)`` returns the ledger account to hold
+    from (a flagged account, so a hold can never overdraw it), or raises a 404 ``Problem`` when the instrument
+    is unknown or not the payer's."""
+
+    kind: str  # one of INTERNAL_TENDERS
+    name_zh: str
+    name_en: str
+    account: Callable[[uuid.UUID | None, str], uuid.UUID]
+
+
+_kinds: dict[str, PayableKind] = {}
+_tenders: dict[str, TenderSource] = {}
+
+
+def register_kind(kind: PayableKind) -> None:
+    _kinds[kind.kind] = kind
+
+
+def register_tender(source: TenderSource) -> None:
+    if source.kind not in INTERNAL_TENDERS:
+        raise ValueError(f"unknown tender kind {source.kind!r}; one of {', '.join(INTERNAL_TENDERS)}")
+    _tenders[source.kind] = source
+
+
+def payable_kind(kind: str) -> PayableKind | None:
+    return _kinds.get(kind)
+
+
+def tender_source(kind: str) -> TenderSource | None:
+    return _tenders.get(kind)
+
+
+def kinds() -> list[PayableKind]:
+    return sorted(_kinds.values(), key=lambda k: k.kind)
+
+
+def unregister(kind: str) -> None:
+    """Tests register throwaway kinds and tender sources; this removes one of either."""
+    _kinds.pop(kind, None)
+    _tenders.pop(kind, None)

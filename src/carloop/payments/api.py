@@ -1,0 +1,243 @@
+"""The cashier's JSON API, mounted at /api/v1/payments/: intents (create, read, confirm with tenders, cancel),
+refunds, provider notifications, and bank-statement import and matching for finance operations."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema, Status
+
+from carloop.core.errors import Invalid, Problem
+from carloop.core.i18n import t
+from carloop.core.idempotency import idempotent
+from carloop.core.money import parse_yuan, yuan_str
+from carloop.identity.selectors import subject_of
+from carloop.payments import selectors, services
+from carloop.payments.bank_transfer import receiving_account
+from carloop.payments.models import BankStatementLine, PaymentIntent, Refund
+
+router = Router(tags=["payments"])
+
+
+class IntentIn(Schema):
+    kind: str
+    ref: str
+
+
+class TenderIn(Schema):
+    kind: str
+    amount: str | int
+    instrument: str = ""
+
+
+class ConfirmIn(Schema):
+    tenders: list[TenderIn] = []
+    method: str = ""
+
+
+class TenderOut(Schema):
+    position: int
+    kind: str
+    amount: str
+    refunded: str
+    state: str
+    provider: str
+    pay_url: str
+
+
+class RefundPartOut(Schema):
+    tender_position: int
+    tender_kind: str
+    amount: str
+    state: str
+
+
+class RefundOut(Schema):
+    id: uuid.UUID
+    amount: str
+    reason: str
+    state: str
+    late: bool
+    parts: list[RefundPartOut]
+
+
+class IntentOut(Schema):
+    id: uuid.UUID
+    kind: str
+    ref: str
+    title: str
+    amount: str
+    refunded: str
+    state: str
+    method: str
+    expires_at: datetime
+    succeeded_at: datetime | None
+    tenders: list[TenderOut]
+    refunds: list[RefundOut]
+    bank_transfer: dict[str, str] | None
+
+
+def refund_out(refund: Refund) -> dict[str, Any]:
+    return {"id": refund.pk, "amount": yuan_str(refund.amount_fen), "reason": refund.reason, "state": refund.state,
+            "late": refund.late,
+            "parts": [{"tender_position": p.tender.position, "tender_kind": p.tender.kind, "amount": yuan_str(p.amount_fen),
+                       "state": p.state} for p in refund.parts.select_related("tender").order_by("created_at")]}
+
+
+def intent_out(intent: PaymentIntent) -> dict[str, Any]:
+    bank = None
+    if intent.method == "bank_transfer" and intent.reference:
+        bank = {"receiving_account": receiving_account(), "reference": intent.reference}
+    return {
+        "id": intent.pk, "kind": intent.kind, "ref": intent.ref, "title": t(intent.title_zh, intent.title_en),
+        "amount": yuan_str(intent.amount_fen), "refunded": yuan_str(intent.refunded_fen), "state": intent.state,
+        "method": intent.method, "expires_at": intent.expires_at, "succeeded_at": intent.succeeded_at,
+        "tenders": [{"position": tr.position, "kind": tr.kind, "amount": yuan_str(tr.amount_fen),
+                     "refunded": yuan_str(tr.refunded_fen), "state": tr.state, "provider": tr.provider,
+                     "pay_url": tr.pay_url} for tr in intent.tenders.order_by("position")],
+        "refunds": [refund_out(r) for r in intent.refunds.order_by("created_at")],
+        "bank_transfer": bank,
+    }
+
+
+@router.post("/intents", response={201: IntentOut}, summary="Start paying a payable (returns the open intent if any)")
+@idempotent
+def create_intent(request: HttpRequest, body: IntentIn) -> Any:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    intent = services.create_intent(kind=body.kind, ref=body.ref, subject=subject, actor=subject.ref)
+    return Status(201, IntentOut(**intent_out(intent)))
+
+
+@router.get("/intents", response=list[IntentOut], summary="My payment intents (finance operations: all)")
+def list_intents(request: HttpRequest, state: str = "") -> list[dict[str, Any]]:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    qs = selectors.readable_by(subject).order_by("-created_at")
+    if state:
+        qs = qs.filter(state=state)
+    return [intent_out(i) for i in qs[:100]]
+
+
+@router.get("/intents/{intent_id}", response=IntentOut)
+def get_intent(request: HttpRequest, intent_id: uuid.UUID) -> dict[str, Any]:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    return intent_out(selectors.get_intent(subject, intent_id))
+
+
+@router.post("/intents/{intent_id}/confirm", response=IntentOut,
+             summary="Pay: internal tenders (coupons → points → e-cards → credit line) and one external method")
+@idempotent
+def confirm_intent(request: HttpRequest, intent_id: uuid.UUID, body: ConfirmIn) -> Any:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    tenders = services.parse_tenders([tr.dict() for tr in body.tenders])
+    intent = services.confirm(intent_id=intent_id, subject=subject, tenders=tenders, method=body.method, actor=subject.ref)
+    return IntentOut(**intent_out(intent))
+
+
+@router.post("/intents/{intent_id}/cancel", response=IntentOut,
+             summary="Cancel an open intent (a payment the provider already took wins)")
+@idempotent
+def cancel_intent(request: HttpRequest, intent_id: uuid.UUID) -> Any:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    return IntentOut(**intent_out(services.cancel(intent_id=intent_id, subject=subject, actor=subject.ref)))
+
+
+class RefundIn(Schema):
+    amount: str | int
+    reason: str
+
+
+@router.post("/intents/{intent_id}/refunds", response={201: RefundOut},
+             summary="Refund part or all of a paid intent (finance operations)")
+@idempotent
+def create_refund(request: HttpRequest, intent_id: uuid.UUID, body: RefundIn) -> Any:
+    subject = subject_of(request)
+    subject.require_authenticated()
+    selectors.get_intent(subject, intent_id)
+    subject.require_role("finance_ops")
+    if not body.reason.strip():
+        raise Invalid("reason-required", "请填写退款原因", "A reason is required")
+    refund = services.refund(intent_id=intent_id, amount_fen=parse_yuan(body.amount, field="amount"),
+                             reason=body.reason.strip(), actor=subject.ref)
+    return Status(201, RefundOut(**refund_out(refund)))
+
+
+@router.post("/notify/{provider}", auth=None, response={200: dict[str, str], 400: dict[str, str]},
+             summary="Asynchronous notification from a payment provider (signed)")
+def notify(request: HttpRequest, provider: str) -> HttpResponse:
+    status, answer = services.handle_notification(provider, request.body, request.headers)
+    if status >= 400:  # providers read only the status; the answer body rides along in the problem
+        raise Problem(status, "notification-rejected", "通知未通过校验或无法处理，已记录",
+                      "The notification did not verify or could not be processed; it was logged", extra=answer)
+    return HttpResponse(json.dumps(answer, ensure_ascii=False), status=status, content_type="application/json")
+
+
+class ImportIn(Schema):
+    csv: str
+
+
+class ImportOut(Schema):
+    imported: int
+    matched: int
+    unmatched: int
+    duplicates: int
+
+
+@router.post("/bank-statements", response={201: ImportOut},
+             summary="Import a bank statement (CSV) and match incoming transfers (finance operations)")
+@idempotent
+def import_statement(request: HttpRequest, body: ImportIn) -> Any:
+    subject = subject_of(request)
+    subject.require_role("finance_ops")
+    result = services.import_bank_statement(csv_text=body.csv, actor=subject.ref)
+    return Status(201, ImportOut(imported=result.imported, matched=result.matched, unmatched=result.unmatched,
+                                 duplicates=result.duplicates))
+
+
+class BankLineOut(Schema):
+    id: uuid.UUID
+    bank_txn_id: str
+    value_date: Any
+    amount: str
+    reference: str
+    payer_name: str
+    state: str
+    intent_id: uuid.UUID | None
+
+
+def bank_line_out(line: BankStatementLine) -> dict[str, Any]:
+    return {"id": line.pk, "bank_txn_id": line.bank_txn_id, "value_date": line.value_date,
+            "amount": yuan_str(line.amount_fen), "reference": line.reference, "payer_name": line.payer_name,
+            "state": line.state, "intent_id": line.intent_id}
+
+
+@router.get("/bank-lines", response=list[BankLineOut], summary="Imported bank statement lines (finance operations)")
+def list_bank_lines(request: HttpRequest, state: str = "") -> list[dict[str, Any]]:
+    subject = subject_of(request)
+    subject.require_role("finance_ops")
+    qs = selectors.bank_lines_readable_by(subject).order_by("-value_date", "bank_txn_id")
+    if state:
+        qs = qs.filter(state=state)
+    return [bank_line_out(line) for line in qs[:200]]
+
+
+class MatchIn(Schema):
+    intent_id: uuid.UUID
+
+
+@router.post("/bank-lines/{line_id}/match", response=BankLineOut,
+             summary="Match a statement line to a bank-transfer intent by hand (finance operations)")
+@idempotent
+def match_line(request: HttpRequest, line_id: uuid.UUID, body: MatchIn) -> Any:
+    subject = subject_of(request)
+    subject.require_role("finance_ops")
+    line = services.match_bank_line(line_id=line_id, intent_id=body.intent_id, actor=subject.ref)
+    return BankLineOut(**bank_line_out(line))

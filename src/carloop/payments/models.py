@@ -1,0 +1,239 @@
+"""The cashier's tables: payment intents with their tenders, refunds with a part per tender, provider
+notifications as received, bank statement lines, and the simulator provider's own side (its orders and refunds,
+which a real provider keeps at its end)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django_fsm import FSMField, transition
+
+from carloop.core.models import Entity
+
+
+class IntentState(models.TextChoices):
+    CREATED = "created", "待支付"
+    PROCESSING = "processing", "支付中"
+    SUCCEEDED = "succeeded", "已支付"
+    FAILED = "failed", "支付失败"
+    EXPIRED = "expired", "已过期"
+    CANCELLED = "cancelled", "已取消"
+
+
+OPEN_STATES = (IntentState.CREATED, IntentState.PROCESSING)
+CLOSED_UNPAID = (IntentState.FAILED, IntentState.EXPIRED, IntentState.CANCELLED)
+
+
+class PaymentIntent(Entity):
+    """One attempt to pay a payable (``kind`` + ``ref``) in full, by one or more tenders."""
+
+    kind = models.CharField(max_length=60)
+    ref = models.CharField(max_length=200)
+    payer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    payer_org = models.ForeignKey("identity.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    amount_fen = models.BigIntegerField()
+    refunded_fen = models.BigIntegerField(default=0)
+    destination_account_id = models.UUIDField()
+    merchant = models.CharField(max_length=80, blank=True)
+    title_zh = models.CharField(max_length=200, blank=True)
+    title_en = models.CharField(max_length=200, blank=True)
+    state = FSMField(max_length=12, choices=IntentState.choices, default=IntentState.CREATED)
+    method = models.CharField(max_length=20, blank=True, help_text="The external method: simulator, bank_transfer")
+    reference = models.CharField(max_length=20, null=True, blank=True, unique=True,
+                                 help_text="Bank-transfer reference the payer writes on the transfer")
+    expires_at = models.DateTimeField()
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    failure = models.CharField(max_length=200, blank=True)
+    created_by = models.CharField(max_length=80)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "ref"], condition=models.Q(state__in=["created", "processing"]),
+                                    name="payments_one_open_intent_per_payable"),
+            models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_intent_amount_pos"),
+            models.CheckConstraint(condition=models.Q(refunded_fen__gte=0, refunded_fen__lte=models.F("amount_fen")),
+                                   name="payments_intent_refund_le_amount"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "expires_at"], name="payments_intent_open",
+                         condition=models.Q(state__in=["created", "processing"])),
+            models.Index(fields=["payer", "created_at"]),
+            models.Index(fields=["kind", "ref"]),
+        ]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @transition(field=state, source=IntentState.CREATED, target=IntentState.PROCESSING)
+    def start_processing(self) -> None:
+        pass
+
+    @transition(field=state, source=OPEN_STATES, target=IntentState.SUCCEEDED)
+    def succeed(self) -> None:
+        pass
+
+    @transition(field=state, source=OPEN_STATES, target=IntentState.FAILED)
+    def fail(self) -> None:
+        pass
+
+    @transition(field=state, source=OPEN_STATES, target=IntentState.EXPIRED)
+    def expire(self) -> None:
+        pass
+
+    @transition(field=state, source=OPEN_STATES, target=IntentState.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+
+class TenderState(models.TextChoices):
+    AWAITING = "awaiting", "等待外部支付"  # external tender: the provider has not confirmed the money yet
+    HELD = "held", "已冻结"
+    POSTED = "posted", "已扣款"
+    VOIDED = "voided", "已释放"
+    RECEIVED_LATE = "received_late", "过期后到账"  # the provider took the money after the intent closed
+
+
+class Tender(Entity):
+    """One way the intent is paid: an internal hold (coupon, points, e-card, credit line) or the external method."""
+
+    intent = models.ForeignKey(PaymentIntent, on_delete=models.CASCADE, related_name="tenders")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=12)
+    instrument = models.CharField(max_length=100, blank=True)
+    amount_fen = models.BigIntegerField()
+    refunded_fen = models.BigIntegerField(default=0)
+    source_account_id = models.UUIDField(help_text="Ledger account the money comes from (the provider's clearing account for external)")
+    state = models.CharField(max_length=14, choices=TenderState.choices)
+    provider = models.CharField(max_length=20, blank=True)
+    provider_order_no = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    provider_txn_id = models.CharField(max_length=64, blank=True)
+    pay_url = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["intent", "position"], name="payments_tender_position"),
+            models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_tender_amount_pos"),
+            models.CheckConstraint(condition=models.Q(refunded_fen__gte=0, refunded_fen__lte=models.F("amount_fen")),
+                                   name="payments_tender_refund_le_amount"),
+        ]
+
+    @property
+    def is_external(self) -> bool:
+        return self.kind == "external"
+
+
+class RefundState(models.TextChoices):
+    PENDING = "pending", "退款中"
+    SUCCEEDED = "succeeded", "已退款"
+    FAILED = "failed", "退款失败"
+
+
+class Refund(Entity):
+    """A refund of an intent (full or partial), split over the tenders in the reverse of the tender order.
+    ``late`` refunds return money a provider took after the intent had closed (it never reached the payable)."""
+
+    intent = models.ForeignKey(PaymentIntent, on_delete=models.CASCADE, related_name="refunds")
+    amount_fen = models.BigIntegerField()
+    reason = models.CharField(max_length=200)
+    state = models.CharField(max_length=10, choices=RefundState.choices, default=RefundState.PENDING)
+    late = models.BooleanField(default=False)
+    created_by = models.CharField(max_length=80)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_refund_amount_pos")]
+
+
+class RefundPart(Entity):
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="parts")
+    tender = models.ForeignKey(Tender, on_delete=models.CASCADE, related_name="refund_parts")
+    amount_fen = models.BigIntegerField()
+    state = models.CharField(max_length=10, choices=RefundState.choices, default=RefundState.PENDING)
+    provider_refund_no = models.CharField(max_length=40, null=True, blank=True, unique=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_refund_part_pos")]
+
+
+class NotificationOutcome(models.TextChoices):
+    BOOKED = "booked", "已入账"
+    DUPLICATE = "duplicate", "重复通知"
+    BAD_SIGNATURE = "bad_signature", "签名无效"
+    MALFORMED = "malformed", "格式错误"
+    UNKNOWN = "unknown", "未知订单"
+    MISMATCH = "mismatch", "金额不符"
+    LATE_REFUNDED = "late_refunded", "过期到账，自动退款"
+    REFUND_BOOKED = "refund_booked", "退款已确认"
+    NOT_PAID = "not_paid", "未支付状态"
+
+
+class ProviderNotification(Entity):
+    """Every asynchronous notification as received, with what we made of it (the audit of the provider edge)."""
+
+    provider = models.CharField(max_length=20)
+    body = models.TextField()
+    signature_valid = models.BooleanField()
+    outcome = models.CharField(max_length=14, choices=NotificationOutcome.choices)
+    order_no = models.CharField(max_length=40, blank=True)
+    intent = models.ForeignKey(PaymentIntent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["order_no"])]
+
+
+class BankLineState(models.TextChoices):
+    MATCHED = "matched", "已匹配"
+    UNMATCHED = "unmatched", "待匹配"
+
+
+class BankStatementLine(Entity):
+    """One incoming transfer from an imported bank statement (CSV); matched to a bank-transfer intent by its
+    reference and amount, or by finance operations."""
+
+    bank_txn_id = models.CharField(max_length=64, unique=True)
+    value_date = models.DateField()
+    amount_fen = models.BigIntegerField()
+    reference = models.CharField(max_length=100, blank=True)
+    payer_name = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=10, choices=BankLineState.choices)
+    intent = models.ForeignKey(PaymentIntent, null=True, blank=True, on_delete=models.PROTECT, related_name="bank_lines")
+    imported_by = models.CharField(max_length=80)
+    matched_by = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_bank_line_pos")]
+
+
+# ------------------------------------------------------------------------- the simulator provider's own side
+
+
+class SimulatorOrder(Entity):
+    """The simulated provider's order (what WeChat Pay or Alipay would keep at their end)."""
+
+    class Status(models.TextChoices):
+        NOTPAY = "NOTPAY", "未支付"
+        SUCCESS = "SUCCESS", "支付成功"
+        CLOSED = "CLOSED", "已关闭"
+
+    order_no = models.CharField(max_length=40, unique=True)
+    amount_fen = models.BigIntegerField()
+    description = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.NOTPAY)
+    txn_id = models.CharField(max_length=64, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    fee_fen = models.BigIntegerField(default=0)
+
+
+class SimulatorRefund(Entity):
+    class Status(models.TextChoices):
+        PROCESSING = "PROCESSING", "退款处理中"
+        SUCCESS = "SUCCESS", "退款成功"
+
+    refund_no = models.CharField(max_length=40, unique=True)
+    order_no = models.CharField(max_length=40)
+    amount_fen = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROCESSING)
+    succeeded_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,116 @@
+"""The cashier's queries. Every query for a caller starts from ``readable_by``."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q, QuerySet
+
+from carloop.core.authz import Subject
+from carloop.core.errors import NotFound
+from carloop.ledger import selectors as ledger_q
+from carloop.payments.models import (
+    BankStatementLine,
+    IntentState,
+    PaymentIntent,
+    RefundPart,
+    RefundState,
+    Tender,
+    TenderState,
+)
+
+OPERATOR_ROLES = ("finance_ops", "ops")
+
+
+def readable_by(subject: Subject) -> QuerySet[PaymentIntent]:
+    """Payers see their own intents (enterprise admins their organisation's), finance and platform operations all."""
+    qs = PaymentIntent.objects.all()
+    if subject.kind == "operator" and subject.has_role(*OPERATOR_ROLES):
+        return qs
+    condition = Q(pk__in=[])
+    if subject.kind == "customer" and subject.user_id is not None:
+        condition |= Q(payer_id=subject.user_id)
+    orgs = subject.org_ids("enterprise_admin")
+    if orgs:
+        condition |= Q(payer_org_id__in=orgs)
+    return qs.filter(condition)
+
+
+def get_intent(subject: Subject, intent_id: uuid.UUID | str) -> PaymentIntent:
+    intent = readable_by(subject).filter(pk=intent_id).first()
+    if intent is None:
+        raise NotFound()
+    return intent
+
+
+def bank_lines_readable_by(subject: Subject) -> QuerySet[BankStatementLine]:
+    if subject.kind == "operator" and subject.has_role("finance_ops"):
+        return BankStatementLine.objects.all()
+    return BankStatementLine.objects.none()
+
+
+def external_tender(intent: PaymentIntent) -> Tender | None:
+    return intent.tenders.filter(kind="external").first()
+
+
+# ------------------------------------------------------------------------------ ledger movements equal state
+
+
+def _exists(transfer_id: str) -> bool:
+    return ledger_q.get_transfer(transfer_id) is not None
+
+
+def ledger_discrepancies(intent: PaymentIntent) -> list[str]:
+    """Where the intent's ledger movements disagree with its state and its tenders' and refunds' states
+    (an empty list when they agree). Used by the tests after every scenario and by reconciliation."""
+    problems: list[str] = []
+    prefix = f"payments:{intent.pk}"
+    tenders = list(intent.tenders.order_by("position"))
+    for tender in tenders:
+        base = f"{prefix}:t{tender.position}"
+        held, posted, voided = _exists(f"{base}:hold"), _exists(f"{base}:post"), _exists(f"{base}:void")
+        received, settled = _exists(f"{base}:receipt"), _exists(f"{base}:settle")
+        if tender.is_external:
+            want = {TenderState.AWAITING: (False, False), TenderState.VOIDED: (False, False),
+                    TenderState.POSTED: (True, True), TenderState.RECEIVED_LATE: (True, False)}[TenderState(tender.state)]
+            if (received, settled) != want:
+                problems.append(f"t{tender.position} external {tender.state}: receipt={received} settle={settled}")
+        else:
+            want_i = {TenderState.HELD: (True, False, False), TenderState.POSTED: (True, True, False),
+                      TenderState.VOIDED: (True, False, True)}[TenderState(tender.state)]
+            if (held, posted, voided) != want_i:
+                problems.append(f"t{tender.position} {tender.kind} {tender.state}: hold={held} post={posted} void={voided}")
+    states = {t.state for t in tenders}
+    if intent.state == IntentState.SUCCEEDED:
+        if states != {TenderState.POSTED} or sum(t.amount_fen for t in tenders) != intent.amount_fen:
+            problems.append(f"succeeded with tenders {sorted(states)} summing {sum(t.amount_fen for t in tenders)}")
+    elif intent.state in (IntentState.FAILED, IntentState.EXPIRED, IntentState.CANCELLED):
+        if states - {TenderState.VOIDED, TenderState.RECEIVED_LATE}:
+            problems.append(f"{intent.state} with tenders {sorted(states)}")
+    elif states - {TenderState.HELD, TenderState.AWAITING}:
+        problems.append(f"{intent.state} with tenders {sorted(states)}")
+    refunded = 0
+    for part in RefundPart.objects.filter(refund__intent=intent).select_related("refund", "tender"):
+        base = f"payments:refund:{part.pk}"
+        moved: tuple[bool, ...]
+        if part.refund.late:
+            moved = (_exists(f"{base}:out"),)
+            want_r: tuple[bool, ...] = (part.state == RefundState.SUCCEEDED,)
+        elif part.tender.is_external:
+            moved = (_exists(f"{base}:hold"), _exists(f"{base}:post"), _exists(f"{base}:out"))
+            done = part.state == RefundState.SUCCEEDED
+            want_r = (True, done, done)
+        else:
+            moved = (_exists(f"{base}:move"),)
+            want_r = (True,)
+        if moved != want_r:
+            problems.append(f"refund part {part.pk} {part.state}: {moved}")
+        if not part.refund.late:
+            refunded += part.amount_fen
+    if refunded != intent.refunded_fen:
+        problems.append(f"refunded_fen {intent.refunded_fen} but refund parts sum {refunded}")
+    for tender in tenders:
+        parts = sum(p.amount_fen for p in tender.refund_parts.all() if not p.refund.late)
+        if parts != tender.refunded_fen:
+            problems.append(f"t{tender.position} refunded_fen {tender.refunded_fen} but parts sum {parts}")
+    return problems

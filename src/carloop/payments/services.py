@@ -1,0 +1,651 @@
+"""The cashier's commands: create and confirm payment intents, book what providers confirm, expire, cancel,
+recover missing notifications, refund, and match bank transfers.
+
+Every command locks the intent row (``SELECT … FOR UPDATE``) and moves money only through the ledger inside the
+same transaction, so the intent's state and its ledger movements commit together. Transfer ids derive from the
+intent, tender and refund ids (``payments:<intent>:t<position>:hold`` …): a retried command never moves twice.
+
+Money paths (codes 6000–6999, see docs/payments.md):
+* an internal tender holds its amount (pending transfer, tender account → the payable's destination account);
+* the external method's money is booked when the provider confirms it (a verified notification, a query, or a
+  matched bank statement line): provider receipt (``external`` → the method's clearing account) and its move to
+  the destination, linked with the posts of every internal hold: all post, or none;
+* an intent that closes unpaid voids every hold; money a provider took after the intent closed is refunded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from carloop.core import audit, events, payables
+from carloop.core.authz import Subject
+from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
+from carloop.core.money import parse_yuan
+from carloop.ledger import services as ledger
+from carloop.ledger.contracts import TransferSpec
+from carloop.payments import providers
+from carloop.payments.bank_transfer import BANK_TRANSFER
+from carloop.payments.models import (
+    OPEN_STATES,
+    BankLineState,
+    BankStatementLine,
+    IntentState,
+    NotificationOutcome,
+    PaymentIntent,
+    ProviderNotification,
+    Refund,
+    RefundPart,
+    RefundState,
+    Tender,
+    TenderState,
+)
+from carloop.payments.simulator import SIMULATOR
+
+CODE_PROVIDER_RECEIPT = 6001  # external → a method's clearing account: the provider (or bank) confirmed money
+CODE_TO_DESTINATION = 6002  # clearing → the payable's destination: the external tender's share of a paid intent
+CODE_TENDER_HOLD = 6010  # internal tender account → destination, pending until the intent succeeds (posted) or not (voided)
+CODE_REFUND_INTERNAL = 6020  # destination → internal tender account
+CODE_REFUND_HOLD = 6021  # destination → clearing, pending until the provider confirms the refund
+CODE_PROVIDER_REFUND = 6022  # clearing → external: the provider paid the money back
+
+BANK_TRANSFER_TTL = timedelta(days=3)
+HOLD_BACKSTOP = timedelta(days=1)  # the ledger voids a forgotten hold this long after its intent expired
+FINANCE_ROLES = ("finance_ops",)
+
+providers.register(SIMULATOR)
+providers.register(BANK_TRANSFER)
+
+
+@dataclass(frozen=True)
+class TenderRequest:
+    kind: str
+    amount_fen: int
+    instrument: str = ""
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+
+def _tid(intent: PaymentIntent, tender: Tender, step: str) -> str:
+    return f"payments:{intent.pk}:t{tender.position}:{step}"
+
+
+def _lock(intent_id: uuid.UUID | str) -> PaymentIntent:
+    intent = PaymentIntent.objects.select_for_update().filter(pk=intent_id).first()
+    if intent is None:
+        raise NotFound()
+    return intent
+
+
+def may_pay(subject: Subject, payer_user_id: uuid.UUID | None, payer_org_id: uuid.UUID | None) -> bool:
+    if payer_user_id is not None and subject.kind == "customer" and subject.user_id == payer_user_id:
+        return True
+    return payer_org_id is not None and subject.in_org(payer_org_id, "enterprise_admin")
+
+
+def _readable(subject: Subject, intent: PaymentIntent) -> bool:
+    return may_pay(subject, intent.payer_id, intent.payer_org_id) or subject.has_role("finance_ops", "ops")
+
+
+def _kind(kind: str) -> payables.PayableKind:
+    registered = payables.payable_kind(kind)
+    if registered is None:
+        raise Invalid("unknown-payable-kind", "未知的支付类型", "Unknown payable kind",
+                      [FieldError("/kind", "未知的支付类型", "Unknown payable kind")])
+    return registered
+
+
+def _adapter(name: str) -> providers.ProviderAdapter:
+    adapter = providers.get(name)
+    if adapter is None:
+        raise Invalid("unknown-method", "不支持的支付方式", "Unsupported payment method",
+                      [FieldError("/method", "不支持的支付方式", "Unsupported payment method")])
+    return adapter
+
+
+def _record(intent: PaymentIntent, actor: str, action: str, **data: Any) -> None:
+    audit.record(actor, f"payments.intent.{action}", "payments.intent", intent.pk, {"state": intent.state, **data})
+
+
+def _publish(intent: PaymentIntent, what: str, actor: str, **payload: Any) -> None:
+    events.publish(f"payments.intent.{what}", f"payments:intent:{intent.pk}",
+                   {"kind": intent.kind, "ref": intent.ref, "amount_fen": intent.amount_fen, **payload}, actor=actor)
+
+
+# --------------------------------------------------------------------------------------------- create, confirm
+
+
+def create_intent(*, kind: str, ref: str, subject: Subject, actor: str) -> PaymentIntent:
+    """An intent to pay what ``kind``/``ref`` owes now. One open intent per payable: asking again while one is
+    open returns it (a reloaded checkout)."""
+    registered = _kind(kind)
+    payable = registered.lookup(ref)
+    if payable is None or not may_pay(subject, payable.payer_user_id, payable.payer_org_id):
+        raise NotFound()
+    if payable.amount_due_fen <= 0:
+        raise Conflict("nothing-due", "当前没有应付款项", "Nothing is due on this now")
+    open_intent = PaymentIntent.objects.filter(kind=kind, ref=ref, state__in=OPEN_STATES).first()
+    if open_intent is not None:
+        return open_intent
+    try:
+        with transaction.atomic():
+            intent = PaymentIntent.objects.create(
+                kind=kind, ref=ref, payer_id=payable.payer_user_id, payer_org_id=payable.payer_org_id,
+                amount_fen=payable.amount_due_fen, destination_account_id=payable.destination_account,
+                merchant=payable.merchant, title_zh=payable.title_zh[:200], title_en=payable.title_en[:200],
+                expires_at=timezone.now() + timedelta(minutes=settings.PAYMENTS_INTENT_TTL_MINUTES), created_by=actor)
+            _record(intent, actor, "created", amount_fen=intent.amount_fen)
+    except IntegrityError:  # a concurrent request opened it first
+        existing = PaymentIntent.objects.filter(kind=kind, ref=ref, state__in=OPEN_STATES).first()
+        if existing is None:
+            raise
+        return existing
+    return intent
+
+
+def parse_tenders(raw: list[dict[str, Any]]) -> list[TenderRequest]:
+    tenders = []
+    for index, item in enumerate(raw):
+        kind = str(item.get("kind", ""))
+        if kind not in payables.INTERNAL_TENDERS or payables.tender_source(kind) is None:
+            raise Invalid("unknown-tender", "不支持的支付工具", "Unsupported tender",
+                          [FieldError(f"/tenders/{index}/kind", "不支持的支付工具", "Unsupported tender")])
+        amount = parse_yuan(item.get("amount", ""), field=f"tenders.{index}.amount")
+        tenders.append(TenderRequest(kind=kind, amount_fen=amount, instrument=str(item.get("instrument", ""))[:100]))
+    return tenders
+
+
+def confirm(*, intent_id: uuid.UUID | str, subject: Subject, tenders: list[TenderRequest], method: str,
+            actor: str) -> PaymentIntent:
+    """Apply the tenders (in the stated order: coupons → points → e-cards → credit line) as holds and hand the
+    rest to one external method. Fully covered by internal tenders, the intent succeeds at once."""
+    with transaction.atomic():
+        intent = _lock(intent_id)
+        if not _readable(subject, intent):
+            raise NotFound()
+        if not may_pay(subject, intent.payer_id, intent.payer_org_id):
+            raise Forbidden("只有付款人可以支付", "Only the payer may pay this")
+        if intent.state != IntentState.CREATED:
+            raise Conflict("intent-not-confirmable", "该支付已提交或已结束", "This payment was already submitted or has ended",
+                           state=intent.state)
+        if intent.expires_at <= timezone.now():
+            raise Conflict("intent-expired", "该支付已过期，请重新发起", "This payment has expired; start again")
+        ordered = sorted(tenders, key=lambda tr: payables.TENDER_ORDER.index(tr.kind))
+        internal = sum(tr.amount_fen for tr in ordered)
+        if internal > intent.amount_fen:
+            raise Invalid("tenders-exceed-amount", "支付工具金额之和超过应付金额", "The tenders add up to more than is due",
+                          [FieldError("/tenders", "金额之和超过应付金额", "Sum exceeds the amount due")])
+        remainder = intent.amount_fen - internal
+        adapter = _adapter(method) if remainder else None
+        if remainder and method == "bank_transfer" and intent.payer_org_id is None:
+            raise Invalid("method-not-allowed", "对公转账仅限企业付款", "Bank transfer is for enterprise payers",
+                          [FieldError("/method", "对公转账仅限企业付款", "Bank transfer is for enterprise payers")])
+        payable = _kind(intent.kind).lookup(intent.ref)
+        if payable is None or payable.amount_due_fen != intent.amount_fen:
+            raise Conflict("amount-due-changed", "应付金额已变化，请重新发起支付", "The amount due has changed; start again")
+        _place_holds(intent, ordered, actor)
+        if adapter is None:
+            _settle(intent, actor, note="internal tenders only")
+            return intent
+        _open_external(intent, adapter, remainder, actor)
+        return intent
+
+
+def _place_holds(intent: PaymentIntent, ordered: list[TenderRequest], actor: str) -> None:
+    timeout = int((intent.expires_at - timezone.now() + HOLD_BACKSTOP).total_seconds())
+    specs, rows = [], []
+    for position, request in enumerate(ordered, start=1):
+        source = payables.tender_source(request.kind)
+        assert source is not None  # parse_tenders checked it
+        account = source.account(intent.payer_id, request.instrument)
+        tender = Tender(intent=intent, position=position, kind=request.kind, instrument=request.instrument,
+                        amount_fen=request.amount_fen, source_account_id=account, state=TenderState.HELD)
+        rows.append(tender)
+        specs.append(TransferSpec(id=_tid(intent, tender, "hold"), debit=account, credit=intent.destination_account_id,
+                                amount_fen=request.amount_fen, code=CODE_TENDER_HOLD, pending=True, timeout_seconds=timeout,
+                                memo=f"{intent.kind} {intent.ref} {request.kind}", actor=actor))
+    if specs:
+        ledger.transfer_batch(specs)  # all holds or none (409 insufficient-funds names the tender)
+        Tender.objects.bulk_create(rows)
+
+
+def _open_external(intent: PaymentIntent, adapter: providers.ProviderAdapter, amount_fen: int, actor: str) -> None:
+    if adapter.name == "bank_transfer":
+        intent.expires_at = timezone.now() + BANK_TRANSFER_TTL
+        intent.reference = "CL" + uuid.uuid4().hex[:10].upper()
+    tender = Tender(intent=intent, position=intent.tenders.count() + 1, kind="external", amount_fen=amount_fen,
+                    source_account_id=ledger.system_account(adapter.clearing_account).id, state=TenderState.AWAITING,
+                    provider=adapter.name)
+    tender.provider_order_no = intent.reference or tender.pk.hex
+    try:
+        order = adapter.create_order(order_no=tender.provider_order_no, amount_fen=amount_fen,
+                                     description=intent.title_zh or intent.kind, expires_at=intent.expires_at)
+    except providers.ProviderUnavailable:
+        raise Problem(503, "provider-unavailable", "支付渠道暂时不可用，请稍后再试",
+                      "The payment provider is unavailable; try again shortly") from None
+    tender.pay_url = order.pay_url
+    tender.save()
+    intent.method = adapter.name
+    intent.start_processing()
+    intent.save(update_fields=["state", "method", "expires_at", "reference", "updated_at"])
+    _record(intent, actor, "processing", method=adapter.name, external_fen=amount_fen)
+
+
+def _settle(intent: PaymentIntent, actor: str, *, note: str, receipt: tuple[Tender, str] | None = None) -> None:
+    """Post every hold (and book the external tender's money) in one linked batch, mark the intent paid and tell
+    the payable's owner. Raises the ledger's Problem when a hold can no longer be posted."""
+    specs = []
+    tenders = list(intent.tenders.order_by("position"))
+    for tender in tenders:
+        if tender.state == TenderState.HELD:
+            specs.append(TransferSpec(id=_tid(intent, tender, "post"), post_pending_id=_tid(intent, tender, "hold"), actor=actor))
+    if receipt is not None:
+        tender, txn_id = receipt
+        specs.append(_receipt_spec(intent, tender, actor))
+        specs.append(TransferSpec(id=_tid(intent, tender, "settle"), debit=tender.source_account_id,
+                                credit=intent.destination_account_id, amount_fen=tender.amount_fen,
+                                code=CODE_TO_DESTINATION, memo=f"{intent.kind} {intent.ref} {tender.provider}", actor=actor))
+        tender.provider_txn_id = txn_id
+    ledger.transfer_batch(specs)
+    Tender.objects.filter(intent=intent).update(state=TenderState.POSTED, updated_at=timezone.now())
+    if receipt is not None:
+        Tender.objects.filter(pk=receipt[0].pk).update(provider_txn_id=receipt[1])
+    intent.succeed()
+    intent.succeeded_at = timezone.now()
+    intent.save(update_fields=["state", "succeeded_at", "updated_at"])
+    _kind(intent.kind).on_paid(payables.Paid(kind=intent.kind, ref=intent.ref, intent_id=intent.pk,
+                                             amount_fen=intent.amount_fen, actor=actor))
+    _record(intent, actor, "succeeded", note=note)
+    _publish(intent, "succeeded", actor)
+
+
+def _receipt_spec(intent: PaymentIntent, tender: Tender, actor: str) -> TransferSpec:
+    return TransferSpec(id=_tid(intent, tender, "receipt"), debit=ledger.system_account("external").id,
+                      credit=tender.source_account_id, amount_fen=tender.amount_fen, code=CODE_PROVIDER_RECEIPT,
+                      memo=f"{tender.provider} {tender.provider_order_no}", actor=actor)
+
+
+def _close_unpaid(intent: PaymentIntent, target: str, actor: str, reason: str = "") -> None:
+    """Void every hold and close the intent as failed, expired or cancelled."""
+    held = list(intent.tenders.filter(state=TenderState.HELD).order_by("position"))
+    specs = [TransferSpec(id=_tid(intent, t, "void"), void_pending_id=_tid(intent, t, "hold"), actor=actor) for t in held]
+    for spec in specs:  # one by one: a hold the ledger's backstop already voided is no error
+        try:
+            ledger.submit(spec)
+        except Problem as exc:
+            if exc.slug != "pending-already-resolved":
+                raise
+    now = timezone.now()
+    intent.tenders.filter(state__in=[TenderState.HELD, TenderState.AWAITING]).update(state=TenderState.VOIDED, updated_at=now)
+    {"failed": intent.fail, "expired": intent.expire, "cancelled": intent.cancel}[target]()
+    intent.closed_at, intent.failure = now, reason[:200]
+    intent.save(update_fields=["state", "closed_at", "failure", "updated_at"])
+    _record(intent, actor, target, reason=reason)
+    _publish(intent, target, actor)
+
+
+# ------------------------------------------------------------------------------------- external confirmations
+
+
+def book_external_payment(*, provider: str, order_no: str, amount_fen: int, txn_id: str, actor: str) -> str:
+    """Book money a provider confirmed for one of our orders (a verified notification, a query, a bank line).
+    Idempotent: returns the outcome (``booked``, ``duplicate``, ``unknown``, ``mismatch``, ``late_refunded``)."""
+    with transaction.atomic():
+        tender = Tender.objects.filter(provider=provider, provider_order_no=order_no).first()
+        if tender is None:
+            return NotificationOutcome.UNKNOWN
+        intent = _lock(tender.intent_id)
+        tender = Tender.objects.select_for_update().get(pk=tender.pk)
+        if tender.state != TenderState.AWAITING and not (
+                tender.state == TenderState.VOIDED and not intent.is_open):
+            return NotificationOutcome.DUPLICATE
+        if amount_fen != tender.amount_fen:
+            _record(intent, actor, "amount_mismatch", order_no=order_no, notified_fen=amount_fen)
+            return NotificationOutcome.MISMATCH
+        if intent.is_open:
+            try:
+                with transaction.atomic():
+                    _settle(intent, actor, note=f"{provider} {txn_id}", receipt=(tender, txn_id))
+                return NotificationOutcome.BOOKED
+            except Problem as exc:  # a hold could no longer be posted: the intent fails, the money goes back
+                _close_unpaid(intent, "failed", actor, reason=exc.slug)
+        _receive_late(intent, tender, txn_id, actor)
+        return NotificationOutcome.LATE_REFUNDED
+
+
+def _receive_late(intent: PaymentIntent, tender: Tender, txn_id: str, actor: str) -> None:
+    """Money arrived for an intent that had closed unpaid: book it into clearing and refund it in full."""
+    ledger.submit(_receipt_spec(intent, tender, actor))
+    tender.state, tender.provider_txn_id = TenderState.RECEIVED_LATE, txn_id
+    tender.save(update_fields=["state", "provider_txn_id", "updated_at"])
+    refund = Refund.objects.create(intent=intent, amount_fen=tender.amount_fen, reason="过期后到账自动退款 / paid after expiry",
+                                   late=True, created_by=actor)
+    part = RefundPart.objects.create(refund=refund, tender=tender, amount_fen=tender.amount_fen,
+                                     provider_refund_no=f"R{uuid.uuid4().hex[:31]}")
+    _record(intent, actor, "paid_late", refund_id=str(refund.pk), amount_fen=tender.amount_fen)
+    _request_provider_refund(intent, refund, part, tender, actor)
+    _finish_refund(refund, intent, actor)
+
+
+def handle_notification(provider: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str]]:
+    """Verify, log and book one provider notification; returns the answer (status, body) for the provider.
+    Bad signatures and unknown shapes change nothing; replays are answered without booking twice."""
+    adapter = providers.get(provider)
+    if adapter is None:
+        raise NotFound()
+    text = body.decode("utf-8", "replace")[:20000]
+    try:
+        note = adapter.verify(body, headers)
+    except providers.BadSignature:
+        ProviderNotification.objects.create(provider=provider, body=text, signature_valid=False,
+                                            outcome=NotificationOutcome.BAD_SIGNATURE)
+        return adapter.answer(False)
+    except providers.MalformedNotification:
+        ProviderNotification.objects.create(provider=provider, body=text, signature_valid=True,
+                                            outcome=NotificationOutcome.MALFORMED)
+        return adapter.answer(False)
+    actor = f"provider:{provider}"
+    if note.event == "refund":
+        outcome = confirm_provider_refund(refund_no=note.refund_no, actor=actor)
+    elif note.status != "SUCCESS":
+        outcome = NotificationOutcome.NOT_PAID
+    else:
+        outcome = book_external_payment(provider=provider, order_no=note.order_no, amount_fen=note.amount_fen,
+                                        txn_id=note.txn_id, actor=actor)
+    tender = Tender.objects.filter(provider=provider, provider_order_no=note.order_no).only("intent_id").first()
+    ProviderNotification.objects.create(provider=provider, body=text, signature_valid=True, outcome=outcome,
+                                        order_no=note.order_no[:40], intent_id=tender.intent_id if tender else None)
+    return adapter.answer(outcome != NotificationOutcome.MISMATCH)
+
+
+# -------------------------------------------------------------------------------------- cancel, expire, recover
+
+
+def cancel(*, intent_id: uuid.UUID | str, subject: Subject, actor: str) -> PaymentIntent:
+    """Cancel an open intent (the payer, or finance operations). A payment the provider had already taken
+    wins: the intent is then answered as succeeded."""
+    with transaction.atomic():
+        intent = _lock(intent_id)
+        if not _readable(subject, intent):
+            raise NotFound()
+        if not (may_pay(subject, intent.payer_id, intent.payer_org_id) or subject.has_role("finance_ops")):
+            raise Forbidden()
+        if not intent.is_open:
+            raise Conflict("intent-closed", "该支付已结束", "This payment has already ended", state=intent.state)
+        if _close_at_provider(intent, actor):
+            return intent
+        _close_unpaid(intent, "cancelled", actor)
+        return intent
+
+
+def _close_at_provider(intent: PaymentIntent, actor: str) -> bool:
+    """Close the intent's provider order; True when the provider says it was paid (and it is now booked)."""
+    tender = intent.tenders.filter(state=TenderState.AWAITING).first()
+    adapter = providers.get(tender.provider) if tender else None
+    if tender is None or adapter is None or tender.provider_order_no is None:
+        return False
+    try:
+        result = adapter.close(tender.provider_order_no)
+    except providers.ProviderUnavailable:
+        return False  # closed on our side only; if the money comes anyway it is refunded on arrival
+    if result.status == "SUCCESS" and result.amount_fen == tender.amount_fen:
+        _settle(intent, actor, note=f"paid before close {result.txn_id}", receipt=(tender, result.txn_id))
+        return True
+    return False
+
+
+def expire_due(now: datetime | None = None, limit: int = 500) -> int:
+    """Close open intents whose time is up (each in its own transaction); returns how many expired."""
+    cutoff = now or timezone.now()
+    due = list(PaymentIntent.objects.filter(state__in=OPEN_STATES, expires_at__lte=cutoff)
+               .order_by("expires_at").values_list("pk", flat=True)[:limit])
+    expired = 0
+    for pk in due:
+        with transaction.atomic():
+            intent = _lock(pk)
+            if not intent.is_open or intent.expires_at > cutoff:
+                continue
+            if _close_at_provider(intent, "system:expiry"):
+                continue
+            _close_unpaid(intent, "expired", "system:expiry")
+            expired += 1
+    return expired
+
+
+def recover_missing_notifications(older_than: timedelta = timedelta(minutes=2), limit: int = 500) -> int:
+    """Ask the providers about orders still awaiting payment (a notification that never came, or a crash between
+    the provider's success and our booking) and book the paid ones; returns how many were booked."""
+    cutoff = timezone.now() - older_than
+    awaiting = list(Tender.objects.filter(state=TenderState.AWAITING, created_at__lte=cutoff, intent__state=IntentState.PROCESSING)
+                    .exclude(provider="bank_transfer").values_list("provider", "provider_order_no")[:limit])
+    booked = 0
+    for provider, order_no in awaiting:
+        adapter = providers.get(provider)
+        if adapter is None or order_no is None:
+            continue
+        try:
+            result = adapter.query(order_no)
+        except providers.ProviderUnavailable:
+            continue
+        if result.status == "SUCCESS":
+            outcome = book_external_payment(provider=provider, order_no=order_no, amount_fen=result.amount_fen,
+                                            txn_id=result.txn_id, actor=f"system:query:{provider}")
+            booked += outcome in (NotificationOutcome.BOOKED, NotificationOutcome.LATE_REFUNDED)
+    return booked
+
+
+# ------------------------------------------------------------------------------------------------------ refunds
+
+
+def refund(*, intent_id: uuid.UUID | str, amount_fen: int, reason: str, actor: str) -> Refund:
+    """Refund part or all of a paid intent, back to the tenders that paid it in the reverse of the tender order
+    (the external method first, coupons last). Each tender's part has its own state."""
+    with transaction.atomic():
+        intent = _lock(intent_id)
+        if intent.state != IntentState.SUCCEEDED:
+            raise Conflict("intent-not-paid", "只能退款已支付的款项", "Only a paid intent can be refunded", state=intent.state)
+        if amount_fen <= 0 or amount_fen > intent.amount_fen - intent.refunded_fen:
+            raise Invalid("refund-exceeds-paid", "退款金额超过可退金额", "The refund exceeds what is left to refund",
+                          [FieldError("/amount", "退款金额超过可退金额", "Exceeds the refundable amount")],
+                          refundable=str(intent.amount_fen - intent.refunded_fen))
+        refund_row = Refund.objects.create(intent=intent, amount_fen=amount_fen, reason=reason[:200], created_by=actor)
+        left = amount_fen
+        tenders = sorted(intent.tenders.select_for_update(), key=lambda t: -t.position)
+        for tender in tenders:
+            take = min(left, tender.amount_fen - tender.refunded_fen)
+            if take <= 0:
+                continue
+            left -= take
+            tender.refunded_fen += take
+            tender.save(update_fields=["refunded_fen", "updated_at"])
+            part = RefundPart.objects.create(refund=refund_row, tender=tender, amount_fen=take,
+                                             provider_refund_no=f"R{uuid.uuid4().hex[:31]}" if tender.is_external else None)
+            if tender.is_external:
+                ledger.transfer(id=f"payments:refund:{part.pk}:hold", debit=intent.destination_account_id,
+                                credit=tender.source_account_id, amount_fen=take, code=CODE_REFUND_HOLD, pending=True,
+                                memo=f"refund {intent.ref}", actor=actor)
+                _request_provider_refund(intent, refund_row, part, tender, actor)
+            else:
+                ledger.transfer(id=f"payments:refund:{part.pk}:move", debit=intent.destination_account_id,
+                                credit=tender.source_account_id, amount_fen=take, code=CODE_REFUND_INTERNAL,
+                                memo=f"refund {intent.ref} {tender.kind}", actor=actor)
+                part.state = RefundState.SUCCEEDED
+                part.save(update_fields=["state", "updated_at"])
+            if left == 0:
+                break
+        intent.refunded_fen += amount_fen
+        intent.save(update_fields=["refunded_fen", "updated_at"])
+        _record(intent, actor, "refund_requested", refund_id=str(refund_row.pk), amount_fen=amount_fen)
+        _finish_refund(refund_row, intent, actor)
+        return refund_row
+
+
+def _request_provider_refund(intent: PaymentIntent, refund_row: Refund, part: RefundPart, tender: Tender, actor: str) -> None:
+    adapter = providers.get(tender.provider)
+    if adapter is None or tender.provider_order_no is None or part.provider_refund_no is None:
+        raise AssertionError(f"external tender {tender.pk} has no provider")
+    try:
+        result = adapter.refund(order_no=tender.provider_order_no, refund_no=part.provider_refund_no, amount_fen=part.amount_fen)
+    except providers.ProviderUnavailable:
+        return  # stays pending; the refund query job asks again
+    if result.status == "SUCCESS":
+        _complete_part(intent, part, tender, actor)
+
+
+def _complete_part(intent: PaymentIntent, part: RefundPart, tender: Tender, actor: str) -> None:
+    out = TransferSpec(id=f"payments:refund:{part.pk}:out", debit=tender.source_account_id,
+                     credit=ledger.system_account("external").id, amount_fen=part.amount_fen, code=CODE_PROVIDER_REFUND,
+                     memo=f"refund {tender.provider} {part.provider_refund_no}", actor=actor)
+    if part.refund.late:
+        ledger.submit(out)
+    else:
+        ledger.transfer_batch([TransferSpec(id=f"payments:refund:{part.pk}:post",
+                                          post_pending_id=f"payments:refund:{part.pk}:hold", actor=actor), out])
+    part.state = RefundState.SUCCEEDED
+    part.save(update_fields=["state", "updated_at"])
+
+
+def _finish_refund(refund_row: Refund, intent: PaymentIntent, actor: str) -> None:
+    if refund_row.parts.exclude(state=RefundState.SUCCEEDED).exists():
+        return
+    refund_row.state, refund_row.completed_at = RefundState.SUCCEEDED, timezone.now()
+    refund_row.save(update_fields=["state", "completed_at", "updated_at"])
+    _record(intent, actor, "refunded", refund_id=str(refund_row.pk), amount_fen=refund_row.amount_fen, late=refund_row.late)
+    if refund_row.late:
+        return
+    _kind(intent.kind).on_refunded(payables.Refunded(
+        kind=intent.kind, ref=intent.ref, intent_id=intent.pk, refund_id=refund_row.pk, amount_fen=refund_row.amount_fen,
+        refunded_total_fen=intent.refunded_fen, actor=actor))
+    _publish(intent, "refunded", actor, refund_fen=refund_row.amount_fen, refunded_total_fen=intent.refunded_fen)
+
+
+def retry_pending_refunds(older_than: timedelta = timedelta(minutes=2), limit: int = 500) -> int:
+    """Ask again for provider refunds still pending (the request failed, or its notification never came);
+    the provider answers a repeated refund number with the same refund. Returns how many completed."""
+    cutoff = timezone.now() - older_than
+    pending = list(RefundPart.objects.filter(state=RefundState.PENDING, created_at__lte=cutoff)
+                   .exclude(provider_refund_no=None).values_list("pk", flat=True)[:limit])
+    done = 0
+    for pk in pending:
+        with transaction.atomic():
+            part = RefundPart.objects.select_related("refund", "tender").get(pk=pk)
+            intent = _lock(part.refund.intent_id)
+            part = RefundPart.objects.select_for_update().select_related("refund", "tender").get(pk=pk)
+            if part.state != RefundState.PENDING:
+                continue
+            _request_provider_refund(intent, part.refund, part, part.tender, "system:refund-retry")
+            if part.state == RefundState.SUCCEEDED:
+                _finish_refund(part.refund, intent, "system:refund-retry")
+                done += 1
+    return done
+
+
+def confirm_provider_refund(*, refund_no: str, actor: str) -> str:
+    """A provider confirmed a refund: pay it out of clearing. Idempotent."""
+    with transaction.atomic():
+        part = RefundPart.objects.filter(provider_refund_no=refund_no).select_related("refund", "tender").first()
+        if part is None:
+            return NotificationOutcome.UNKNOWN
+        intent = _lock(part.refund.intent_id)
+        part = RefundPart.objects.select_for_update().select_related("refund", "tender").get(pk=part.pk)
+        if part.state != RefundState.PENDING:
+            return NotificationOutcome.DUPLICATE
+        _complete_part(intent, part, part.tender, actor)
+        _finish_refund(part.refund, intent, actor)
+        return NotificationOutcome.REFUND_BOOKED
+
+
+# --------------------------------------------------------------------------------------------- bank transfers
+
+STATEMENT_COLUMNS = ("bank_txn_id", "value_date", "amount", "reference", "payer_name")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    imported: int
+    matched: int
+    unmatched: int
+    duplicates: int
+
+
+def import_bank_statement(*, csv_text: str, actor: str) -> ImportResult:
+    """Import incoming transfers from a bank statement (CSV with a header row: bank_txn_id, value_date
+    (YYYY-MM-DD), amount (yuan), reference, payer_name). Lines already imported are skipped; each new line is
+    matched to the bank-transfer intent whose reference it carries, when the amount is the one due."""
+    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+    missing = [c for c in STATEMENT_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise Invalid("statement-columns", "对账单缺少列：" + ", ".join(missing), "Statement lacks columns: " + ", ".join(missing))
+    lines = []
+    for number, row in enumerate(reader, start=2):
+        try:
+            value_date = date.fromisoformat((row["value_date"] or "").strip())
+        except ValueError:
+            raise Invalid("statement-row", f"第 {number} 行日期无效", f"Line {number}: invalid date",
+                          [FieldError(f"/lines/{number}/value_date", "日期无效", "Invalid date")]) from None
+        amount = parse_yuan((row["amount"] or "").strip(), field=f"lines.{number}.amount")
+        txn = (row["bank_txn_id"] or "").strip()
+        if not txn or len(txn) > 64:
+            raise Invalid("statement-row", f"第 {number} 行流水号无效", f"Line {number}: invalid bank transaction id",
+                          [FieldError(f"/lines/{number}/bank_txn_id", "流水号无效", "Invalid id")])
+        lines.append((txn, value_date, amount, (row["reference"] or "").strip()[:100], (row["payer_name"] or "").strip()[:200]))
+    imported = matched = duplicates = 0
+    with transaction.atomic():
+        for txn, value_date, amount, reference, payer in lines:
+            line, created = BankStatementLine.objects.get_or_create(
+                bank_txn_id=txn, defaults={"value_date": value_date, "amount_fen": amount, "reference": reference,
+                                           "payer_name": payer, "state": BankLineState.UNMATCHED, "imported_by": actor})
+            if not created:
+                duplicates += 1
+                continue
+            imported += 1
+            intent = _intent_for_reference(reference)
+            if intent is not None and _match(line, intent, actor) == NotificationOutcome.BOOKED:
+                matched += 1
+        audit.record(actor, "payments.bank_statement.imported", "payments.bank_statement", "-",
+                     {"imported": imported, "matched": matched, "duplicates": duplicates})
+    return ImportResult(imported=imported, matched=matched, unmatched=imported - matched, duplicates=duplicates)
+
+
+def _intent_for_reference(reference: str) -> PaymentIntent | None:
+    token = reference.upper()
+    candidates = [w for w in token.replace("/", " ").replace(",", " ").split() if w.startswith("CL")]
+    return PaymentIntent.objects.filter(Q(reference__in=candidates) | Q(reference=token)).first()
+
+
+def _match(line: BankStatementLine, intent: PaymentIntent, actor: str) -> str:
+    outcome = book_external_payment(provider="bank_transfer", order_no=intent.reference or "", amount_fen=line.amount_fen,
+                                    txn_id=line.bank_txn_id, actor=actor)
+    if outcome in (NotificationOutcome.BOOKED, NotificationOutcome.LATE_REFUNDED):
+        line.state, line.intent, line.matched_by = BankLineState.MATCHED, intent, actor
+        line.save(update_fields=["state", "intent", "matched_by", "updated_at"])
+    return outcome
+
+
+def match_bank_line(*, line_id: uuid.UUID | str, intent_id: uuid.UUID | str, actor: str) -> BankStatementLine:
+    """Finance operations match an unmatched statement line to a bank-transfer intent by hand."""
+    with transaction.atomic():
+        line = BankStatementLine.objects.select_for_update().filter(pk=line_id).first()
+        intent = PaymentIntent.objects.filter(pk=intent_id).first()
+        if line is None or intent is None:
+            raise NotFound()
+        if line.state == BankLineState.MATCHED:
+            raise Conflict("bank-line-matched", "该流水已匹配", "This statement line is already matched")
+        if intent.method != "bank_transfer":
+            raise Conflict("not-bank-transfer", "该支付不是对公转账", "This payment is not a bank transfer")
+        outcome = _match(line, intent, actor)
+        if outcome not in (NotificationOutcome.BOOKED, NotificationOutcome.LATE_REFUNDED):
+            raise Conflict("bank-line-not-matching", "金额不符或该支付已入账", "Amount differs or the payment is already booked",
+                           outcome=str(outcome))
+        return line

@@ -1,0 +1,202 @@
+"""The simulator provider: a payment provider that runs inside carloop, shaped like WeChat Pay's v3 API.
+
+Its own side (orders, refunds) lives in :class:`SimulatorOrder` / :class:`SimulatorRefund`, never read by the
+cashier except through this adapter. The customer pays on the scan-to-pay page (``payments:sim_pay``, a QR code
+of the page's own address); the simulator then sends an asynchronous notification, signed with HMAC-SHA256 over
+``timestamp\\nnonce\\nbody\\n`` (headers ``Sim-Timestamp``, ``Sim-Nonce``, ``Sim-Signature``; key
+``CARLOOP_PAYMENTS_SIMULATOR_KEY``), to ``POST /api/v1/payments/notify/simulator``.
+
+It can misbehave on purpose (:attr:`Simulator.behaviour`): notify late (held until :meth:`Simulator.flush`), twice,
+with a bad signature, never, or be unreachable for queries and closes. The tests use these; the demo does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from carloop.core.ids import new_id
+from carloop.core.money import round_half_up
+from carloop.payments.models import SimulatorOrder, SimulatorRefund
+from carloop.payments.providers import (
+    BadSignature,
+    MalformedNotification,
+    Notification,
+    OrderQuery,
+    ProviderOrder,
+    ProviderUnavailable,
+    RefundResult,
+)
+
+FEE_RATE = Decimal("0.006")  # the provider's fee on each payment (0.6%, WeChat Pay's standard rate)
+NotifyMode = Literal["now", "late", "twice", "bad_signature", "never"]
+
+
+@dataclass
+class Behaviour:
+    notify: NotifyMode = "now"
+    reachable: bool = True
+    refunds: Literal["sync", "async"] = "async"
+
+
+@dataclass
+class Simulator:
+    name: str = "simulator"
+    clearing_account: str = "payment_clearing"
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    held: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)  # late notifications not yet sent
+
+    # ------------------------------------------------------------------------------------ the adapter interface
+
+    def create_order(self, *, order_no: str, amount_fen: int, description: str, expires_at: datetime) -> ProviderOrder:
+        SimulatorOrder.objects.get_or_create(
+            order_no=order_no, defaults={"amount_fen": amount_fen, "description": description[:200], "expires_at": expires_at})
+        return ProviderOrder(order_no=order_no, pay_url=reverse("payments:sim_pay", args=[order_no]))
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> Notification:
+        timestamp, nonce = headers.get("Sim-Timestamp", ""), headers.get("Sim-Nonce", "")
+        given = headers.get("Sim-Signature", "")
+        expected = _sign(timestamp, nonce, body)
+        if not timestamp or not nonce or not hmac.compare_digest(given, expected):
+            raise BadSignature("signature does not verify")
+        try:
+            data = json.loads(body)
+            resource = data["resource"]
+            if data["event_type"] == "TRANSACTION.SUCCESS":
+                return Notification(event="payment", order_no=str(resource["out_trade_no"]),
+                                    status=str(resource["trade_state"]), amount_fen=int(resource["amount"]["total"]),
+                                    txn_id=str(resource["transaction_id"]))
+            if data["event_type"] == "REFUND.SUCCESS":
+                return Notification(event="refund", order_no=str(resource["out_trade_no"]),
+                                    status=str(resource["refund_status"]), amount_fen=int(resource["amount"]["refund"]),
+                                    refund_no=str(resource["out_refund_no"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MalformedNotification(str(exc)) from None
+        raise MalformedNotification(f"unknown event type {data.get('event_type')!r}")
+
+    def answer(self, ok: bool) -> tuple[int, dict[str, str]]:
+        return (200, {"code": "SUCCESS", "message": "成功"}) if ok else (400, {"code": "FAIL", "message": "失败"})
+
+    def query(self, order_no: str) -> OrderQuery:
+        self._reach()
+        order = SimulatorOrder.objects.filter(order_no=order_no).first()
+        if order is None:
+            return OrderQuery(order_no=order_no, status="UNKNOWN")
+        return OrderQuery(order_no=order_no, status=order.status, amount_fen=order.amount_fen,  # type: ignore[arg-type]
+                          txn_id=order.txn_id, paid_at=order.paid_at)
+
+    def close(self, order_no: str) -> OrderQuery:
+        """Close an unpaid order; a paid order stays paid (WeChat answers ORDERPAID) and is returned as such."""
+        self._reach()
+        SimulatorOrder.objects.filter(order_no=order_no, status=SimulatorOrder.Status.NOTPAY).update(
+            status=SimulatorOrder.Status.CLOSED, updated_at=timezone.now())
+        return self.query(order_no)
+
+    def refund(self, *, order_no: str, refund_no: str, amount_fen: int) -> RefundResult:
+        self._reach()
+        refund, created = SimulatorRefund.objects.get_or_create(
+            refund_no=refund_no, defaults={"order_no": order_no, "amount_fen": amount_fen})
+        if self.behaviour.refunds == "sync":
+            if refund.status != SimulatorRefund.Status.SUCCESS:
+                refund.status, refund.succeeded_at = SimulatorRefund.Status.SUCCESS, timezone.now()
+                refund.save(update_fields=["status", "succeeded_at", "updated_at"])
+            return RefundResult(refund_no=refund_no, status="SUCCESS")
+        if created:
+            transaction.on_commit(lambda: self.complete_refund(refund_no))
+        return RefundResult(refund_no=refund_no, status="PROCESSING")
+
+    # ----------------------------------------------------------------------------------- the provider's own side
+
+    def pay(self, order_no: str, *, even_if_closed: bool = False) -> SimulatorOrder:
+        """The customer pays on the provider's page. ``even_if_closed`` models a payment the provider accepted
+        while our close was under way (the case a paid-after-expiry refund exists for)."""
+        with transaction.atomic():
+            order = SimulatorOrder.objects.select_for_update().get(order_no=order_no)
+            payable = order.status == SimulatorOrder.Status.NOTPAY or (
+                even_if_closed and order.status == SimulatorOrder.Status.CLOSED)
+            if payable:
+                order.status, order.paid_at = SimulatorOrder.Status.SUCCESS, timezone.now()
+                order.txn_id = "4200" + secrets.token_hex(12)
+                order.fee_fen = int(round_half_up(Decimal(order.amount_fen) * FEE_RATE, Decimal(1)))
+                order.save(update_fields=["status", "paid_at", "txn_id", "fee_fen", "updated_at"])
+                transaction.on_commit(lambda: self.send(self.payment_notification(order_no)))
+        return order
+
+    def complete_refund(self, refund_no: str) -> None:
+        with transaction.atomic():
+            refund = SimulatorRefund.objects.select_for_update().get(refund_no=refund_no)
+            if refund.status == SimulatorRefund.Status.SUCCESS:
+                return
+            refund.status, refund.succeeded_at = SimulatorRefund.Status.SUCCESS, timezone.now()
+            refund.save(update_fields=["status", "succeeded_at", "updated_at"])
+        self.send(self.refund_notification(refund_no))
+
+    def payment_notification(self, order_no: str) -> tuple[bytes, dict[str, str]]:
+        order = SimulatorOrder.objects.get(order_no=order_no)
+        return _signed({"id": str(new_id()), "event_type": "TRANSACTION.SUCCESS", "resource": {
+            "out_trade_no": order.order_no, "transaction_id": order.txn_id, "trade_state": order.status,
+            "success_time": order.paid_at.isoformat() if order.paid_at else None, "amount": {"total": order.amount_fen}}})
+
+    def refund_notification(self, refund_no: str) -> tuple[bytes, dict[str, str]]:
+        refund = SimulatorRefund.objects.get(refund_no=refund_no)
+        return _signed({"id": str(new_id()), "event_type": "REFUND.SUCCESS", "resource": {
+            "out_trade_no": refund.order_no, "out_refund_no": refund.refund_no, "refund_status": refund.status,
+            "amount": {"refund": refund.amount_fen}}})
+
+    def send(self, notification: tuple[bytes, dict[str, str]]) -> None:
+        """Deliver a notification as the behaviour says (in process: what an HTTP POST to our endpoint does)."""
+        mode = self.behaviour.notify
+        if mode == "never":
+            return
+        if mode == "late":
+            self.held.append(notification)
+            return
+        body, headers = notification
+        if mode == "bad_signature":
+            headers = {**headers, "Sim-Signature": "0" * 64}
+        deliver(self.name, body, headers)
+        if mode == "twice":
+            deliver(self.name, body, headers)
+
+    def flush(self, *, reverse_order: bool = False) -> int:
+        """Send the held (late) notifications, optionally newest first; returns how many were sent."""
+        held, self.held = self.held, []
+        for body, headers in reversed(held) if reverse_order else held:
+            deliver(self.name, body, headers)
+        return len(held)
+
+    def _reach(self) -> None:
+        if not self.behaviour.reachable:
+            raise ProviderUnavailable("the simulator is unreachable")
+
+
+def deliver(provider: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str]]:
+    from carloop.payments import services
+
+    return services.handle_notification(provider, body, headers)
+
+
+def _sign(timestamp: str, nonce: str, body: bytes) -> str:
+    message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
+    return hmac.new(settings.PAYMENTS_SIMULATOR_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _signed(payload: dict[str, object]) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    timestamp, nonce = str(int(timezone.now().timestamp())), secrets.token_hex(16)
+    return body, {"Sim-Timestamp": timestamp, "Sim-Nonce": nonce, "Sim-Signature": _sign(timestamp, nonce, body)}
+
+
+SIMULATOR = Simulator()
