@@ -69,7 +69,7 @@ def test_concurrent_pay_refund_cancel_keep_every_invariant(bills: Bills, actors:
                 except Problem as exc:
                     if exc.slug not in EXPECTED:
                         errors.append(f"{exc.status} {exc.slug}")
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(repr(exc))
         finally:
             connection.close()
