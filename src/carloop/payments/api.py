@@ -12,9 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 
 from carloop.core.errors import Invalid, Problem
+from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.i18n import t
 from carloop.core.idempotency import idempotent
-from carloop.core.money import parse_yuan, yuan_str
+from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.identity.selectors import subject_of
 from carloop.payments import selectors, services
 from carloop.payments.bank_transfer import receiving_account
@@ -30,7 +31,7 @@ class IntentIn(Schema):
 
 class TenderIn(Schema):
     kind: str
-    amount: str | int
+    amount: Yuan
     instrument: str = ""
 
 
@@ -151,7 +152,7 @@ def cancel_intent(request: HttpRequest, intent_id: uuid.UUID) -> Any:
 
 
 class RefundIn(Schema):
-    amount: str | int
+    amount: Yuan
     reason: str
 
 
@@ -170,7 +171,7 @@ def create_refund(request: HttpRequest, intent_id: uuid.UUID, body: RefundIn) ->
     return Status(201, RefundOut(**refund_out(refund)))
 
 
-@router.post("/notify/{provider}", auth=None, response={200: dict[str, str], 400: dict[str, str]},
+@router.post("/notify/{provider}", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response={200: dict[str, str], 400: dict[str, str]},
              summary="Asynchronous notification from a payment provider (signed)")
 def notify(request: HttpRequest, provider: str) -> HttpResponse:
     status, answer = services.handle_notification(provider, request.body, request.headers)
