@@ -110,6 +110,7 @@ class Tender(Entity):
     provider_order_no = models.CharField(max_length=40, null=True, blank=True, unique=True)
     provider_txn_id = models.CharField(max_length=64, blank=True)
     pay_url = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True, help_text="When the provider's confirmation was booked")
 
     class Meta:
         constraints = [
@@ -152,6 +153,7 @@ class RefundPart(Entity):
     amount_fen = models.BigIntegerField()
     state = models.CharField(max_length=10, choices=RefundState.choices, default=RefundState.PENDING)
     provider_refund_no = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_refund_part_pos")]
@@ -204,6 +206,26 @@ class BankStatementLine(Entity):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_bank_line_pos")]
+
+
+class ReconciliationRun(Entity):
+    """One day's reconciliation against one provider's statement: counts, totals, fees booked, and the rows that
+    did not match (missing, extra, mismatched)."""
+
+    provider = models.CharField(max_length=20)
+    day = models.DateField()
+    matched = models.PositiveIntegerField()
+    missing = models.PositiveIntegerField()
+    extra = models.PositiveIntegerField()
+    mismatched = models.PositiveIntegerField()
+    ours_fen = models.BigIntegerField(help_text="Payments less refunds we booked that day")
+    theirs_fen = models.BigIntegerField(help_text="Payments less refunds on the provider's statement")
+    fees_fen = models.BigIntegerField()
+    rows = models.JSONField(default=list)
+    created_by = models.CharField(max_length=80)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "day"], name="payments_one_run_per_day")]
 
 
 # ------------------------------------------------------------------------- the simulator provider's own side

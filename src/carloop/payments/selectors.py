@@ -13,6 +13,7 @@ from carloop.payments.models import (
     BankStatementLine,
     IntentState,
     PaymentIntent,
+    ReconciliationRun,
     RefundPart,
     RefundState,
     Tender,
@@ -47,6 +48,21 @@ def bank_lines_readable_by(subject: Subject) -> QuerySet[BankStatementLine]:
     if subject.kind == "operator" and subject.has_role("finance_ops"):
         return BankStatementLine.objects.all()
     return BankStatementLine.objects.none()
+
+
+def reconciliation_runs(subject: Subject) -> QuerySet[ReconciliationRun]:
+    if subject.kind == "operator" and subject.has_role("finance_ops"):
+        return ReconciliationRun.objects.order_by("-day", "provider")
+    return ReconciliationRun.objects.none()
+
+
+def clearing_balances() -> list[tuple[str, int]]:
+    """The providers' clearing accounts (what the cashier holds for refunds not yet confirmed) and the fees."""
+    out = []
+    for key in ("system:payment_clearing", "system:platform_cash", "payments:provider_fees"):
+        acct = ledger_q.account_by_key(key)
+        out.append((key, ledger_q.balance(acct.id).balance_fen if acct else 0))
+    return out
 
 
 def external_tender(intent: PaymentIntent) -> Tender | None:

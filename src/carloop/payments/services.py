@@ -260,7 +260,7 @@ def _settle(intent: PaymentIntent, actor: str, *, note: str, receipt: tuple[Tend
     ledger.transfer_batch(specs)
     Tender.objects.filter(intent=intent).update(state=TenderState.POSTED, updated_at=timezone.now())
     if receipt is not None:
-        Tender.objects.filter(pk=receipt[0].pk).update(provider_txn_id=receipt[1])
+        Tender.objects.filter(pk=receipt[0].pk).update(provider_txn_id=receipt[1], received_at=timezone.now())
     intent.succeed()
     intent.succeeded_at = timezone.now()
     intent.save(update_fields=["state", "succeeded_at", "updated_at"])
@@ -327,8 +327,8 @@ def book_external_payment(*, provider: str, order_no: str, amount_fen: int, txn_
 def _receive_late(intent: PaymentIntent, tender: Tender, txn_id: str, actor: str) -> None:
     """Money arrived for an intent that had closed unpaid: book it into clearing and refund it in full."""
     ledger.submit(_receipt_spec(intent, tender, actor))
-    tender.state, tender.provider_txn_id = TenderState.RECEIVED_LATE, txn_id
-    tender.save(update_fields=["state", "provider_txn_id", "updated_at"])
+    tender.state, tender.provider_txn_id, tender.received_at = TenderState.RECEIVED_LATE, txn_id, timezone.now()
+    tender.save(update_fields=["state", "provider_txn_id", "received_at", "updated_at"])
     refund = Refund.objects.create(intent=intent, amount_fen=tender.amount_fen, reason="过期后到账自动退款 / paid after expiry",
                                    late=True, created_by=actor)
     part = RefundPart.objects.create(refund=refund, tender=tender, amount_fen=tender.amount_fen,
@@ -480,8 +480,8 @@ def refund(*, intent_id: uuid.UUID | str, amount_fen: int, reason: str, actor: s
                 ledger.transfer(id=f"payments:refund:{part.pk}:move", debit=intent.destination_account_id,
                                 credit=tender.source_account_id, amount_fen=take, code=CODE_REFUND_INTERNAL,
                                 memo=f"refund {intent.ref} {tender.kind}", actor=actor)
-                part.state = RefundState.SUCCEEDED
-                part.save(update_fields=["state", "updated_at"])
+                part.state, part.succeeded_at = RefundState.SUCCEEDED, timezone.now()
+                part.save(update_fields=["state", "succeeded_at", "updated_at"])
             if left == 0:
                 break
         intent.refunded_fen += amount_fen
@@ -512,8 +512,8 @@ def _complete_part(intent: PaymentIntent, part: RefundPart, tender: Tender, acto
     else:
         ledger.transfer_batch([TransferSpec(id=f"payments:refund:{part.pk}:post",
                                           post_pending_id=f"payments:refund:{part.pk}:hold", actor=actor), out])
-    part.state = RefundState.SUCCEEDED
-    part.save(update_fields=["state", "updated_at"])
+    part.state, part.succeeded_at = RefundState.SUCCEEDED, timezone.now()
+    part.save(update_fields=["state", "succeeded_at", "updated_at"])
 
 
 def _finish_refund(refund_row: Refund, intent: PaymentIntent, actor: str) -> None:

@@ -12,13 +12,15 @@ with a bad signature, never, or be unreachable for queries and closes. The tests
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
+import io
 import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -28,7 +30,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from carloop.core.ids import new_id
-from carloop.core.money import round_half_up
+from carloop.core.money import round_half_up, yuan_str
+from carloop.core.timeutil import start_of_business_day
 from carloop.payments.models import SimulatorOrder, SimulatorRefund
 from carloop.payments.providers import (
     BadSignature,
@@ -39,6 +42,7 @@ from carloop.payments.providers import (
     ProviderUnavailable,
     RefundResult,
 )
+from carloop.payments.reconcile import STATEMENT_COLUMNS
 
 FEE_RATE = Decimal("0.006")  # the provider's fee on each payment (0.6%, WeChat Pay's standard rate)
 NotifyMode = Literal["now", "late", "twice", "bad_signature", "never"]
@@ -176,6 +180,25 @@ class Simulator:
         for body, headers in reversed(held) if reverse_order else held:
             deliver(self.name, body, headers)
         return len(held)
+
+    def statement(self, day: date) -> str:
+        """The provider's statement for a business date (CSV, WeChat Pay trade-bill layout): one row per payment
+        (with its fee) and per refund."""
+        start, end = start_of_business_day(day), start_of_business_day(day + timedelta(days=1))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(STATEMENT_COLUMNS)
+        for order in SimulatorOrder.objects.filter(status=SimulatorOrder.Status.SUCCESS, paid_at__gte=start,
+                                                   paid_at__lt=end).order_by("paid_at"):
+            assert order.paid_at is not None
+            writer.writerow([order.paid_at.isoformat(), order.order_no, order.txn_id, "SUCCESS", yuan_str(order.amount_fen),
+                             "", "0.00", yuan_str(order.fee_fen)])
+        for refund in SimulatorRefund.objects.filter(status=SimulatorRefund.Status.SUCCESS, succeeded_at__gte=start,
+                                                     succeeded_at__lt=end).order_by("succeeded_at"):
+            assert refund.succeeded_at is not None
+            writer.writerow([refund.succeeded_at.isoformat(), refund.order_no, "", "REFUND", "0.00", refund.refund_no,
+                             yuan_str(refund.amount_fen), "0.00"])
+        return out.getvalue()
 
     def _reach(self) -> None:
         if not self.behaviour.reachable:

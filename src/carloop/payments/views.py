@@ -60,4 +60,6 @@ def ops(request: HttpRequest) -> HttpResponse:
         return redirect("web:home")
     intents = selectors.readable_by(subject).order_by("-created_at")[:50]
     lines = selectors.bank_lines_readable_by(subject).order_by("-value_date")[:50]
-    return render(request, "payments/ops.html", {"intents": intents, "lines": lines})
+    return render(request, "payments/ops.html", {"intents": intents, "lines": lines,
+                                                 "runs": selectors.reconciliation_runs(subject)[:14],
+                                                 "clearing": selectors.clearing_balances()})
