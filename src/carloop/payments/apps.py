@@ -9,12 +9,12 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from datetime import time, timedelta
 
-        from carloop.core import nav, schedule
+        from carloop.core import nav, periodic
         from carloop.payments import tasks
 
-        schedule.register(schedule.Periodic("payments.expire_intents", tasks.expire_intents, every=timedelta(minutes=1)))
-        schedule.register(schedule.Periodic("payments.recover_notifications", tasks.recover_notifications,
+        periodic.register(periodic.Periodic("payments.expire_intents", tasks.expire_intents, every=timedelta(minutes=1)))
+        periodic.register(periodic.Periodic("payments.recover_notifications", tasks.recover_notifications,
                                             every=timedelta(minutes=5)))
-        schedule.register(schedule.Periodic("payments.reconcile", tasks.reconcile_yesterday, at=time(10, 0)))
+        periodic.register(periodic.Periodic("payments.reconcile", tasks.reconcile_yesterday, at=time(10, 0)))
         nav.register(nav.NavItem("payments:ops", "收银台运营", "Payments ops", nav.operators("finance_ops"), order=45,
                                  description_zh="支付单、退款、对公转账匹配", description_en="Intents, refunds, bank-transfer matching"))

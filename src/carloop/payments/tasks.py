@@ -1,4 +1,4 @@
-"""Background jobs of the cashier (registered with core.schedule): expire unpaid intents every minute, ask the
+"""Background jobs of the cashier (registered with core.periodic): expire unpaid intents every minute, ask the
 providers about orders whose notification never came every five minutes, reconcile yesterday against the
 simulator's statement daily at 10:00 Asia/Shanghai."""
 
