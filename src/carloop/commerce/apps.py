@@ -9,11 +9,12 @@ class CommerceConfig(AppConfig):
     def ready(self) -> None:
         from datetime import time
 
-        from carloop.commerce import selectors, subscribers, tasks
+        from carloop.commerce import payables, selectors, subscribers, tasks
         from carloop.commerce.models import ORDER_REF_PREFIX
         from carloop.core import nav, orders, periodic
 
         subscribers.register()
+        payables.register()
         orders.register(ORDER_REF_PREFIX, selectors.order_terms)
         periodic.register(periodic.Periodic("commerce.battery_cycles", tasks.roll_battery_cycles, at=time(0, 10)))
         nav.register(nav.NavItem("commerce:catalog", "选车购车", "Buy a car", nav.everyone, order=20,

@@ -313,15 +313,22 @@ def book_external_payment(*, provider: str, order_no: str, amount_fen: int, txn_
         if amount_fen != tender.amount_fen:
             _record(intent, actor, "amount_mismatch", order_no=order_no, notified_fen=amount_fen)
             return NotificationOutcome.MISMATCH
-        if intent.is_open:
-            try:
-                with transaction.atomic():
-                    _settle(intent, actor, note=f"{provider} {txn_id}", receipt=(tender, txn_id))
-                return NotificationOutcome.BOOKED
-            except Problem as exc:  # a hold could no longer be posted: the intent fails, the money goes back
-                _close_unpaid(intent, "failed", actor, reason=exc.slug)
-        _receive_late(intent, tender, txn_id, actor)
-        return NotificationOutcome.LATE_REFUNDED
+        return _book_locked(intent, tender, txn_id, actor)
+
+
+def _book_locked(intent: PaymentIntent, tender: Tender, txn_id: str, actor: str) -> str:
+    """Book a confirmed external payment on a locked intent: settle it while open; otherwise (or when a hold
+    cannot be posted, or the owner refuses it) the intent fails and the money is refunded."""
+    if intent.is_open:
+        try:
+            with transaction.atomic():
+                _settle(intent, actor, note=f"{tender.provider} {txn_id}", receipt=(tender, txn_id))
+            return NotificationOutcome.BOOKED
+        except Problem as exc:
+            intent.refresh_from_db()  # the savepoint rolled back whatever _settle had changed
+            _close_unpaid(intent, "failed", actor, reason=exc.slug)
+    _receive_late(intent, tender, txn_id, actor)
+    return NotificationOutcome.LATE_REFUNDED
 
 
 def _receive_late(intent: PaymentIntent, tender: Tender, txn_id: str, actor: str) -> None:
@@ -400,7 +407,7 @@ def _close_at_provider(intent: PaymentIntent, actor: str) -> bool:
     except providers.ProviderUnavailable:
         return False  # closed on our side only; if the money comes anyway it is refunded on arrival
     if result.status == "SUCCESS" and result.amount_fen == tender.amount_fen:
-        _settle(intent, actor, note=f"paid before close {result.txn_id}", receipt=(tender, result.txn_id))
+        _book_locked(intent, tender, result.txn_id, actor)  # paid before the close: honoured (or refunded)
         return True
     return False
 

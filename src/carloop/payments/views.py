@@ -4,16 +4,21 @@ scan-to-pay page (a QR code of its own address, and the button a phone would sho
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 import segno
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from carloop.core import payables
 from carloop.core.errors import Problem
+from carloop.core.i18n import t
 from carloop.identity.selectors import subject_of
-from carloop.payments import selectors
+from carloop.payments import selectors, services
 from carloop.payments.bank_transfer import receiving_account
 from carloop.payments.models import SimulatorOrder
 from carloop.payments.simulator import SIMULATOR
@@ -24,6 +29,52 @@ def _intent(request: HttpRequest, intent_id: uuid.UUID):  # type: ignore[no-unty
         return selectors.get_intent(subject_of(request), intent_id)
     except Problem:
         raise Http404 from None
+
+
+def _message(request: HttpRequest, problem: Problem) -> None:
+    details = "; ".join(t(e.zh, e.en) for e in problem.errors)
+    messages.error(request, t(problem.zh, problem.en) + (f"（{details}）" if details else ""))
+
+
+@login_required
+def checkout(request: HttpRequest) -> HttpResponse:
+    """Open (or reopen) the intent for a payable and show the split: internal tenders, then one external method."""
+    subject = subject_of(request)
+    try:
+        intent = services.create_intent(kind=request.GET.get("kind", ""), ref=request.GET.get("ref", ""), subject=subject,
+                                        actor=subject.ref)
+    except Problem as problem:
+        if problem.status == 404:
+            raise Http404 from None
+        return render(request, "payments/denied.html", {"problem": problem}, status=problem.status)
+    if intent.state != "created":
+        return redirect("payments:intent", intent_id=intent.pk)
+    return render(request, "payments/checkout.html", {
+        "intent": intent, "tenders": [payables.tender_source(k) for k in payables.INTERNAL_TENDERS if payables.tender_source(k)],
+        "bank_transfer": intent.payer_org_id is not None})
+
+
+@login_required
+@require_http_methods(["POST"])
+def pay(request: HttpRequest, intent_id: uuid.UUID) -> HttpResponse:
+    subject = subject_of(request)
+    intent = _intent(request, intent_id)
+    raw = [{"kind": kind, "amount": request.POST.get(f"amount_{kind}", "").strip(),
+            "instrument": request.POST.get(f"instrument_{kind}", "")}
+           for kind in payables.INTERNAL_TENDERS if request.POST.get(f"amount_{kind}", "").strip()]
+    try:
+        tenders = services.parse_tenders(raw)
+        intent = services.confirm(intent_id=intent.pk, subject=subject, tenders=tenders,
+                                  method=request.POST.get("method", "simulator"), actor=subject.ref)
+    except Problem as problem:
+        if problem.status == 404:
+            raise Http404 from None
+        _message(request, problem)
+        return redirect(f"{reverse('payments:checkout')}?{urlencode({'kind': intent.kind, 'ref': intent.ref})}")
+    external = selectors.external_tender(intent)
+    if external is not None and external.pay_url and intent.is_open:
+        return redirect(f"{external.pay_url}?{urlencode({'return': reverse('payments:intent', args=[intent.pk])})}")
+    return redirect("payments:intent", intent_id=intent.pk)
 
 
 @login_required
@@ -49,8 +100,10 @@ def simulator_pay(request: HttpRequest, order_no: str) -> HttpResponse:
     if request.method == "POST":
         SIMULATOR.pay(order_no)
         order.refresh_from_db()
-    qr = segno.make(request.build_absolute_uri(), error="m").svg_inline(scale=5, dark="#1f2937")
-    return render(request, "payments/sim_pay.html", {"order": order, "qr": qr})
+    qr = segno.make(request.build_absolute_uri(request.path), error="m").svg_inline(scale=5, dark="#1f2937")
+    back = request.GET.get("return", "")
+    back = back if back.startswith("/") and not back.startswith("//") else ""
+    return render(request, "payments/sim_pay.html", {"order": order, "qr": qr, "back": back})
 
 
 @login_required

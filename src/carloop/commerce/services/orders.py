@@ -126,12 +126,43 @@ def pay_deposit(*, order_id: uuid.UUID, actor: str) -> CarOrder:
     order = _order_for_update(order_id)
     _require_state(order, OrderState.CREATED)
     flows.move(order.ref, "deposit", "external", "deposits_held", order.deposit_fen, flows.DEPOSIT_IN, actor)
+    _deposit_paid(order, actor)
+    return order
+
+
+def record_deposit_paid(*, order_ref: str, amount_fen: int, actor: str) -> None:
+    """The cashier was paid the deposit (into ``deposits_held``): record it. Runs in the cashier's transaction."""
+    order = _order_for_ref(order_ref)
+    _require_state(order, OrderState.CREATED)
+    if amount_fen != order.deposit_fen:
+        raise Conflict("amount-mismatch", "支付金额与定金不符", "The amount paid is not the deposit")
+    _deposit_paid(order, actor)
+
+
+def record_balance_paid(*, order_ref: str, amount_fen: int, reference: str, actor: str) -> None:
+    """The cashier was paid the balance in full (into ``balances_held``): record it."""
+    order = _order_for_ref(order_ref)
+    _require_state(order, OrderState.DEPOSIT_PAID)
+    if amount_fen != order.balance_due_fen:
+        raise Conflict("amount-mismatch", "支付金额与尾款不符", "The amount paid is not the balance due")
+    order.balance_held_fen = amount_fen
+    _record_balance(order, "full", reference, actor)
+
+
+def _order_for_ref(order_ref: str) -> CarOrder:
+    try:
+        order_id = uuid.UUID(order_ref.removeprefix(ORDER_REF_PREFIX))
+    except ValueError:
+        raise NotFound() from None
+    return _order_for_update(order_id)
+
+
+def _deposit_paid(order: CarOrder, actor: str) -> None:
     order.deposit_paid_at = now()
     if order.deposit_kind == CarOrder.DepositKind.BINDING:
         _sign_contract(order)
     _transition(order, order.mark_deposit_paid, "commerce.order.deposit_paid", actor,
                 {"amount_fen": order.deposit_fen, "deposit_kind": order.deposit_kind})
-    return order
 
 
 @transaction.atomic

@@ -1,0 +1,61 @@
+"""Commerce's payable kinds for the cashier (``carloop.core.payables``): a car order's deposit and its balance in
+full. The cashier moves the money into ``deposits_held`` / ``balances_held``; commerce records the payment.
+Refunds of these go through the order (cancel, seller default), which returns the money itself, so the cashier's
+own refund of them is refused."""
+
+from __future__ import annotations
+
+import uuid
+
+from carloop.commerce import ledger_flows as flows
+from carloop.commerce import services
+from carloop.commerce.models import ORDER_REF_PREFIX, CarOrder, OrderState
+from carloop.core import payables
+from carloop.core.errors import Conflict
+
+DEPOSIT = "commerce.deposit"
+BALANCE = "commerce.balance"
+
+
+def _order(ref: str) -> CarOrder | None:
+    try:
+        order_id = uuid.UUID(ref.removeprefix(ORDER_REF_PREFIX))
+    except ValueError:
+        return None
+    return CarOrder.objects.filter(pk=order_id).first() if ref.startswith(ORDER_REF_PREFIX) else None
+
+
+def deposit(ref: str) -> payables.Payable | None:
+    order = _order(ref)
+    if order is None:
+        return None
+    due = order.deposit_fen if order.state == OrderState.CREATED else 0
+    return payables.Payable(ref=ref, amount_due_fen=due, destination_account=flows.account_id("deposits_held"),
+                            payer_user_id=order.customer_id, title_zh=f"购车定金 {order.pk.hex[:8]}",
+                            title_en=f"Car order deposit {order.pk.hex[:8]}")
+
+
+def balance(ref: str) -> payables.Payable | None:
+    order = _order(ref)
+    if order is None:
+        return None
+    due = order.balance_due_fen if order.state == OrderState.DEPOSIT_PAID else 0
+    return payables.Payable(ref=ref, amount_due_fen=due, destination_account=flows.account_id("balances_held"),
+                            payer_user_id=order.customer_id, title_zh=f"购车尾款 {order.pk.hex[:8]}",
+                            title_en=f"Car order balance {order.pk.hex[:8]}")
+
+
+def _refuse_refund(refunded: payables.Refunded) -> None:
+    raise Conflict("refund-through-order", "购车款项请通过订单取消或退款办理", "Refund car-order payments through the order")
+
+
+def register() -> None:
+    payables.register_kind(payables.PayableKind(
+        DEPOSIT, "购车定金", "Car order deposit", deposit,
+        lambda paid: services.record_deposit_paid(order_ref=paid.ref, amount_fen=paid.amount_fen, actor=paid.actor),
+        _refuse_refund))
+    payables.register_kind(payables.PayableKind(
+        BALANCE, "购车尾款", "Car order balance", balance,
+        lambda paid: services.record_balance_paid(order_ref=paid.ref, amount_fen=paid.amount_fen,
+                                                  reference=f"payments:intent:{paid.intent_id}", actor=paid.actor),
+        _refuse_refund))
