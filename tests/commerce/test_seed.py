@@ -6,6 +6,7 @@ from carloop.commerce.models import Bundle, Campaign, CarOrder, OrderState, Test
 from carloop.core import seeding
 from carloop.core.seeding import SeedContext
 from carloop.identity import seed as identity_seed
+from carloop.payments.models import PaymentIntent
 from carloop.vehicles import seed as vehicles_seed
 from carloop.vehicles.models import Brand, Trim, Vehicle
 
@@ -28,5 +29,6 @@ def test_seed_is_realistic_and_idempotent(db, monkeypatch):
     assert TestDriveSlot.objects.exists()
     owner_orders = CarOrder.objects.filter(customer__username="owner")
     assert [o.state for o in owner_orders] == [OrderState.DEPOSIT_PAID]  # ready to pay the balance, also by loan
+    assert PaymentIntent.objects.filter(ref=owner_orders[0].ref, state="succeeded").count() == 1  # paid at the cashier
     report = selectors.demand_report(Campaign.objects.get())
     assert report["respondents"] and report["price_points"]

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from carloop.commerce import services
+from carloop.commerce import payables, services
 from carloop.commerce.models import (
     BatteryPlan,
     Bundle,
@@ -152,8 +152,22 @@ def _owner_order() -> None:
     if owner is None or not trims or CarOrder.objects.filter(customer_id=owner).exists():
         return
     order = services.create_order(customer_user_id=owner, trim_id=trims[0].id, colour_code="white", actor="seed")
-    services.pay_deposit(order_id=order.pk, actor="seed")
+    _pay_at_the_cashier(order, owner)
     _refunded_loan_order(owner, trims[-1].id)
+
+
+def _pay_at_the_cashier(order: CarOrder, owner: Any) -> None:
+    """The deposit paid the way the owner would: a payment intent, the simulator's page, its signed notification."""
+    from carloop.payments import services as payments
+    from carloop.payments.simulator import SIMULATOR, deliver
+
+    subject = identity_q.subject_for_user(get_user_model().objects.get(pk=owner))
+    intent = payments.create_intent(kind=payables.DEPOSIT, ref=order.ref, subject=subject, actor=subject.ref)
+    intent = payments.confirm(intent_id=intent.pk, subject=subject, tenders=[], method="simulator", actor=subject.ref)
+    order_no = intent.tenders.get(kind="external").provider_order_no
+    assert order_no is not None
+    SIMULATOR.pay(order_no)
+    deliver("simulator", *SIMULATOR.payment_notification(order_no))
 
 
 def _refunded_loan_order(owner: Any, trim_id: Any) -> None:
