@@ -38,3 +38,13 @@ def test_register_and_promote_need_a_risk_analyst(capsys):
     assert platform_model.BUILTIN_VERSION in capsys.readouterr().out
     with pytest.raises(CommandError):
         call_command("risk", "promote", "nope", "--role", "champion", "--by", "ana")
+
+
+def test_builtin_retrains_the_shipped_scorecard(tmp_path, capsys):
+    out = tmp_path / "builtin"
+    call_command("risk", "builtin", "--out", str(out))
+    assert capsys.readouterr().out.strip() == str(out)
+    written = json.loads((out / "meta.json").read_text())
+    shipped = json.loads((platform_model.BUILTIN_DIR / "meta.json").read_text())
+    assert written["version"] == shipped["version"] == platform_model.BUILTIN_VERSION
+    assert written["created_at"] == "builtin"

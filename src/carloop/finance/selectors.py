@@ -64,11 +64,6 @@ def current_products() -> list[LoanProduct]:
     return list(LoanProduct.objects.filter(is_current=True).order_by("kind", "code"))
 
 
-def funders() -> list[str]:
-    keys = {accounts.funder_key(p) for p in LoanFunding.objects.values_list("partner_id", flat=True).distinct()}
-    return sorted(keys)
-
-
 def reconcile_funders() -> list[dict[str, Any]]:
     """Mismatches between each funder's ledger receivable and the outstanding principal of its loan shares
     (an empty list means loans and ledger agree to the fen)."""

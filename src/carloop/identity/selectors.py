@@ -13,8 +13,6 @@ from carloop.core.authz import ANONYMOUS, Subject
 from carloop.identity.contracts import CustomerFacts, OrganisationInfo
 from carloop.identity.models import CustomerProfile, KycCheck, Membership, Organisation, PlatformRole, User
 
-PII_ROLES = (authz.RISK_ANALYST, authz.ADMIN)  # operator roles that may see ID numbers and phones in clear
-
 
 def subject_for_user(user: User | None) -> Subject:
     if user is None or not user.is_authenticated or not user.is_active:
@@ -34,10 +32,6 @@ def subject_of(request: HttpRequest) -> Subject:
         cached = subject_for_user(getattr(request, "user", None))
         request._carloop_subject = cached  # type: ignore[attr-defined]
     return cached
-
-
-def may_see_pii(subject: Subject) -> bool:
-    return subject.has_role(*PII_ROLES)
 
 
 def customer_facts(user_id: uuid.UUID | str) -> CustomerFacts | None:
@@ -104,5 +98,3 @@ def readable_organisations(subject: Subject) -> QuerySet[Organisation]:
     return Organisation.objects.filter(pk__in=subject.org_ids())
 
 
-def users_with_platform_role(role: str) -> list[uuid.UUID]:
-    return list(PlatformRole.objects.filter(role=role).values_list("user_id", flat=True))

@@ -1,9 +1,10 @@
 """The platform scorecard: synthetic labelled snapshots shaped like the feature store, and a built-in model.
 
 Until real outcomes exist, the champion is trained on synthetic snapshots whose relationships follow the
-seed documents (thin files are common, repayment history and behaviour dominate). ``carloop risk bootstrap``
-trains and registers it; ``builtin()`` trains the same model in memory when nothing is registered, so that a
-fresh installation can decide.
+seed documents (thin files are common, repayment history and behaviour dominate). The trained scorecard ships
+in ``builtin_model/`` (``carloop risk builtin`` retrains it with ``write_builtin``); ``builtin()`` loads it, and
+decisions use it whenever no champion is registered, so that a fresh installation can decide. The demo seed
+registers the same directory as the champion.
 """
 
 from __future__ import annotations

@@ -142,13 +142,6 @@ def get_owned_vehicle(owner_user_id: uuid.UUID | str, vehicle_id: uuid.UUID | st
     return owned_dto(vehicle) if vehicle else None
 
 
-def get_vehicle(vehicle_id: uuid.UUID | str) -> OwnedVehicle | None:
-    """Any vehicle by id, for services that already checked the caller's right to it."""
-    key = _uuid(vehicle_id)
-    vehicle = _vehicles().filter(pk=key).first() if key else None
-    return owned_dto(vehicle) if vehicle else None
-
-
 def garage(owner_user_id: uuid.UUID) -> list[OwnedVehicle]:
     return [owned_dto(v) for v in _vehicles().filter(owner_id=owner_user_id, status=Vehicle.Status.OWNED).order_by("created_at")]
 
@@ -158,15 +151,6 @@ def user_id_of(subject: Subject) -> uuid.UUID:
     if subject.user_id is None:
         raise Unauthorized()
     return subject.user_id
-
-
-def readable_vehicles(subject: Subject) -> QuerySet[Vehicle]:
-    """Owners see their own vehicles; operators see all; everyone else none."""
-    if subject.kind == "operator":
-        return Vehicle.objects.all()
-    if subject.user_id is None:
-        return Vehicle.objects.none()
-    return Vehicle.objects.filter(owner_id=subject.user_id, status=Vehicle.Status.OWNED)
 
 
 def odometer_history(vehicle_id: uuid.UUID) -> list[OdometerEntry]:

@@ -64,14 +64,6 @@ def register_vehicle(*, owner_user_id: uuid.UUID, vin: str, plate: str = "", reg
     return selectors.owned_dto(vehicle)
 
 
-@transaction.atomic
-def update_plate(*, owner_user_id: uuid.UUID, vehicle_id: uuid.UUID, plate: str) -> OwnedVehicle:
-    vehicle = _owned_for_update(owner_user_id, vehicle_id)
-    vehicle.plate = validate_plate(plate).plate
-    vehicle.save(update_fields=["plate", "updated_at"])
-    return selectors.owned_dto(vehicle)
-
-
 def _owned_for_update(owner_user_id: uuid.UUID, vehicle_id: uuid.UUID) -> Vehicle:
     vehicle = (Vehicle.objects.select_for_update()
                .filter(pk=vehicle_id, owner_id=owner_user_id, status=Vehicle.Status.OWNED).first())
@@ -154,15 +146,6 @@ def value(vehicle_id: uuid.UUID | str, as_of: dt.date | None = None) -> Valuatio
     odometer = selectors.latest_odometer_km(vehicle.pk) or 0
     return appraise(ValuationInput(msrp, powertrain, tier, registered, odometer,
                                    selectors.latest_condition_grade(vehicle.pk)), as_of)
-
-
-@transaction.atomic
-def add_stock(*, trim_id: uuid.UUID, vin: str, colour_code: str, location_org_id: uuid.UUID | None = None) -> uuid.UUID:
-    vin = validated_vin(vin)
-    vehicle, _ = Vehicle.objects.get_or_create(vin=vin, defaults={
-        "trim_id": trim_id, "colour_code": colour_code, "status": Vehicle.Status.STOCK, "stock_location_id": location_org_id,
-    })
-    return vehicle.pk
 
 
 @transaction.atomic

@@ -12,7 +12,6 @@ from carloop.finance.services.origination import (
     accept_offer,
     apply,
     apply_risk_review,
-    cancel_application,
     order_refunded,
     review,
     set_pledge_status,
@@ -38,7 +37,7 @@ from carloop.finance.services.servicing import (
 
 __all__ = [
     "CONSENT_TEXT", "LOWER_INSTALLMENT", "OPEN", "SHORTER_TERM", "ApplicationInput", "accept_offer", "add_capital",
-    "apply", "apply_risk_review", "bucket_for", "cancel_application", "create_funding_plan", "create_product",
+    "apply", "apply_risk_review", "bucket_for", "create_funding_plan", "create_product",
     "new_product_version", "offer_schedule", "order_refunded", "payoff_quote", "principal_shares", "repay", "review",
     "set_pledge_status", "unwind", "write_off",
 ]

@@ -218,17 +218,6 @@ def _settle_referral(app: Application, approve: bool, amount_fen: int, tier: str
     _publish_decided(app, actor)
 
 
-@transaction.atomic
-def cancel_application(subject: Subject, application_id: uuid.UUID) -> Application:
-    app = Application.objects.select_for_update().filter(pk=application_id, customer_id=subject.user_id).first()
-    if app is None:
-        raise NotFound()
-    if app.state not in CANCELLABLE:
-        raise Conflict("not-cancellable", "该申请已不能取消", "This application can no longer be cancelled")
-    _cancel(app, subject.ref, "customer")
-    return app
-
-
 CANCELLABLE = (Application.State.SUBMITTED, Application.State.REFERRED, Application.State.APPROVED)
 
 

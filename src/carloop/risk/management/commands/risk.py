@@ -1,7 +1,8 @@
-"""``carloop risk train|evaluate|synthetic|snapshot|register|promote|models``.
+"""``carloop risk train|evaluate|synthetic|builtin|snapshot|register|promote|models``.
 
 ``train`` and ``evaluate`` work on any CSV with a header (see ``carloop.risk.modeling.cli``); bad input exits
 with status 2 and a bilingual message. ``synthetic`` writes the platform's synthetic training snapshot,
+``builtin`` retrains the shipped platform scorecard (``risk/builtin_model/``) from it,
 ``register`` puts a trained model directory into the registry and ``promote`` makes it champion or challenger
 (as a named risk analyst).
 """
@@ -28,6 +29,8 @@ class Command(BaseCommand):
         syn.add_argument("--out", type=Path, required=True)
         syn.add_argument("--rows", type=int, default=4000)
         syn.add_argument("--seed", type=int, default=11)
+        bui = sub.add_parser("builtin", help="retrain the shipped platform scorecard from the synthetic snapshot")  # type: ignore[attr-defined]
+        bui.add_argument("--out", type=Path, default=None, help="directory to write (default: the shipped risk/builtin_model)")
         reg = sub.add_parser("register", help="register a trained model directory")  # type: ignore[attr-defined]
         reg.add_argument("path", type=Path)
         reg.add_argument("--by", required=True, help="username of the risk analyst")
@@ -63,6 +66,8 @@ class Command(BaseCommand):
         if action == "synthetic":
             path = platform_model.write_training_csv(options["out"], options["rows"], options["seed"])
             self.stdout.write(f"{path}")
+        elif action == "builtin":
+            self.stdout.write(f"{platform_model.write_builtin(options['out'] or platform_model.BUILTIN_DIR)}")
         elif action == "snapshot":
             self.stdout.write(json.dumps({"rows": services.training_snapshot(options["out"]), "out": str(options["out"])}))
         elif action == "register":
