@@ -62,24 +62,60 @@ def test_background_subscribers_run_as_tasks() -> None:
     assert seen == ["thing:4"]  # the test settings run tasks immediately
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_delivery_commits_asynchronously_only_in_its_own_transaction() -> None:
-    from django.db import connection
-
-    settings: list[str] = []
-
+def _sync_setting(log: list[str]) -> events.Handler:
     def _setting(event: events.DomainEvent) -> None:
+        from django.db import connection
+
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
-            settings.append(cursor.fetchone()[0])
+            log.append(cursor.fetchone()[0])
 
-    events.subscribe("test.sync.*", _setting)
+    return _setting
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_delivery_waits_for_its_commit_unless_every_subscriber_opted_out() -> None:
+    settings: list[str] = []
+    probe = _sync_setting(settings)
+    before = list(events._subscriptions)
     try:
-        event = events.publish("test.sync.created", "thing:5")  # delivered in a transaction of its own
+        events.subscribe("test.sync.*", probe, relaxed_commit=True)
+        relaxed = events.publish("test.sync.created", "thing:5")  # delivered in a transaction of its own
         with transaction.atomic():  # a caller's transaction keeps its durable commit
-            events.replay(event.id)
+            events.replay(relaxed.id)
+        events.subscribe("test.sync.durable", _record)  # not opted in: it may move money
+        events.publish("test.sync.durable", "thing:6")
     finally:
-        events._subscriptions[:] = [s for s in events._subscriptions if s.handler is not _setting]
-    assert settings == ["off", "on"]
-    assert Event.objects.get(pk=event.id).attempts == 2
+        events._subscriptions[:] = before
+    assert settings == ["off", "on", "on"]
+    assert Event.objects.get(pk=relaxed.id).attempts == 2
+
+
+def test_only_subscribers_that_opted_in_allow_a_relaxed_commit() -> None:
+    before = list(events._subscriptions)
+    try:
+        events.subscribe("test.mixed.*", _record, relaxed_commit=True)
+        assert events.relaxed_commit("test.mixed.a")
+        events.subscribe("test.mixed.b", _explode)
+        assert events.relaxed_commit("test.mixed.a") and not events.relaxed_commit("test.mixed.b")
+    finally:
+        events._subscriptions[:] = before
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "commerce.order.refunded",  # finance unwinds the loan: money moves
+        "finance.loan.disbursed",  # commerce moves the order on: what the customer was promised
+        "payments.payment.captured",  # commerce books the payment on the order
+        "risk.review.decided",  # finance makes the offer
+    ],
+)
+def test_deliveries_that_move_money_or_keep_a_promise_commit_durably(event_type: str) -> None:
+    assert events.relaxed_commit(event_type) is False
+
+
+@pytest.mark.parametrize("event_type", ["identity.login", "finance.repayment.posted"])
+def test_deliveries_only_to_the_feature_store_may_commit_relaxed(event_type: str) -> None:
+    assert events.relaxed_commit(event_type) is True

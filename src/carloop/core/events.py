@@ -4,6 +4,11 @@
 subscribers (``subscribe``) and, for subscribers registered with ``background=True``, to a task. A subscriber
 failure never breaks the publisher: the event stays undelivered with its error and ``carloop events
 redeliver`` (or the worker) retries it. ``replay`` re-delivers a stored event by id.
+
+A delivery's commit waits for its WAL flush (PostgreSQL's ``synchronous_commit``) unless every in-process
+subscriber of the event was registered with ``relaxed_commit=True``: an explicit promise that it moves no money
+and writes nothing a customer was promised, so that losing its writes in a crash (the event then reads as
+undelivered and is delivered again) harms nobody.
 """
 
 from __future__ import annotations
@@ -44,16 +49,26 @@ class _Subscription:
     pattern: str
     handler: Handler
     background: bool
+    relaxed_commit: bool
 
 
 _subscriptions: list[_Subscription] = []
 
 
-def subscribe(pattern: str, handler: Handler, *, background: bool = False) -> None:
-    """Register ``handler`` for event types matching ``pattern`` (shell-style, e.g. ``"finance.*"``)."""
-    sub = _Subscription(pattern, handler, background)
+def subscribe(pattern: str, handler: Handler, *, background: bool = False, relaxed_commit: bool = False) -> None:
+    """Register ``handler`` for event types matching ``pattern`` (shell-style, e.g. ``"finance.*"``).
+
+    ``relaxed_commit=True`` only for a handler that moves no money and writes nothing a customer was promised
+    (derived data such as feature-store facts): its delivery may then commit without waiting for the WAL flush.
+    """
+    sub = _Subscription(pattern, handler, background, relaxed_commit)
     if sub not in _subscriptions:
         _subscriptions.append(sub)
+
+
+def relaxed_commit(event_type: str) -> bool:
+    """Whether delivering ``event_type`` may commit asynchronously: every in-process subscriber opted in."""
+    return all(s.relaxed_commit for s in _matching(event_type) if not s.background)
 
 
 def handler_path(handler: Handler) -> str:
@@ -99,10 +114,10 @@ def _deliver(row: Event) -> bool:
     # The in-process subscribers (each in its own savepoint) and the delivery mark commit together: one commit.
     in_callers_transaction = connection.in_atomic_block
     with transaction.atomic():
-        if not in_callers_transaction and connection.vendor == "postgresql":
-            # This commit need not wait for its WAL flush: lost in a crash, it would lose the subscribers' writes
-            # and the delivery mark together, and the event, still undelivered, is delivered again (subscribers
-            # are idempotent). Only when this is the whole transaction, never a caller's.
+        if not in_callers_transaction and connection.vendor == "postgresql" and relaxed_commit(event.type):
+            # Every subscriber opted in, so this commit need not wait for its WAL flush: lost in a crash, it would
+            # lose their writes and the delivery mark together, and the event, still undelivered, is delivered
+            # again (subscribers are idempotent). Only when this is the whole transaction, never a caller's.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         for sub in subscriptions:

@@ -12,7 +12,8 @@ class RiskConfig(AppConfig):
         from carloop.risk import selectors, subscribers
 
         for pattern in subscribers.PATTERNS:
-            subscribe(pattern, subscribers.on_event)
+            # feature-store facts and observed outcomes: no money, nothing promised to a customer
+            subscribe(pattern, subscribers.on_event, relaxed_commit=True)
         internal, analysts = nav.operators(*selectors.INTERNAL_ROLES), nav.operators(*selectors.ANALYST_ROLES)
         nav.register(
             nav.NavItem(
