@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from carloop.core.errors import FieldError, Forbidden, Invalid, NotFound
 from carloop.core.http import PUBLIC, PUBLIC_DOC
@@ -31,6 +31,7 @@ class QuoteIn(Schema):
     method: str
     monthly_fee_rate: str | int | float | None = None  # float-ok: as above
     start: date | None = None
+    product: str | None = Field(None, description="a current product's code: its APR cap applies, else the platform's")
 
 
 class QuoteRowOut(Schema):
@@ -66,6 +67,7 @@ def create_quote(request: HttpRequest, body: QuoteIn) -> dict[str, Any]:
         method=body.method,
         monthly_fee_rate=exact.get("monthly_fee_rate"),
         start=body.start,
+        product=body.product,
         today=business_date(),
     )
     return schedule_json(build_quote(quote))

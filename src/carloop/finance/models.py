@@ -18,6 +18,9 @@ def rate_field(**options: Any) -> Any:
     return models.DecimalField(max_digits=12, decimal_places=8, **options)
 
 
+PLATFORM_APR_CAP = Decimal("0.24")  # a product's default APR cap, and the cap of a quote that names no product
+
+
 class ProductKind(models.TextChoices):
     PURCHASE = "purchase_installment", "购车分期 Purchase instalment"
     CAR_SECURED = "car_secured", "车抵贷 Car-secured loan"
@@ -68,7 +71,7 @@ class LoanProduct(Entity):
     penalty_rate = rate_field(default=Decimal("0.18"), help_text="annual; daily = annual / 360")
     prepayment_fee_rate = rate_field(default=Decimal(0), help_text="fraction of prepaid principal")
     min_months_before_prepayment = models.PositiveIntegerField(default=0)
-    apr_cap = rate_field(default=Decimal("0.24"))
+    apr_cap = rate_field(default=PLATFORM_APR_CAP)
     funding_plan = models.ForeignKey(FundingPlan, null=True, blank=True, on_delete=models.PROTECT)
 
     class Meta:

@@ -1,7 +1,8 @@
 """Loan quotes: validate calculator input, build the schedule, render it as the published JSON shape.
 
-Shared by ``carloop finance quote`` and ``POST /api/v1/finance/quotes``; offers and contracts render their
-schedules with :func:`schedule_json` too, so every surface shows the same numbers.
+Shared by ``carloop finance quote``, ``POST /api/v1/finance/quotes`` and the calculator page; offers and contracts
+render their schedules with :func:`schedule_json` too, so every surface shows the same numbers. A quote is an offer
+to a customer: one whose APR exceeds the cap (the named product's, else the platform cap, 24 %) is refused.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from carloop.core.errors import FieldError, Invalid, Problem
 from carloop.core.money import parse_yuan, yuan_str
 from carloop.finance.amortization import MAX_TERM, Method, Schedule, ScheduleInputError, build_schedule
+from carloop.finance.models import PLATFORM_APR_CAP, LoanProduct
 
 MIN_PRINCIPAL_FEN = 100_00  # 100 yuan
 MAX_PRINCIPAL_FEN = 100_000_000_00  # 100 million yuan
@@ -29,6 +31,7 @@ class QuoteRequest:
     method: Method
     monthly_fee_rate: Decimal
     start: date
+    apr_cap: Decimal = PLATFORM_APR_CAP
 
 
 def _bad(field: str, zh: str, en: str) -> Problem:
@@ -39,7 +42,7 @@ def parse_rate(value: Any, field: str, maximum: Decimal) -> Decimal:
     """A rate as a decimal fraction ("0.06"); binary floats are refused like money amounts."""  # float-ok
     pointer = "/" + field
     if value is None or isinstance(value, (bool, float)):  # float-ok: refusing binary floats is the point
-        raise _bad(pointer, "请以十进制字符串传入费率，例如 \"0.06\"", 'Send rates as decimal strings, e.g. "0.06"')
+        raise _bad(pointer, '请以十进制字符串传入费率，例如 "0.06"', 'Send rates as decimal strings, e.g. "0.06"')
     try:
         rate = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
@@ -59,17 +62,24 @@ def parse_quote_request(
     method: Any,
     monthly_fee_rate: Any = None,
     start: Any = None,
+    product: Any = None,
     today: date,
 ) -> QuoteRequest:
-    """Validate raw calculator input (strings from the CLI or JSON); raise a 422 Problem with field pointers."""
+    """Validate raw calculator input (strings from the CLI or JSON); raise a 422 Problem with field pointers.
+
+    ``product`` (a current product's code) caps the quote's APR at that product's cap instead of the platform's.
+    """
     principal_fen = parse_yuan(principal, field="principal")
     if not MIN_PRINCIPAL_FEN <= principal_fen <= MAX_PRINCIPAL_FEN:
         raise _bad("/principal", "本金须在 100.00 到 100000000.00 元之间", "Principal must be 100.00 to 100000000.00 yuan")
     try:
         method_value = Method(str(method))
     except ValueError:
-        raise _bad("/method", "还款方式须为 equal_installment、equal_principal 或 monthly_fee",
-                    "method must be equal_installment, equal_principal or monthly_fee") from None
+        raise _bad(
+            "/method",
+            "还款方式须为 equal_installment、equal_principal 或 monthly_fee",
+            "method must be equal_installment, equal_principal or monthly_fee",
+        ) from None
     if isinstance(term, bool) or not (isinstance(term, int) or (isinstance(term, str) and term.strip().isdigit())):
         raise _bad("/term", "期数须为整数", "term must be a whole number of months")
     months = int(term)
@@ -90,12 +100,22 @@ def parse_quote_request(
             first = date.fromisoformat(str(start))
         except ValueError:
             raise _bad("/start", "起始日期格式须为 YYYY-MM-DD", "start must be a date YYYY-MM-DD") from None
-    return QuoteRequest(principal_fen, rate, months, method_value, fee_rate, first)
+    return QuoteRequest(principal_fen, rate, months, method_value, fee_rate, first, _apr_cap(product))
+
+
+def _apr_cap(product: Any) -> Decimal:
+    if product in (None, ""):
+        return PLATFORM_APR_CAP
+    cap = LoanProduct.objects.filter(code=str(product), is_current=True).values_list("apr_cap", flat=True).first()
+    if cap is None:
+        raise _bad("/product", "贷款产品不存在", "Unknown loan product")
+    return cap
 
 
 def build_quote(request: QuoteRequest) -> Schedule:
+    """The schedule; a 422 ``apr-above-cap`` when its APR exceeds the request's cap."""
     try:
-        return build_schedule(
+        schedule = build_schedule(
             request.principal_fen,
             request.annual_rate,
             request.term,
@@ -105,6 +125,18 @@ def build_quote(request: QuoteRequest) -> Schedule:
         )
     except ScheduleInputError as err:
         raise _bad(err.field, err.zh, err.en) from None
+    apr, _ = schedule.apr_pair()
+    if apr > request.apr_cap:
+        pointer = "/monthly_fee_rate" if request.monthly_fee_rate else "/annual_rate"
+        raise Problem(
+            422,
+            "apr-above-cap",
+            f"该报价年化利率 {apr:.2%} 超过上限 {request.apr_cap:.2%}，不能报价",
+            f"The quote's APR {apr:.2%} exceeds the cap of {request.apr_cap:.2%} and cannot be given",
+            errors=[FieldError(pointer, f"年化利率不得超过 {request.apr_cap:.2%}", f"The APR must not exceed {request.apr_cap:.2%}")],
+            extra={"apr": str(apr), "apr_cap": str(request.apr_cap)},
+        )
+    return schedule
 
 
 def schedule_json(schedule: Schedule) -> dict[str, Any]:

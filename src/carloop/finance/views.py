@@ -67,7 +67,7 @@ def calculator(request: HttpRequest) -> HttpResponse:
                 principal=params.get("principal"), annual_rate=params.get("annual_rate") or None,
                 term=params.get("term"), method=params.get("method"),
                 monthly_fee_rate=params.get("monthly_fee_rate") or None, start=params.get("start") or None,
-                today=business_date()))
+                product=params.get("product") or None, today=business_date()))
             apr, effective = quote.apr_pair()
             context |= {"quote": quote, "rows": quote.rows(), "apr": apr, "apr_effective": effective}
         except Problem as problem:

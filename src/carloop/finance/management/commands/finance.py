@@ -29,6 +29,8 @@ class Command(BaseCommand):
         quote.add_argument("--method", required=True, help="equal_installment | equal_principal | monthly_fee")
         quote.add_argument("--monthly-fee-rate", help="monthly fee as a fraction of the principal, e.g. 0.006")
         quote.add_argument("--start", help="disbursement date YYYY-MM-DD (default: today, Asia/Shanghai)")
+        quote.add_argument("--product", help="a loan product's code: the quote is capped at its APR cap "
+                                             "(default: the platform cap)")
         quote.add_argument("--json", action="store_true", help="print the quote as JSON")
         cob = sub.add_parser("cob", help="daily close of business (idempotent per date)")
         cob.add_argument("--date", help="business date YYYY-MM-DD (default: today, Asia/Shanghai)")
@@ -66,6 +68,7 @@ class Command(BaseCommand):
                 method=options["method"],
                 monthly_fee_rate=options["monthly_fee_rate"],
                 start=options["start"],
+                product=options["product"],
                 today=business_date(),
             )
             schedule = build_quote(request)
