@@ -188,6 +188,7 @@ class Loan(Entity):
     outstanding_principal_fen = models.BigIntegerField()
     oldest_unpaid_due = models.DateField(null=True, blank=True)
     bucket = models.CharField(max_length=8, default="current", help_text="current, 1-30, 31-60, 61-90, 90+")
+    cob_through = models.DateField(null=True, blank=True, help_text="the last business date COB closed this loan for")
     pledge_status = models.CharField(max_length=12, choices=Pledge.choices, default=Pledge.NONE)
     vehicle_id = models.UUIDField(null=True, blank=True)
     merchant = models.ForeignKey("identity.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+")

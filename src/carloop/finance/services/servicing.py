@@ -8,14 +8,15 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
@@ -107,10 +108,13 @@ def _require_active(loan: Loan) -> None:
                        "This loan is closed, written off or not yet disbursed: no repayment is possible")
 
 
-def _open_installments(loan: Loan, due_on: date | None = None) -> list[Installment]:
-    """The loan's open instalments, locked, oldest first. With ``due_on``, only those due by then and the next two:
-    all that a regular repayment can pay (the due ones and the next), and the one that is then the oldest open."""
-    rows = Installment.objects.select_for_update().filter(loan=loan, status__in=OPEN)
+def _open_installments(loan: Loan, due_on: date | None = None, *, lock: bool = True) -> list[Installment]:
+    """The loan's open instalments, locked unless ``lock=False``, oldest first. With ``due_on``, only those due by
+    then and the next two: all that a regular repayment can pay (the due ones and the next), and the one that is
+    then the oldest open."""
+    rows = Installment.objects.filter(loan=loan, status__in=OPEN)
+    if lock:
+        rows = rows.select_for_update()
     if due_on is not None:
         following = (Installment.objects.filter(loan=loan, status__in=OPEN, due_date__gt=due_on).order_by("period")
                      .values("pk")[:2])
@@ -160,11 +164,26 @@ def _payoff_parts(loan: Loan, installments: list[Installment], on: date) -> tupl
 
 
 def payoff_quote(subject: Subject, loan_id: uuid.UUID, on: date) -> PayoffQuote:
-    with transaction.atomic():
-        loan = _loan_for(subject, loan_id)
+    """What paying the loan off on ``on`` costs. A read: it takes no row locks, so neither a repayment nor a COB
+    chunk holding the loan makes it wait (the payoff itself recomputes the amount under the loan's lock)."""
+    with _snapshot():
+        loan = _loan_for(subject, loan_id, lock=False)
         _require_active(loan)
-        overdue, principal, accrued, fee, _ = _payoff_parts(loan, _open_installments(loan), on)
+        overdue, principal, accrued, fee, _ = _payoff_parts(loan, _open_installments(loan, lock=False), on)
     return PayoffQuote(loan.pk, on, overdue, principal, accrued, fee)
+
+
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """A read-only transaction whose reads all see one snapshot (REPEATABLE READ on PostgreSQL), unless the caller's
+    transaction is already open: then its reads are the caller's."""
+    if connection.in_atomic_block or connection.vendor != "postgresql":
+        with transaction.atomic():
+            yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 # ---------------------------------------------------------------------------------------------------- repay
