@@ -27,6 +27,30 @@ def validated_vin(raw: str, pointer: str = "/vin") -> str:
     return report.vin
 
 
+MAX_KM_PER_YEAR = 100_000  # more than a ride-hailing car drives in a year
+ODOMETER_MARGIN_KM = 1_000  # delivery, test drives and a new car's first weeks
+
+
+def max_plausible_km(*, vin: str, registration_date: dt.date | None, on: dt.date) -> int | None:
+    """The highest reading a car can show on ``on``: 100,000 km a year since its registration (else since 1 January
+    of the year before its VIN's model year) plus 1,000 km; None when neither dates the car."""
+    start = registration_date
+    if start is None:
+        model_year = decode_vin(vin).model_year
+        start = dt.date(model_year - 1, 1, 1) if model_year else None
+    if start is None:
+        return None
+    return ODOMETER_MARGIN_KM + MAX_KM_PER_YEAR * max(0, (on - start).days) // 365
+
+
+def _require_plausible(km: int, *, vin: str, registration_date: dt.date | None, on: dt.date, pointer: str) -> None:
+    most = max_plausible_km(vin=vin, registration_date=registration_date, on=on)
+    if most is not None and km > most:
+        raise Invalid("odometer-implausible", f"里程 {km:,} 公里超出该车车龄可能行驶的里程（最多 {most:,} 公里）",
+                      f"{km:,} km is more than a car of this age can have driven (at most {most:,} km)",
+                      errors=[FieldError(pointer, f"不得超过 {most:,} 公里", f"Must not exceed {most:,} km")])
+
+
 def _subject_ref(user_id: uuid.UUID | None) -> str:
     return f"user:{user_id}" if user_id else "system"
 
@@ -53,6 +77,9 @@ def register_vehicle(*, owner_user_id: uuid.UUID, vin: str, plate: str = "", reg
                       errors=[FieldError("/registration_date", "不能晚于今天", "Must not be in the future")])
     if Vehicle.objects.filter(vin=vin).exists():
         raise Conflict("vin-registered", "该 VIN 已登记在其他车库中", "This VIN is already registered")
+    if odometer_km is not None:
+        _require_plausible(odometer_km, vin=vin, registration_date=registration_date, on=business_date(),
+                           pointer="/odometer_km")
     vehicle = Vehicle.objects.create(
         vin=vin, plate=plate, registration_date=registration_date, trim_id=trim_id, brand_name=brand_name,
         model_name=model_name, powertrain=powertrain, reference_price_fen=reference_price_fen,
@@ -75,7 +102,8 @@ def _owned_for_update(owner_user_id: uuid.UUID, vehicle_id: uuid.UUID) -> Vehicl
 @transaction.atomic
 def record_odometer(*, vehicle_id: uuid.UUID, km: int, read_on: dt.date | None = None, source: str = "owner",
                     meter_replaced: bool = False, owner_user_id: uuid.UUID | None = None) -> OdometerReading:
-    """Append a reading; one lower than the latest is refused unless recorded as a meter replacement."""
+    """Append a reading; one lower than the latest is refused unless recorded as a meter replacement, and one more
+    than the car's age allows (:func:`max_plausible_km`) always."""
     qs = Vehicle.objects.select_for_update().filter(pk=vehicle_id)
     if owner_user_id is not None:
         qs = qs.filter(owner_id=owner_user_id, status=Vehicle.Status.OWNED)
@@ -89,6 +117,7 @@ def record_odometer(*, vehicle_id: uuid.UUID, km: int, read_on: dt.date | None =
     if read_on > business_date():
         raise Invalid("invalid-date", "读数日期不能晚于今天", "Reading date is in the future",
                       errors=[FieldError("/read_on", "不能晚于今天", "Must not be in the future")])
+    _require_plausible(km, vin=vehicle.vin, registration_date=vehicle.registration_date, on=read_on, pointer="/km")
     last = selectors.latest_odometer_km(vehicle.pk)
     if last is not None and km < last and not meter_replaced:
         raise Invalid("odometer-rollback", f"里程 {km} 公里低于上次读数 {last} 公里；若更换过仪表请注明",
@@ -114,6 +143,8 @@ def record_condition_report(*, vehicle_id: uuid.UUID, grade: str, odometer_km: i
     if vehicle is None:
         raise NotFound()
     inspected_on = inspected_on or business_date()
+    _require_plausible(odometer_km, vin=vehicle.vin, registration_date=vehicle.registration_date, on=inspected_on,
+                       pointer="/odometer_km")
     last = selectors.latest_odometer_km(vehicle.pk)
     if last is None or odometer_km >= last:
         record_odometer(vehicle_id=vehicle.pk, km=odometer_km, read_on=inspected_on, source="inspection")
