@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.core.cache import cache
+from django.db.models import Count, Max, QuerySet
 
 from carloop.commerce import cocreation_analysis as analysis
 from carloop.commerce.models import ORDER_REF_PREFIX, Campaign, CarOrder, OrderState, TestDriveSlot, TradeInQuote
@@ -84,11 +85,28 @@ def _questions(campaign: Campaign) -> list[analysis.Question]:
             for q in campaign.questions if not q.get("vw")]
 
 
+REPORT_CACHE_SECONDS = 24 * 3600
+
+
+def _campaign_version(campaign: Campaign) -> str:
+    """Changes whenever the campaign or any answer does: answers added, edited or removed."""
+    seen = campaign.responses.aggregate(n=Count("id"), last=Max("updated_at"))
+    last = seen["last"].isoformat() if seen["last"] else "-"
+    return f"{campaign.updated_at.isoformat()}:{seen['n']}:{last}"
+
+
 def demand_report(campaign: Campaign) -> dict[str, Any]:
-    answers = list(campaign.responses.values_list("answers", flat=True))
-    has_vw = any(q.get("vw") for q in campaign.questions)
-    report = analysis.demand_report(_questions(campaign), answers,
-                                    vw_keys=analysis.VanWestendorpKeys() if has_vw else None)
+    """The demand analysis of a campaign, computed once per campaign version (``_campaign_version``) and cached:
+    the analysis of a few hundred answers takes seconds, reading it back a few milliseconds."""
+    key = f"commerce:cocreation:report:{campaign.pk}:{_campaign_version(campaign)}"
+    report: dict[str, Any] | None = cache.get(key)
+    if report is None:
+        answers = list(campaign.responses.values_list("answers", flat=True))
+        has_vw = any(q.get("vw") for q in campaign.questions)
+        report = analysis.demand_report(_questions(campaign), answers,
+                                        vw_keys=analysis.VanWestendorpKeys() if has_vw else None)
+        cache.set(key, report, REPORT_CACHE_SECONDS)
+    report = dict(report)
     report["campaign_id"] = str(campaign.pk)
     report["title"] = campaign.title
     report["title_zh"] = campaign.title_zh
