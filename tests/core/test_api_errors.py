@@ -5,6 +5,7 @@ import pytest
 from django.test import Client, RequestFactory
 from ninja import Schema, Status
 
+from carloop.core.errors import Problem
 from carloop.core.idempotency import idempotent
 from carloop.core.models import IdempotencyRecord
 from tests.harness import SUBJECT_KINDS, Case, run_case
@@ -60,25 +61,51 @@ def _view(request, n: int):  # type: ignore[no-untyped-def]
     return Status(201, _Out(n=len(calls)))
 
 
+class _Caller:
+    def __init__(self, pk: str) -> None:
+        self.pk, self.is_authenticated = pk, True
+
+
+def _post(body: bytes, caller: str | None = "u-1", key: str = "k-1"):  # type: ignore[no-untyped-def]
+    request = RequestFactory().post("/api/v1/x", data=body, content_type="application/json", headers={"Idempotency-Key": key})
+    if caller is not None:
+        request.user = _Caller(caller)
+    return request
+
+
 @pytest.mark.django_db
 def test_idempotent_replay_and_reuse_with_other_body() -> None:
     calls.clear()
-    factory = RequestFactory()
-
-    def post(body: bytes):  # type: ignore[no-untyped-def]
-        return factory.post("/api/v1/x", data=body, content_type="application/json", headers={"Idempotency-Key": "k-1"})
+    post = _post
 
     first = _view(post(b'{"a": 1}'), 7)
     again = _view(post(b'{"a": 1}'), 7)
     assert first.status_code == again.status_code == 201
     assert json.loads(first.content) == json.loads(again.content) == {"n": 1}
     assert again["Idempotent-Replayed"] == "true" and calls == [7]
-    from carloop.core.errors import Problem
-
     with pytest.raises(Problem) as info:
         _view(post(b'{"a": 2}'), 7)
     assert info.value.slug == "idempotency-key-reused" and calls == [7]
     assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_idempotency_compares_bodies_by_content_and_scopes_keys_per_caller() -> None:
+    calls.clear()
+    first = _view(_post(b'{"a": 1, "b": [1, {"c": "x", "d": 2}]}'), 1)
+    reordered = _view(_post(b'{"b":[1,{"d":2,"c":"x"}],\n "a":1}'), 1)
+    assert (first.status_code, reordered.status_code) == (201, 201) and reordered["Idempotent-Replayed"] == "true"
+    assert calls == [1]
+    for different in (b'{"a": 1.0, "b": [1, {"c": "x", "d": 2}]}', b'{"a": "1", "b": [1, {"c": "x", "d": 2}]}',
+                      b'{"a": 1, "b": [{"c": "x", "d": 2}, 1]}', b'{"a": true, "b": [1, {"c": "x", "d": 2}]}'):
+        with pytest.raises(Problem) as info:
+            _view(_post(different), 1)
+        assert info.value.slug == "idempotency-key-reused"
+    other = _view(_post(b'{"a": 1, "b": [1, {"c": "x", "d": 2}]}', caller="u-2"), 2)
+    assert other.status_code == 201 and not other.has_header("Idempotent-Replayed") and calls == [1, 2]
+    for _ in range(2):
+        _view(_post(b"{}", caller=None), 3)
+    assert calls == [1, 2, 3, 3]
 
 
 @pytest.mark.django_db

@@ -133,21 +133,30 @@ def test_repayment_api_is_idempotent(actors: Any) -> None:
     ids = _loan(actors)
     client = actors.client("customer")
     url = f"/api/v1/finance/loans/{ids['loan']}/repayments"
-    first = client.post(url, data=json.dumps({"amount": "500.00"}), content_type="application/json",
-                        headers={"Idempotency-Key": "pay-1"})
-    again = client.post(url, data=json.dumps({"amount": "500.00"}), content_type="application/json",
-                        headers={"Idempotency-Key": "pay-1"})
+    body = {"amount": "500.00", "prepayment_option": ""}
+    first = client.post(url, data=json.dumps(body), content_type="application/json", headers={"Idempotency-Key": "pay-1"})
+    again = client.post(url, data=json.dumps(body), content_type="application/json", headers={"Idempotency-Key": "pay-1"})
     other = client.post(url, data=json.dumps({"amount": "600.00"}), content_type="application/json",
                         headers={"Idempotency-Key": "pay-1"})
     missing = client.post(url, data=json.dumps({"amount": "600.00"}), content_type="application/json")
-    assert (first.status_code, again.status_code, other.status_code, missing.status_code) == (201, 200, 422, 422)
-    assert first.json()["id"] == again.json()["id"]
+    assert (first.status_code, again.status_code, other.status_code, missing.status_code) == (201, 201, 422, 422)
+    assert first.json() == again.json() and again["Idempotent-Replayed"] == "true"
+    assert not first.has_header("Idempotent-Replayed")
+    assert other.json()["type"].endswith("/idempotency-key-reused")
+    assert missing.json()["type"].endswith("/idempotency-key-required")
     assert Repayment.objects.count() == 1
+    reordered = client.post(url, data='{"prepayment_option": "", "amount": "500.00"}', content_type="application/json",
+                            headers={"Idempotency-Key": "pay-1"})
+    assert reordered.status_code == 201 and reordered["Idempotent-Replayed"] == "true"
     too_much = client.post(url, data=json.dumps({"amount": "99999999.00"}), content_type="application/json",
                            headers={"Idempotency-Key": "pay-2"})
     assert too_much.status_code == 422 and Repayment.objects.count() == 1
     first_installment = Loan.objects.get().installments.get(period=1)
     assert first_installment.paid_interest_fen == 50_000  # paid in advance: interest before principal
+    by_ops = actors.client("finance_ops").post(url, data=json.dumps(body), content_type="application/json",
+                                               headers={"Idempotency-Key": "pay-1"})
+    assert by_ops.status_code == 201 and not by_ops.has_header("Idempotent-Replayed")
+    assert by_ops.json()["id"] != first.json()["id"] and Repayment.objects.count() == 2
 
 
 @pytest.mark.parametrize("amount", [True, 1, "1e3", "1_000", "１００", "1e30", "9" * 40, 10**40])

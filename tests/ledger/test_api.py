@@ -175,3 +175,49 @@ def test_pages_are_for_ledger_readers(actors: Actors, kind: str) -> None:
         page = client.get(f"/ledger/accounts/{v['account_id']}/?lang=en").content.decode()
         assert "冻结押金" in page and "Hold" in page and "¥95.00" in page
         assert client.get(f"/ledger/accounts/{v['account_id']}/?cursor=bogus!").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_replay_keeps_its_201_and_says_it_is_a_replay(actors: Actors) -> None:
+    v = _accounts(actors)
+    body = {"debit": v["source"], "credit": v["account_id"], "amount": "3.00", "code": 1, "memo": "m"}
+    first = _post(actors, "/api/v1/ledger/transfers", body, key="k-order")
+    reordered = dict(reversed(list(body.items())))
+    again = _post(actors, "/api/v1/ledger/transfers", reordered, key="k-order")
+    assert (first.status_code, again.status_code) == (201, 201), again.content
+    assert again["Idempotent-Replayed"] == "true" and not first.has_header("Idempotent-Replayed")
+    assert again.json() == first.json()
+    by_id = {"id": "manual:replay"} | body
+    assert _post(actors, "/api/v1/ledger/transfers", by_id).status_code == 201
+    replayed = _post(actors, "/api/v1/ledger/transfers", by_id)
+    assert replayed.status_code == 201 and replayed["Idempotent-Replayed"] == "true" and replayed.json()["replayed"] is True
+
+
+@pytest.mark.django_db
+def test_another_operator_replaying_a_key_and_body_gets_a_transfer_of_their_own(actors: Actors) -> None:
+    v = _accounts(actors)
+    body = {"debit": v["source"], "credit": v["account_id"], "amount": "5.00", "code": 1}
+    mine = _post(actors, "/api/v1/ledger/transfers", body, key="shared-key")
+    colleague = Actors().client("finance_ops")
+    theirs = colleague.post("/api/v1/ledger/transfers", data=json.dumps(body), content_type="application/json",
+                            headers={"Idempotency-Key": "shared-key"})
+    assert (mine.status_code, theirs.status_code) == (201, 201), theirs.content
+    assert theirs.json()["id"] != mine.json()["id"] and theirs.json()["actor"] != mine.json()["actor"]
+    assert not theirs.has_header("Idempotent-Replayed")
+    assert ledger_q.balance(uuid.UUID(v["account_id"])).balance_fen == 10_000 + 2 * 500
+
+
+@pytest.mark.django_db
+def test_another_callers_transfer_id_is_taken_not_replayed(actors: Actors) -> None:
+    v = _accounts(actors)
+    body = {"id": "manual:mine", "debit": v["source"], "credit": v["account_id"], "amount": "5.00", "code": 1}
+    assert _post(actors, "/api/v1/ledger/transfers", body).status_code == 201
+    colleague = Actors().client("finance_ops")
+    theirs = colleague.post("/api/v1/ledger/transfers", data=json.dumps(body), content_type="application/json")
+    assert theirs.status_code == 409, theirs.content
+    assert theirs.json()["type"].endswith("/transfer-id-taken") and "manual:mine" not in theirs.content.decode()
+    batch = {"transfers": [{**body, "id": "manual:batch-a"}, {**body, "id": "manual:batch-b"}]}
+    assert _post(actors, "/api/v1/ledger/transfers/batch", batch).status_code == 201
+    replayed = colleague.post("/api/v1/ledger/transfers/batch", content_type="application/json", data=json.dumps(batch))
+    assert replayed.status_code == 409, replayed.content
+    assert replayed.json()["errors"][0]["pointer"] == "/transfers/0/id"

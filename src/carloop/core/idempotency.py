@@ -6,11 +6,18 @@ Decorate a django-ninja view (below the router decorator)::
     @idempotent
     def create_transfer(request, body: TransferIn): ...
 
-The first request with a key runs the view and stores its response in the same transaction as the view's own
-writes; a replay with the same key and the same body returns the stored response (with header
-``Idempotent-Replayed: true``); the same key with a different body is 422 ``idempotency-key-reused``. Keys are
-scoped per caller and per operation. Requests without the header run normally; ``required=True`` refuses them.
+The first request with a key runs the view and stores its response (status and body) in the same transaction
+as the view's own writes; a replay with the same key and the same request returns the stored response with its
+original status (a 201 stays a 201) and the header ``Idempotent-Replayed: true``; the same key with a different
+request is 422 ``idempotency-key-reused``. Keys are scoped per caller and per operation: another caller's key is
+another key. Requests are compared by content: method, path, query and the JSON body as data (key order and
+whitespace do not matter; ``1`` and ``1.0`` and ``"1"`` differ). Requests without the header run normally;
+``required=True`` refuses them. Anonymous callers have no scope: their keys are ignored.
 The view must return a pydantic schema instance (or ``Status(code, schema)``) so the response can be stored.
+
+A service that must be exactly-once for its own callers (a ledger transfer id, a repayment key) takes an id
+stored unique on the row it creates; an API view passes :func:`service_key` so the service's id is scoped the
+same way as the request's key.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import json
 from collections.abc import Callable
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar, overload
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -29,22 +38,62 @@ from carloop.core.errors import FieldError, Invalid
 from carloop.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
 
 
-def _scope(request: HttpRequest, operation: str) -> str:
+def _caller(request: HttpRequest) -> str | None:
     user = getattr(request, "user", None)
-    caller = f"user:{user.pk}" if user is not None and user.is_authenticated else "anonymous"
+    return f"user:{user.pk}" if user is not None and user.is_authenticated else None
+
+
+def _scope(caller: str, request: HttpRequest, operation: str) -> str:
     return f"{caller}|{request.method}|{operation}"[:200]
 
 
+def _canonical(value: Any) -> Any:
+    """JSON data in a form whose ``repr`` ignores key order (objects become sorted tuples of pairs)."""
+    if isinstance(value, dict):
+        return tuple(sorted((key, _canonical(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return value
+
+
 def _hash(request: HttpRequest) -> str:
-    return hashlib.sha256(str(request.method).encode() + b"\n" + request.path.encode() + b"\n" + request.body).hexdigest()
+    body = request.body
+    try:
+        # float-ok: JSON numbers are read as Decimals, so 1.0 and 1.00 stay what they were written as
+        content = repr(_canonical(json.loads(body, parse_float=Decimal))).encode() if body else b""
+    except ValueError:
+        content = b"raw:" + body
+    query = "&".join(sorted(request.META.get("QUERY_STRING", "").split("&")))
+    return hashlib.sha256(b"\n".join([str(request.method).encode(), request.path.encode(), query.encode(), content])).hexdigest()
+
+
+def service_key(request: HttpRequest) -> str | None:
+    """The request's Idempotency-Key scoped to its caller, as a stable id a service can store (None without one)."""
+    key = request.headers.get(HEADER, "").strip()
+    caller = _caller(request)
+    if not key or caller is None:
+        return None
+    return "idem:" + hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()
 
 
 def _replay(record: IdempotencyRecord) -> HttpResponse:
     response = HttpResponse(bytes(record.response_body), status=record.status_code, content_type=record.content_type)
-    response["Idempotent-Replayed"] = "true"
+    response[REPLAY_HEADER] = "true"
     return response
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def idempotent(view: F) -> F: ...
+
+
+@overload
+def idempotent(*, required: bool = False) -> Callable[[F], F]: ...
 
 
 def idempotent(view: Callable[..., Any] | None = None, *, required: bool = False) -> Any:
@@ -54,16 +103,17 @@ def idempotent(view: Callable[..., Any] | None = None, *, required: bool = False
         @functools.wraps(func)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             key = request.headers.get(HEADER, "").strip()
-            if not key:
-                if required:
-                    raise Invalid("idempotency-key-required", "此操作需要 Idempotency-Key 请求头",
-                                  "This operation requires an Idempotency-Key header",
-                                  errors=[FieldError("/headers/Idempotency-Key", "缺少请求头", "Header missing")])
+            caller = _caller(request)
+            if not key and required:
+                raise Invalid("idempotency-key-required", "此操作需要 Idempotency-Key 请求头",
+                              "This operation requires an Idempotency-Key header",
+                              errors=[FieldError("/headers/Idempotency-Key", "缺少请求头", "Header missing")])
+            if not key or caller is None:
                 return func(request, *args, **kwargs)
             if len(key) > 200:
                 raise Invalid("idempotency-key-invalid", "Idempotency-Key 过长（最多 200 个字符）",
                               "Idempotency-Key is too long (200 characters at most)")
-            scope, digest = _scope(request, operation), _hash(request)
+            scope, digest = _scope(caller, request, operation), _hash(request)
             existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
             if existing is not None:
                 return _check_and_replay(existing, digest)

@@ -11,10 +11,10 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from carloop.core.errors import FieldError, Forbidden, Invalid, NotFound
+from carloop.core.errors import Forbidden, NotFound
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.i18n import t
-from carloop.core.idempotency import idempotent
+from carloop.core.idempotency import idempotent, service_key
 from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.core.timeutil import business_date
 from carloop.finance import selectors, services
@@ -332,15 +332,6 @@ class RepaymentOut(Schema):
     outstanding_principal: str
 
 
-def _key(request: HttpRequest) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        raise Invalid("idempotency-key-required", "还款须带 Idempotency-Key 请求头",
-                      "Repayments require an Idempotency-Key header",
-                      errors=[FieldError("/headers/Idempotency-Key", "缺少请求头", "Header missing")])
-    return key
-
-
 def _actable_loan(request: HttpRequest, loan_id: uuid.UUID) -> Any:
     subject = subject_of(request)
     subject.require_authenticated()
@@ -358,13 +349,14 @@ def repayment_out(rep: Any) -> dict[str, Any]:
             "loan_state": loan.state, "outstanding_principal": yuan_str(loan.outstanding_principal_fen)}
 
 
-@router.post("/loans/{loan_id}/repayments", response={201: RepaymentOut, 200: RepaymentOut},
+@router.post("/loans/{loan_id}/repayments", response={201: RepaymentOut},
              summary="Repay (Idempotency-Key required); an excess with a prepayment option prepays principal")
+@idempotent(required=True)
 def create_repayment(request: HttpRequest, loan_id: uuid.UUID, body: RepaymentIn) -> Any:
     subject = _actable_loan(request, loan_id)
-    rep, replayed = services.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
-                                    key=_key(request), on=business_date(), prepayment_option=body.prepayment_option)
-    return Status(200 if replayed else 201, repayment_out(rep))
+    rep, _ = services.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
+                            key=service_key(request) or "", on=business_date(), prepayment_option=body.prepayment_option)
+    return Status(201, repayment_out(rep))
 
 
 class PayoffOut(Schema):
@@ -389,13 +381,14 @@ class PayoffIn(Schema):
     amount: Yuan
 
 
-@router.post("/loans/{loan_id}/payoff", response={201: RepaymentOut, 200: RepaymentOut},
+@router.post("/loans/{loan_id}/payoff", response={201: RepaymentOut},
              summary="Pay the loan off with today's payoff amount (Idempotency-Key required)")
+@idempotent(required=True)
 def pay_off(request: HttpRequest, loan_id: uuid.UUID, body: PayoffIn) -> Any:
     subject = _actable_loan(request, loan_id)
-    rep, replayed = services.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
-                                    key=_key(request), on=business_date(), kind="payoff")
-    return Status(200 if replayed else 201, repayment_out(rep))
+    rep, _ = services.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
+                            key=service_key(request) or "", on=business_date(), kind="payoff")
+    return Status(201, repayment_out(rep))
 
 
 class WriteOffIn(Schema):

@@ -11,14 +11,15 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
+from ninja.responses import Response
 from pydantic import Field
 
 from carloop.core import audit
 from carloop.core.authz import ADMIN, FINANCE_OPS, OPS, request_subject
-from carloop.core.errors import NotFound
-from carloop.core.idempotency import HEADER, idempotent
+from carloop.core.errors import FieldError, NotFound, Problem
+from carloop.core.idempotency import REPLAY_HEADER, idempotent, service_key
 from carloop.core.ids import new_id
 from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.ledger import selectors, services
@@ -75,7 +76,8 @@ def account_out(info: AccountInfo, bal: Balance) -> AccountOut:
 
 
 class TransferIn(Schema):
-    id: str | None = Field(default=None, max_length=200, description="Transfer id (UUID or any key); default: from Idempotency-Key")
+    id: str | None = Field(default=None, max_length=200,
+                           description="Transfer id (UUID or any key); default: from the caller's Idempotency-Key, else new")
     debit: uuid.UUID | None = None
     credit: uuid.UUID | None = None
     amount: Yuan | None = None
@@ -117,7 +119,7 @@ def transfer_out(r: TransferResult) -> TransferOut:
 
 def _spec(request: HttpRequest, body: TransferIn, index: int | None, actor: str) -> TransferSpec:
     field = "amount" if index is None else f"transfers.{index}.amount"
-    key = request.headers.get(HEADER, "").strip()
+    key = service_key(request)  # scoped to the caller: another operator's key is another transfer
     default_id = f"api:{key}" if key and index is None else f"api:{key}:{index}" if key else str(new_id())
     return TransferSpec(
         id=body.id or default_id, debit=body.debit, credit=body.credit,
@@ -127,6 +129,22 @@ def _spec(request: HttpRequest, body: TransferIn, index: int | None, actor: str)
     )
 
 
+def _require_own(actor: str, results: list[TransferResult]) -> None:
+    """A transfer id names one transfer: replaying it answers only the caller who made it."""
+    for i, r in enumerate(results):
+        if r.replayed and r.actor != actor:
+            pointer = "/id" if len(results) == 1 else f"/transfers/{i}/id"
+            raise Problem(409, "transfer-id-taken", "该转账编号已被其他调用方使用", "This transfer id is already taken by another caller",
+                          errors=[FieldError(pointer, "请换一个转账编号", "Choose another transfer id")])
+
+
+def _created(data: Any, replayed: bool) -> HttpResponse:
+    response = Response(data, status=201)
+    if replayed:
+        response[REPLAY_HEADER] = "true"
+    return response
+
+
 def _audit(actor: str, results: list[TransferResult]) -> None:
     for r in results:
         if not r.replayed:
@@ -134,7 +152,7 @@ def _audit(actor: str, results: list[TransferResult]) -> None:
                          {"debit": str(r.debit), "credit": str(r.credit), "amount_fen": r.amount_fen, "code": r.code, "kind": r.kind})
 
 
-@router.post("/transfers", response={201: TransferOut, 200: TransferOut}, summary="Manual transfer (finance ops)")
+@router.post("/transfers", response={201: TransferOut}, summary="Manual transfer (finance ops)")
 @idempotent
 def create_transfer(request: HttpRequest, body: TransferIn) -> Any:
     subject = request_subject(request)
@@ -142,11 +160,12 @@ def create_transfer(request: HttpRequest, body: TransferIn) -> Any:
     spec = _spec(request, body, None, subject.ref)
     with transaction.atomic():
         result = services.submit(spec)
+        _require_own(subject.ref, [result])
         _audit(subject.ref, [result])
-    return Status(200 if result.replayed else 201, transfer_out(result))
+    return _created(transfer_out(result).model_dump(mode="json"), result.replayed)
 
 
-@router.post("/transfers/batch", response={201: list[TransferOut], 200: list[TransferOut]},
+@router.post("/transfers/batch", response={201: list[TransferOut]},
              summary="Linked batch: all transfers commit or none (finance ops)")
 @idempotent
 def create_transfer_batch(request: HttpRequest, body: BatchIn) -> Any:
@@ -155,8 +174,9 @@ def create_transfer_batch(request: HttpRequest, body: BatchIn) -> Any:
     specs = [_spec(request, item, i, subject.ref) for i, item in enumerate(body.transfers)]
     with transaction.atomic():
         results = services.transfer_batch(specs)
+        _require_own(subject.ref, results)
         _audit(subject.ref, results)
-    return Status(200 if all(r.replayed for r in results) else 201, [transfer_out(r) for r in results])
+    return _created([transfer_out(r).model_dump(mode="json") for r in results], all(r.replayed for r in results))
 
 
 @router.get("/transfers/{transfer_id}", response=TransferOut, summary="One transfer (finance ops, admin, ops)")
