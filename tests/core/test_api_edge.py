@@ -105,3 +105,35 @@ def test_every_operation_documents_its_problems() -> None:
                 assert "401" in problems, f"{method} {path}"
             if op.get("requestBody"):
                 assert {"413", "415", "422"} <= problems, f"{method} {path}"
+
+
+BAD_PAGES = ["limit=-236&offset=-280196", "limit=0", "limit=501", "offset=-1", "offset=100001", "limit=99999999999999999999",
+             "limit=abc"]
+PAGED = ["/api/v1/identity/organisations", "/api/v1/core/events", "/api/v1/risk/decisions", "/api/v1/risk/blacklist",
+         "/api/v1/risk/reviews"]
+
+
+@pytest.mark.parametrize(("path", "query"), [(p, q) for p in PAGED for q in BAD_PAGES]
+                         + [("/api/v1/ledger/accounts", q) for q in BAD_PAGES if q.startswith("limit")])
+def test_pagination_out_of_bounds_is_a_422(actors: Any, path: str, query: str) -> None:
+    response = actors.client("admin").get(f"{path}?{query}")
+    assert response.status_code == 422, response.content
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_pagination_pages(actors: Any) -> None:
+    client = actors.client("admin")
+    for kind in ("store_manager", "supplier_staff", "lender_analyst"):
+        actors.org(kind)
+    everything = client.get("/api/v1/identity/organisations?limit=500").json()
+    assert len(everything) >= 3
+    second = client.get("/api/v1/identity/organisations?limit=1&offset=1").json()
+    assert second == everything[1:2]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1899-12-31", "3000-01-01"])
+def test_partner_statement_days_far_out_are_a_422(actors: Any, day: str) -> None:
+    partner = actors.org("lender_analyst")
+    response = actors.client("lender_analyst").get(f"/api/v1/finance/partners/{partner.pk}/statements/{day}")
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0]["pointer"] == "/path/day"

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 
 from carloop.core import authz
 from carloop.core.models import AuditEntry, Event
+from carloop.core.pagination import Page
 
 router = Router(tags=["core"])
 
@@ -36,8 +37,8 @@ class AuditOut(Schema):
 
 
 @router.get("/events", response=list[EventOut], summary="Domain events, newest first (operators)")
-def list_events(request: HttpRequest, type_prefix: str = "", subject: str = "", before: uuid.UUID | None = None,
-                limit: int = 50) -> list[EventOut]:
+def list_events(request: HttpRequest, page: Query[Page], type_prefix: str = "", subject: str = "",
+                before: uuid.UUID | None = None) -> list[EventOut]:
     authz.request_subject(request).require_role(authz.OPS, authz.ADMIN, authz.RISK_ANALYST, authz.FINANCE_OPS)
     rows = Event.objects.order_by("-id")
     if type_prefix:
@@ -49,7 +50,7 @@ def list_events(request: HttpRequest, type_prefix: str = "", subject: str = "", 
     return [
         EventOut(id=e.id, type=e.type, subject=e.subject, actor=e.actor, occurred_at=e.occurred_at, payload=e.payload,
                  delivered=e.delivered_at is not None)
-        for e in rows[: min(max(limit, 1), 500)]
+        for e in page.slice(rows)
     ]
 
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from pydantic import Field
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Business dates an API caller may name: wide enough for any real record, far from date.min/date.max, where
+# day arithmetic and time-zone conversion overflow.
+FIRST_BUSINESS_DATE = date(1900, 1, 1)
+LAST_BUSINESS_DATE = date(2999, 12, 31)
+BusinessDate = Annotated[date, Field(ge=FIRST_BUSINESS_DATE, le=LAST_BUSINESS_DATE)]
+"""A date in an API schema or path: 1900-01-01 to 2999-12-31, anything else a 422."""
 
 
 def now() -> datetime:

@@ -16,7 +16,7 @@ from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.i18n import t
 from carloop.core.idempotency import idempotent, service_key
 from carloop.core.money import Yuan, parse_yuan, yuan_str
-from carloop.core.timeutil import business_date
+from carloop.core.timeutil import BusinessDate, business_date
 from carloop.finance import selectors, services
 from carloop.finance.models import Application, Installment, Loan, LoanProduct
 from carloop.finance.quotes import build_quote, parse_quote_request, schedule_json
@@ -24,7 +24,7 @@ from carloop.identity.selectors import subject_of
 
 router = Router(tags=["finance"])
 APR_LABEL = ("年化利率（IRR×12，单利口径）", "APR (periodic IRR × 12, as disclosed in China)")
-class QuoteIn(Schema):
+class LoanQuoteIn(Schema):
     principal: Yuan
     annual_rate: str | int | float | None = None  # float-ok: JSON numbers are re-read exactly from the body
     term: int | str
@@ -34,7 +34,7 @@ class QuoteIn(Schema):
     product: str | None = Field(None, description="a current product's code: its APR cap applies, else the platform's")
 
 
-class QuoteRowOut(Schema):
+class LoanQuoteRowOut(Schema):
     period: int
     due_date: date
     principal: str
@@ -44,11 +44,11 @@ class QuoteRowOut(Schema):
     balance: str
 
 
-class QuoteOut(Schema):
+class LoanQuoteOut(Schema):
     principal: str
     term: int
     method: str
-    schedule: list[QuoteRowOut]
+    schedule: list[LoanQuoteRowOut]
     total_interest: str
     total_fees: str
     total_payment: str
@@ -56,8 +56,8 @@ class QuoteOut(Schema):
     apr_effective: str
 
 
-@router.post("/quotes", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=QuoteOut, summary="Quote a schedule with its APR (calculator)")
-def create_quote(request: HttpRequest, body: QuoteIn) -> dict[str, Any]:
+@router.post("/quotes", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=LoanQuoteOut, summary="Quote a schedule with its APR (calculator)")
+def create_quote(request: HttpRequest, body: LoanQuoteIn) -> dict[str, Any]:
     # Rates may come as JSON numbers: read them exactly as written ("0.06"), never as binary floats.  # float-ok
     exact = json.loads(request.body, parse_float=Decimal)  # float-ok: JSON numbers become Decimals
     quote = parse_quote_request(
@@ -134,7 +134,7 @@ class OfferOut(Schema):
     first_payment: str
 
 
-class ReasonOut(Schema):
+class DeclineReasonOut(Schema):
     code: str
     text: str
 
@@ -148,7 +148,7 @@ class ApplicationOut(Schema):
     term: int
     order_ref: str
     offer: OfferOut | None
-    decline_reasons: list[ReasonOut]
+    decline_reasons: list[DeclineReasonOut]
     loan_id: uuid.UUID | None
     created_at: Any
 
@@ -444,7 +444,7 @@ def partner_portfolio(request: HttpRequest, org_id: uuid.UUID) -> dict[str, Any]
                           **{k[:-4]: yuan_str(v) for k, v in row.items() if k.endswith("_fen")}} for row in p.vintages]}
 
 
-class StatementOut(Schema):
+class PartnerStatementOut(Schema):
     partner_id: uuid.UUID
     day: date
     opening: str
@@ -455,9 +455,9 @@ class StatementOut(Schema):
     lines: list[dict[str, Any]]
 
 
-@router.get("/partners/{org_id}/statements/{day}", response=StatementOut,
+@router.get("/partners/{org_id}/statements/{day}", response=PartnerStatementOut,
             summary="A partner's daily statement, reconciled to the ledger")
-def partner_statement(request: HttpRequest, org_id: uuid.UUID, day: date) -> dict[str, Any]:
+def partner_statement(request: HttpRequest, org_id: uuid.UUID, day: BusinessDate) -> dict[str, Any]:
     _partner_view(request, org_id)
     s = selectors.daily_statement(org_id, day)
     return {"partner_id": s.partner_id, "day": s.day, "opening": yuan_str(s.opening_fen), "closing": yuan_str(s.closing_fen),

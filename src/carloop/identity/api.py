@@ -6,11 +6,12 @@ import uuid
 from datetime import date, datetime
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from carloop.core import authz
 from carloop.core.errors import NotFound
 from carloop.core.http import PUBLIC, PUBLIC_DOC
+from carloop.core.pagination import Page
 from carloop.identity import selectors, services
 from carloop.identity.models import ApiToken, Organisation, User
 
@@ -156,13 +157,13 @@ def _org_out(org: Organisation, subject: authz.Subject) -> OrganisationOut:
 
 
 @router.get("/organisations", response=list[OrganisationOut], summary="Organisations the caller may see")
-def list_organisations(request: HttpRequest, kind: str | None = None, limit: int = 100, offset: int = 0) -> list[OrganisationOut]:
+def list_organisations(request: HttpRequest, page: Query[Page], kind: str | None = None) -> list[OrganisationOut]:
     subject = selectors.subject_of(request)
     subject.require_authenticated()
     rows = selectors.readable_organisations(subject).order_by("name")
     if kind:
         rows = rows.filter(kind=kind)
-    return [_org_out(o, subject) for o in rows[offset : offset + min(max(limit, 1), 500)]]
+    return [_org_out(o, subject) for o in page.slice(rows)]
 
 
 @router.get("/organisations/{org_id}", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=OrganisationOut)

@@ -22,6 +22,7 @@ from carloop.core.errors import FieldError, NotFound, Problem
 from carloop.core.idempotency import REPLAY_HEADER, idempotent, service_key
 from carloop.core.ids import new_id
 from carloop.core.money import Yuan, parse_yuan, yuan_str
+from carloop.core.pagination import Limit
 from carloop.ledger import selectors, services
 from carloop.ledger.contracts import AccountFlags, AccountInfo, Balance, TransferFlags, TransferResult, TransferSpec
 
@@ -207,10 +208,9 @@ def create_account(request: HttpRequest, body: AccountIn) -> Any:
     return Status(201, account_out(info, selectors.balance(info.id)))
 
 
-class AccountListQuery(Schema):
+class AccountListQuery(Limit):
     owner: str | None = None
     code: int | None = None
-    limit: int = Field(default=100, ge=1, le=500)
 
 
 @router.get("/accounts", response=list[AccountOut], summary="Accounts the caller may read")
@@ -246,9 +246,8 @@ class StatementOut(Schema):
     next_cursor: str | None
 
 
-class StatementQuery(Schema):
+class StatementQuery(Limit):
     cursor: str | None = None
-    limit: int = Field(default=50, ge=1, le=200)
 
 
 @router.get("/accounts/{account_id}/statement", response=StatementOut, summary="Balance history, newest first (keyset pages)")

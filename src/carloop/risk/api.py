@@ -7,12 +7,13 @@ from datetime import date, datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from carloop.core.authz import Subject
 from carloop.core.errors import NotFound
 from carloop.core.idempotency import idempotent
 from carloop.core.money import Yuan, parse_yuan, yuan_str
+from carloop.core.pagination import Page
 from carloop.core.timeutil import business_date
 from carloop.identity.selectors import subject_of
 from carloop.risk import graph, selectors, services
@@ -135,12 +136,12 @@ def create_decision(request: HttpRequest, body: DecisionIn) -> Status[Any]:
 
 
 @router.get("/decisions", response=list[DecisionDetailOut], summary="Recent decisions (internal roles)")
-def list_decisions(request: HttpRequest, outcome: str = "", limit: int = 50) -> list[DecisionDetailOut]:
+def list_decisions(request: HttpRequest, page: Query[Page], outcome: str = "") -> list[DecisionDetailOut]:
     subject = _internal(request)
     rows = selectors.decisions_readable_by(subject).select_related("review")
     if outcome:
         rows = rows.filter(outcome=outcome)
-    return [_detail(d) for d in rows[: min(max(limit, 1), 200)]]
+    return [_detail(d) for d in page.slice(rows)]
 
 
 @router.get("/decisions/{decision_id}", response=DecisionDetailOut, summary="One decision with its inputs (internal roles)")
@@ -200,12 +201,12 @@ def _bl(e: BlacklistEntry) -> BlacklistOut:
 
 
 @router.get("/blacklist", response=list[BlacklistOut], summary="Blacklist entries, masked (internal roles)")
-def list_blacklist(request: HttpRequest, kind: str = "", limit: int = 100) -> list[BlacklistOut]:
+def list_blacklist(request: HttpRequest, page: Query[Page], kind: str = "") -> list[BlacklistOut]:
     subject = _internal(request)
     rows = selectors.blacklist_readable_by(subject)
     if kind:
         rows = rows.filter(kind=kind)
-    return [_bl(e) for e in rows[: min(max(limit, 1), 500)]]
+    return [_bl(e) for e in page.slice(rows)]
 
 
 @router.post("/blacklist", response={201: BlacklistOut}, summary="Add a blacklist entry (risk analysts)")
@@ -370,12 +371,12 @@ def _reviewer(request: HttpRequest) -> Subject:
 
 
 @router.get("/reviews", response=list[ReviewOut], summary="Manual review queue, oldest due first (risk analysts, ops)")
-def list_reviews(request: HttpRequest, status: str = "open", limit: int = 100) -> list[ReviewOut]:
+def list_reviews(request: HttpRequest, page: Query[Page], status: str = "open") -> list[ReviewOut]:
     subject = _reviewer(request)
     rows = selectors.reviews_readable_by(subject)
     if status:
         rows = rows.filter(status=status)
-    return [_rv(r) for r in rows[: min(max(limit, 1), 500)]]
+    return [_rv(r) for r in page.slice(rows)]
 
 
 @router.post("/reviews/{review_id}/decide", response=ReviewOut, summary="Record an analyst decision on a referral (risk analysts)")
