@@ -65,7 +65,7 @@ def test_invalid_vin_is_a_422_problem_carrying_the_report(client, db):
     assert response["Content-Type"].startswith("application/problem+json")
     body = response.json()
     assert body["valid"] is False and body["check_digit_ok"] is False
-    assert body["errors"][0]["code"] == "check-digit"
+    assert body["issues"][0]["code"] == "check-digit" and body["errors"][0]["pointer"] == "/path/vin"
 
 
 def test_cli_vin_decode_json_and_exit_status(capsys):

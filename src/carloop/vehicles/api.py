@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from carloop.core import authz
-from carloop.core.errors import Forbidden, NotFound, Problem
+from carloop.core.errors import FieldError, Forbidden, NotFound, Problem
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.identity.selectors import subject_of
@@ -160,8 +160,11 @@ def vehicle_out(v: OwnedVehicle) -> dict[str, Any]:
 def vin_decode(request: HttpRequest, vin: str) -> Any:
     report = decode_vin(vin)
     if not report.valid:
+        # A problem's "errors" are field errors (RFC 9457 shape); the VIN's own findings travel as "issues".
+        details = report.as_dict()
+        issues = details.pop("errors")
         raise Problem(422, "invalid-vin", "车辆识别代号（VIN）无效", "Invalid vehicle identification number (VIN)",
-                      extra=report.as_dict())
+                      errors=[FieldError("/path/vin", i.zh, i.en) for i in report.errors], extra=details | {"issues": issues})
     return report.as_dict()
 
 
