@@ -122,7 +122,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Long-lived processes (server threads, `carloop worker`, `carloop scheduler`) call close_old_connections between
 # units of work; with health checks the first query after it also finds a connection the server ended meanwhile.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CARLOOP_TEST_DB_NAME") or None}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # Parallel checkouts on one server test in their own databases; SQLite tests stay in memory.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CARLOOP_TEST_DB_NAME") or None}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "identity.User"
