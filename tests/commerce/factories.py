@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from carloop.commerce import services
-from carloop.commerce.models import BatteryPlan, Bundle, BundleItem, Campaign, SwapStation, TestDriveSlot
+from carloop.commerce import payables, services
+from carloop.commerce.models import BatteryPlan, Bundle, BundleItem, Campaign, CarOrder, SwapStation, TestDriveSlot
+from carloop.identity import selectors as identity
+from carloop.payments.simulator import pay_in_full
 from tests.vehicles.factories import make_trim
 
 
@@ -42,3 +45,20 @@ def make_campaign(manufacturer) -> Campaign:
 
 
 __all__ = ["make_bundle", "make_campaign", "make_plan", "make_slot", "make_station", "make_trim"]
+
+
+def pay_deposit(order: CarOrder) -> CarOrder:
+    """The buyer pays the deposit at the cashier (the simulator's page and its signed notification)."""
+    return _pay(order, payables.DEPOSIT)
+
+
+def pay_balance(order: CarOrder) -> CarOrder:
+    """The buyer pays the balance in full at the cashier."""
+    return _pay(order, payables.BALANCE)
+
+
+def _pay(order: CarOrder, kind: str) -> CarOrder:
+    buyer = identity.subject_for_user(get_user_model().objects.get(pk=order.customer_id))
+    pay_in_full(kind=kind, ref=order.ref, subject=buyer)
+    order.refresh_from_db()
+    return order

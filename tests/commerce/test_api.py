@@ -6,7 +6,16 @@ from django.utils import timezone
 
 from carloop.commerce import services
 from carloop.commerce.models import BatterySubscription, CarOrder, OrderState
-from tests.commerce.factories import make_bundle, make_campaign, make_plan, make_slot, make_station, make_trim
+from tests.commerce.factories import (
+    make_bundle,
+    make_campaign,
+    make_plan,
+    make_slot,
+    make_station,
+    make_trim,
+    pay_balance,
+    pay_deposit,
+)
 from tests.harness import SUBJECT_KINDS, Case, run_case
 from tests.vehicles.factories import owned_vehicle
 
@@ -26,8 +35,8 @@ def trim_setup(actors):
 def order_in_state(actors, state):
     customer = actors.user("customer")
     order = services.create_order(customer_user_id=customer.pk, trim_id=make_trim().pk, colour_code="white", actor="t")
-    steps = [(OrderState.DEPOSIT_PAID, lambda: services.pay_deposit(order_id=order.pk, actor="t")),
-             (OrderState.BALANCE_PAID, lambda: services.pay_balance(order_id=order.pk, actor="t")),
+    steps = [(OrderState.DEPOSIT_PAID, lambda: pay_deposit(order)),
+             (OrderState.BALANCE_PAID, lambda: pay_balance(order)),
              (OrderState.VEHICLE_ALLOCATED, lambda: services.allocate_vehicle(order_id=order.pk, actor="t")),
              (OrderState.DELIVERY_SCHEDULED, lambda: services.schedule_delivery(
                  order_id=order.pk, store_id=actors.org("store_manager").pk, delivery_date=dt.date.today(), actor="t"))]
@@ -97,10 +106,6 @@ CASES = [
     Case("GET", "/api/v1/commerce/orders", expect={"anonymous": 401, "*": 200}),
     Case("GET", "/api/v1/commerce/orders/{order_id}", setup=lambda a: order_in_state(a, OrderState.CREATED),
          expect={"anonymous": 401, "customer": 200, **dict.fromkeys(OPERATORS, 200), "*": 404}),
-    Case("POST", "/api/v1/commerce/orders/{order_id}/deposit", setup=lambda a: order_in_state(a, OrderState.CREATED),
-         expect=OWNER_ACTS),
-    Case("POST", "/api/v1/commerce/orders/{order_id}/balance", setup=lambda a: order_in_state(a, OrderState.DEPOSIT_PAID),
-         body={"method": "full"}, expect=OWNER_ACTS),
     Case("POST", "/api/v1/commerce/orders/{order_id}/cancel", setup=lambda a: order_in_state(a, OrderState.DEPOSIT_PAID),
          expect=OWNER_ACTS),
     Case("POST", "/api/v1/commerce/orders/{order_id}/allocate",
@@ -148,21 +153,24 @@ def post(client, url, body=None, **headers):
     return client.post(url, json.dumps(body or {}), content_type="application/json", headers=headers)
 
 
-def test_deposit_with_same_idempotency_key_is_paid_once(actors):
-    values = order_in_state(actors, OrderState.CREATED)
-    client = actors.client("customer")
-    url = f"/api/v1/commerce/orders/{values['order_id']}/deposit"
-    first = post(client, url, **{"Idempotency-Key": "dep-1"})
-    again = post(client, url, **{"Idempotency-Key": "dep-1"})
-    assert first.status_code == again.status_code == 200
-    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
-    other_key = post(client, url, **{"Idempotency-Key": "dep-2"})
-    assert other_key.status_code == 409 and other_key.json()["type"].endswith("illegal-transition")
-    order = CarOrder.objects.get(pk=values["order_id"])
+def test_a_buyer_saying_paid_books_nothing(actors):
+    """Money enters only on the provider's word at the cashier: there is no "I paid" call on an order."""
+    from django.test import Client
+    from django.urls import reverse
+
     from carloop.commerce.ledger_flows import account_id
     from carloop.ledger import selectors as ledger_q
 
-    assert ledger_q.balance(account_id("deposits_held")).credits_posted == order.deposit_fen
+    values = order_in_state(actors, OrderState.CREATED)
+    client = actors.client("customer")
+    for step in ("deposit", "balance"):
+        answer = post(client, f"/api/v1/commerce/orders/{values['order_id']}/{step}", {"method": "full"})
+        assert answer.status_code == 404
+        page = Client()
+        page.force_login(actors.user("customer"))
+        assert page.post(reverse("commerce:order_action", args=[values["order_id"], step])).status_code == 404
+    assert CarOrder.objects.get(pk=values["order_id"]).state == OrderState.CREATED
+    assert ledger_q.balance(account_id("deposits_held")).credits_posted == 0
 
 
 def test_bad_amount_in_answers_is_422_and_changes_nothing(actors):

@@ -2,7 +2,7 @@ from django.test import Client
 
 from carloop.commerce import services
 from carloop.commerce.models import CampaignResponse, CarOrder, OrderState
-from tests.commerce.factories import make_bundle, make_campaign, make_plan, make_slot, make_trim
+from tests.commerce.factories import make_bundle, make_campaign, make_plan, make_slot, make_trim, pay_deposit
 from tests.commerce.test_api import ANSWERS
 from tests.vehicles.factories import owned_vehicle
 
@@ -36,7 +36,7 @@ def test_order_through_pages(actors):
     response = client.post(f"/commerce/configure/{trim.pk}/order/", {"colour_code": "white", "deposit_kind": "binding"})
     order = CarOrder.objects.get()
     assert response.status_code == 302 and response.url == f"/commerce/orders/{order.pk}/"
-    assert client.post(f"/commerce/orders/{order.pk}/deposit/").status_code == 302
+    pay_deposit(order)
     assert client.get(f"/commerce/orders/{order.pk}/").status_code == 200
     assert client.get("/commerce/orders/").status_code == 200
     order.refresh_from_db()

@@ -58,11 +58,11 @@ class World:
     def order_with_offer(self, subject: Subject) -> tuple[Any, Any]:
         """A platform car order (¥150,000, deposit paid) and an application for 80 % of it, decided."""
         from carloop.commerce import services as commerce
-        from tests.commerce.factories import make_trim
+        from tests.commerce.factories import make_trim, pay_deposit
 
         order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
                                       colour_code="white", actor=subject.ref)
-        commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
+        pay_deposit(order)
         order.refresh_from_db()
         app = services.apply(subject, services.ApplicationInput(
             product="car-purchase", amount_fen=order.total_fen * 8 // 10, term=36, consent=True, order_ref=order.ref,

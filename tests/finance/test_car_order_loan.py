@@ -13,7 +13,7 @@ from carloop.commerce.models import OrderState
 from carloop.core.errors import Problem
 from carloop.finance import services
 from carloop.finance.models import Application
-from tests.commerce.factories import make_trim
+from tests.commerce.factories import make_trim, pay_deposit
 from tests.finance.conftest import DISBURSED_ON
 from tests.finance.test_pages import login
 
@@ -34,7 +34,7 @@ def test_order_page_links_to_a_filled_in_application(world: Any, actors: Any) ->
     subject = world.customer()
     order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
                                   colour_code="white", actor=subject.ref)
-    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
+    pay_deposit(order)
     client = login(actors, "customer")
     page = client.get(f"/commerce/orders/{order.pk}/").content.decode()
     link = re.search(r'href="(/finance/apply/\?[^"]+)"', page)
@@ -57,7 +57,7 @@ def test_a_loan_for_a_platform_order_must_match_the_order(world: Any, actors: An
         return info.value.slug
 
     assert attempt() == "invalid-application"  # the deposit is not paid yet: no balance to fund
-    commerce.pay_deposit(order_id=order.pk, actor=subject.ref)
+    pay_deposit(order)
     order.refresh_from_db()
     assert attempt(who=world.customer("other_customer")) == "invalid-application"
     assert attempt(car_price_fen=order.total_fen * 2, amount_fen=order.total_fen) == "invalid-application"  # inflated

@@ -16,6 +16,7 @@ from carloop.finance import ledger_accounts as accounts
 from carloop.finance import selectors, services
 from carloop.finance.models import Application, Installment, Loan, LoanFunding
 from carloop.ledger import selectors as ledger_q
+from tests.commerce.factories import pay_balance
 from tests.finance.conftest import DISBURSED_ON
 from tests.finance.test_pages import login
 
@@ -107,7 +108,7 @@ def test_a_refunded_order_cancels_its_open_applications(world: Any, django_captu
 def test_an_offer_for_an_order_paid_meanwhile_cannot_be_signed(world: Any) -> None:
     subject = world.customer()
     order, app = world.order_with_offer(subject)
-    commerce.pay_balance(order_id=order.pk, actor=subject.ref)
+    pay_balance(order)
     with pytest.raises(Problem) as info:
         services.accept_offer(subject, app.pk, agree=True, on=DISBURSED_ON)
     assert info.value.slug == "order-not-payable"

@@ -71,7 +71,7 @@ def test_deposit_and_balance_through_the_cashier(actors: Any, django_capture_on_
     assert_consistent()
 
 
-def test_an_order_paid_otherwise_meanwhile_fails_nothing_twice(actors: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_a_payment_for_an_order_withdrawn_meanwhile_is_refunded(actors: Any, django_capture_on_commit_callbacks: Any) -> None:
     from carloop.commerce import services as commerce
     from carloop.identity import selectors as identity
 
@@ -82,7 +82,7 @@ def test_an_order_paid_otherwise_meanwhile_fails_nothing_twice(actors: Any, djan
     payer = identity.subject_for_user(actors.user("customer"))
     intent = services.create_intent(kind="commerce.deposit", ref=order.ref, subject=payer, actor=payer.ref)
     intent = services.confirm(intent_id=intent.pk, subject=payer, tenders=[], method="simulator", actor=payer.ref)
-    commerce.pay_deposit(order_id=order.pk, actor="test")  # the old direct path, still open (issue 13)
+    commerce.cancel(order_id=order.pk, actor=payer.ref)  # the buyer withdrew while the payment was under way
     order_no = intent.tenders.get().provider_order_no
     assert order_no
     with django_capture_on_commit_callbacks(execute=True):
@@ -90,4 +90,4 @@ def test_an_order_paid_otherwise_meanwhile_fails_nothing_twice(actors: Any, djan
     intent.refresh_from_db()
     assert intent.state == "failed" and intent.refunds.get().late  # commerce refused it: the money goes back
     assert SimulatorOrder.objects.get(order_no=order_no).status == "SUCCESS"
-    assert ledger_q.balance(ledger_flows.account_id("deposits_held")).balance_fen == order.deposit_fen
+    assert ledger_q.balance(ledger_flows.account_id("deposits_held")).balance_fen == 0

@@ -391,20 +391,6 @@ def order_detail(request: HttpRequest, order_id: uuid.UUID) -> Any:
     return order_out(_readable_order(request, order_id)[1])
 
 
-@router.post("/orders/{order_id}/deposit", response=OrderOut, summary="Pay the deposit (定金 or 意向金)")
-@idempotent
-def order_deposit(request: HttpRequest, order_id: uuid.UUID) -> Any:
-    subject, order = _own_order(request, order_id)
-    return order_out(services.pay_deposit(order_id=order.pk, actor=subject.ref))
-
-
-@router.post("/orders/{order_id}/balance", response=OrderOut, summary="Pay the balance in full (a loan: apply in finance with the order_ref; 409 apply-for-loan)")
-@idempotent
-def order_balance(request: HttpRequest, order_id: uuid.UUID, body: BalanceIn) -> Any:
-    subject, order = _own_order(request, order_id)
-    return order_out(services.pay_balance(order_id=order.pk, method=body.method, actor=subject.ref))
-
-
 @router.post("/orders/{order_id}/cancel", response=OrderOut, summary="Buyer cancels or withdraws (deposit rules apply)")
 @idempotent
 def order_cancel(request: HttpRequest, order_id: uuid.UUID) -> Any:

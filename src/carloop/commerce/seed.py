@@ -26,6 +26,7 @@ from carloop.commerce.models import (
 from carloop.core.errors import Problem
 from carloop.core.seeding import SeedContext
 from carloop.identity import selectors as identity_q
+from carloop.payments.simulator import pay_in_full
 from carloop.vehicles import selectors as vehicles_q
 
 YUAN = 100
@@ -152,22 +153,14 @@ def _owner_order() -> None:
     if owner is None or not trims or CarOrder.objects.filter(customer_id=owner).exists():
         return
     order = services.create_order(customer_user_id=owner, trim_id=trims[0].id, colour_code="white", actor="seed")
-    _pay_at_the_cashier(order, owner)
+    _pay_at_the_cashier(order, payables.DEPOSIT)
     _refunded_loan_order(owner, trims[-1].id)
 
 
-def _pay_at_the_cashier(order: CarOrder, owner: Any) -> None:
-    """The deposit paid the way the owner would: a payment intent, the simulator's page, its signed notification."""
-    from carloop.payments import services as payments
-    from carloop.payments.simulator import SIMULATOR, deliver
-
-    subject = identity_q.subject_for_user(get_user_model().objects.get(pk=owner))
-    intent = payments.create_intent(kind=payables.DEPOSIT, ref=order.ref, subject=subject, actor=subject.ref)
-    intent = payments.confirm(intent_id=intent.pk, subject=subject, tenders=[], method="simulator", actor=subject.ref)
-    order_no = intent.tenders.get(kind="external").provider_order_no
-    assert order_no is not None
-    SIMULATOR.pay(order_no)
-    deliver("simulator", *SIMULATOR.payment_notification(order_no))
+def _pay_at_the_cashier(order: CarOrder, kind: str) -> None:
+    """Paid the way the buyer would: a payment intent, the simulator's page, its signed notification."""
+    buyer = identity_q.subject_for_user(get_user_model().objects.get(pk=order.customer_id))
+    pay_in_full(kind=kind, ref=order.ref, subject=buyer)
 
 
 def _refunded_loan_order(owner: Any, trim_id: Any) -> None:
@@ -181,7 +174,7 @@ def _refunded_loan_order(owner: Any, trim_id: Any) -> None:
     try:
         with transaction.atomic():
             order = services.create_order(customer_user_id=owner, trim_id=trim_id, colour_code="white", actor="seed")
-            services.pay_deposit(order_id=order.pk, actor="seed")
+            _pay_at_the_cashier(order, payables.DEPOSIT)
             order.refresh_from_db()
             app = finance.apply(subject, finance.ApplicationInput(
                 product="car-purchase", amount_fen=order.balance_due_fen * 7 // 10 // 100 * 100, term=36, consent=True,
@@ -208,13 +201,13 @@ class _NotSeededError(Exception):
 def _advance(order: CarOrder, stage: str, store_id: Any) -> None:
     steps = ["created", "deposit", "balance", "allocated", "scheduled", "delivered"]
     if stage == "refunded":
-        services.pay_deposit(order_id=order.pk, actor="seed")
+        _pay_at_the_cashier(order, payables.DEPOSIT)
         services.seller_cannot_deliver(order_id=order.pk, reason="厂家停产 / model discontinued", actor="seed")
         return
     target = steps.index(stage)
-    actions: list[Callable[[], CarOrder]] = [
-        lambda: services.pay_deposit(order_id=order.pk, actor="seed"),
-        lambda: services.pay_balance(order_id=order.pk, actor="seed"),
+    actions: list[Callable[[], object]] = [
+        lambda: _pay_at_the_cashier(order, payables.DEPOSIT),
+        lambda: _pay_at_the_cashier(order, payables.BALANCE),
         lambda: services.allocate_vehicle(order_id=order.pk, actor="seed"),
         lambda: services.schedule_delivery(order_id=order.pk, store_id=store_id,
                                            delivery_date=timezone.localdate(), actor="seed"),

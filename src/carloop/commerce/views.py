@@ -222,8 +222,6 @@ def _loan_apply_url(order: CarOrder) -> str:
 
 
 ACTIONS: dict[str, tuple[str, Callable[..., CarOrder]]] = {
-    "deposit": ("owner", lambda o, s, p: services.pay_deposit(order_id=o.pk, actor=s.ref)),
-    "balance": ("owner", lambda o, s, p: services.pay_balance(order_id=o.pk, method=p.get("method", "full"), actor=s.ref)),
     "cancel": ("owner", lambda o, s, p: services.cancel(order_id=o.pk, actor=s.ref)),
     "allocate": ("ops", lambda o, s, p: services.allocate_vehicle(order_id=o.pk, actor=s.ref)),
     "schedule": ("ops", lambda o, s, p: services.schedule_delivery(

@@ -29,10 +29,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from carloop.core.authz import Subject
 from carloop.core.ids import new_id
 from carloop.core.money import round_half_up, yuan_str
 from carloop.core.timeutil import start_of_business_day
-from carloop.payments.models import SimulatorOrder, SimulatorRefund
+from carloop.payments.models import PaymentIntent, SimulatorOrder, SimulatorRefund
 from carloop.payments.providers import (
     BadSignature,
     MalformedNotification,
@@ -203,6 +204,21 @@ class Simulator:
     def _reach(self) -> None:
         if not self.behaviour.reachable:
             raise ProviderUnavailable("the simulator is unreachable")
+
+
+def pay_in_full(*, kind: str, ref: str, subject: Subject) -> PaymentIntent:
+    """The payer pays what is due the way the demo owner would: an intent, the simulator's page, its signed
+    notification. For the demo seed and tests, which need payments made without a browser."""
+    from carloop.payments import services
+
+    intent = services.create_intent(kind=kind, ref=ref, subject=subject, actor=subject.ref)
+    intent = services.confirm(intent_id=intent.pk, subject=subject, tenders=[], method=SIMULATOR.name, actor=subject.ref)
+    order_no = intent.tenders.get(kind="external").provider_order_no
+    assert order_no is not None
+    SIMULATOR.pay(order_no)
+    deliver(SIMULATOR.name, *SIMULATOR.payment_notification(order_no))
+    intent.refresh_from_db()
+    return intent
 
 
 def deliver(provider: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str]]:

@@ -14,8 +14,6 @@ from carloop.commerce.services.orders import (
     cancel,
     create_order,
     deliver,
-    pay_balance,
-    pay_deposit,
     record_balance_paid,
     record_deposit_paid,
     record_external_balance_payment,
@@ -29,6 +27,6 @@ from carloop.commerce.services.trade_in import quote_trade_in
 __all__ = [
     "PriceBreakdown", "allocate_vehicle", "answer_campaign", "book_test_drive", "bundle_saving",
     "cancel", "cancel_test_drive", "change_battery_plan", "close_campaign", "create_campaign", "create_order", "deliver",
-    "next_cycle_start", "pay_balance", "pay_deposit", "price", "quote_trade_in", "record_balance_paid", "record_deposit_paid", "record_external_balance_payment",
+    "next_cycle_start", "price", "quote_trade_in", "record_balance_paid", "record_deposit_paid", "record_external_balance_payment",
     "record_swap", "roll_battery_cycles", "schedule_delivery", "seller_cannot_deliver", "with_item_totals",
 ]

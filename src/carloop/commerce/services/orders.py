@@ -121,15 +121,6 @@ def _sign_contract(order: CarOrder) -> None:
     order.cooling_off_until = order.contract_signed_at + dt.timedelta(hours=policy().cooling_off_hours)
 
 
-@transaction.atomic
-def pay_deposit(*, order_id: uuid.UUID, actor: str) -> CarOrder:
-    order = _order_for_update(order_id)
-    _require_state(order, OrderState.CREATED)
-    flows.move(order.ref, "deposit", "external", "deposits_held", order.deposit_fen, flows.DEPOSIT_IN, actor)
-    _deposit_paid(order, actor)
-    return order
-
-
 def record_deposit_paid(*, order_ref: str, amount_fen: int, actor: str) -> None:
     """The cashier was paid the deposit (into ``deposits_held``): record it. Runs in the cashier's transaction."""
     order = _order_for_ref(order_ref)
@@ -163,25 +154,6 @@ def _deposit_paid(order: CarOrder, actor: str) -> None:
         _sign_contract(order)
     _transition(order, order.mark_deposit_paid, "commerce.order.deposit_paid", actor,
                 {"amount_fen": order.deposit_fen, "deposit_kind": order.deposit_kind})
-
-
-@transaction.atomic
-def pay_balance(*, order_id: uuid.UUID, method: str = "full", actor: str) -> CarOrder:
-    """Balance by full payment now. A loan is applied for in finance with the order's reference; its
-    disbursement event pays the balance (``record_external_balance_payment``)."""
-    order = _order_for_update(order_id)
-    _require_state(order, OrderState.DEPOSIT_PAID)
-    if method == "loan":
-        raise Conflict("apply-for-loan", f"请以订单号 {order.ref} 申请购车分期，放款后尾款自动结清",
-                       f"Apply for a car purchase instalment with order reference {order.ref}; "
-                       "its disbursement pays the balance",
-                       order_ref=order.ref, amount_fen=order.balance_due_fen, car_price_fen=order.total_fen)
-    if method != "full":
-        raise _bad("invalid-payment-method", "/method", "支付方式应为 full 或 loan", "Method must be full or loan")
-    flows.move(order.ref, "balance", "external", "balances_held", order.balance_due_fen, flows.BALANCE_IN, actor)
-    order.balance_held_fen = order.balance_due_fen
-    _record_balance(order, "full", "", actor)
-    return order
 
 
 def _record_balance(order: CarOrder, method: str, reference: str, actor: str) -> None:
