@@ -108,7 +108,6 @@ def test_only_subscribers_that_opted_in_allow_a_relaxed_commit() -> None:
     [
         "commerce.order.refunded",  # finance unwinds the loan: money moves
         "finance.loan.disbursed",  # commerce moves the order on: what the customer was promised
-        "payments.payment.captured",  # commerce books the payment on the order
         "risk.review.decided",  # finance makes the offer
     ],
 )

@@ -25,24 +25,23 @@ def _order(ref: str) -> CarOrder | None:
     return CarOrder.objects.filter(pk=order_id).first() if ref.startswith(ORDER_REF_PREFIX) else None
 
 
-def deposit(ref: str) -> payables.Payable | None:
+def _due(ref: str, payable_in: OrderState, amount: str, account: str, zh: str, en: str) -> payables.Payable | None:
+    """What the order owes now: ``amount`` while it is in ``payable_in``, else nothing."""
     order = _order(ref)
     if order is None:
         return None
-    due = order.deposit_fen if order.state == OrderState.CREATED else 0
-    return payables.Payable(ref=ref, amount_due_fen=due, destination_account=flows.account_id("deposits_held"),
-                            payer_user_id=order.customer_id, title_zh=f"购车定金 {order.pk.hex[:8]}",
-                            title_en=f"Car order deposit {order.pk.hex[:8]}")
+    due = getattr(order, amount) if order.state == payable_in else 0
+    return payables.Payable(ref=ref, amount_due_fen=due, destination_account=flows.account_id(account),
+                            payer_user_id=order.customer_id, title_zh=f"{zh} {order.pk.hex[:8]}",
+                            title_en=f"{en} {order.pk.hex[:8]}")
+
+
+def deposit(ref: str) -> payables.Payable | None:
+    return _due(ref, OrderState.CREATED, "deposit_fen", "deposits_held", "购车定金", "Car order deposit")
 
 
 def balance(ref: str) -> payables.Payable | None:
-    order = _order(ref)
-    if order is None:
-        return None
-    due = order.balance_due_fen if order.state == OrderState.DEPOSIT_PAID else 0
-    return payables.Payable(ref=ref, amount_due_fen=due, destination_account=flows.account_id("balances_held"),
-                            payer_user_id=order.customer_id, title_zh=f"购车尾款 {order.pk.hex[:8]}",
-                            title_en=f"Car order balance {order.pk.hex[:8]}")
+    return _due(ref, OrderState.DEPOSIT_PAID, "balance_due_fen", "balances_held", "购车尾款", "Car order balance")
 
 
 def _refuse_refund(refunded: payables.Refunded) -> None:

@@ -1,4 +1,5 @@
-"""Events commerce listens to: balance paid elsewhere (finance loans, payments-app checkouts)."""
+"""Events commerce listens to: a balance paid by a finance loan (payments at the cashier arrive through the
+payable kinds in ``commerce.payables``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from carloop.commerce import services
 from carloop.core.events import DomainEvent, subscribe
 
 LOAN_DISBURSED = "finance.loan.disbursed"
-PAYMENT_CAPTURED = "payments.payment.captured"
 
 
 def _text(value: object) -> str | None:
@@ -21,14 +21,5 @@ def on_loan_disbursed(event: DomainEvent) -> None:
                                              customer_user_id=_text(payload.get("customer_user_id")), actor=event.actor)
 
 
-def on_payment_captured(event: DomainEvent) -> None:
-    payload = event.payload
-    services.record_external_balance_payment(order_ref=str(payload.get("order_ref", "")),
-                                             amount_fen=int(payload.get("amount_fen", 0)),
-                                             method=str(payload.get("method", "payments")),
-                                             reference=str(payload.get("payment_id", "")), actor=event.actor)
-
-
 def register() -> None:
     subscribe(LOAN_DISBURSED, on_loan_disbursed)
-    subscribe(PAYMENT_CAPTURED, on_payment_captured)
