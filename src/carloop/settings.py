@@ -157,6 +157,10 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
 AXES_VERBOSE = False
 
+# The client address (login events, sign-up throttles) is REMOTE_ADDR; behind one reverse proxy of ours that
+# appends the address it saw to X-Forwarded-For, set CARLOOP_BEHIND_PROXY=true to read that entry instead.
+BEHIND_PROXY = _env_bool("CARLOOP_BEHIND_PROXY", False)
+
 # Real-name verification (two-factor name + ID number check) through a KYC provider adapter (docs/identity.md):
 # `simulator` (demo, tests), `none` (nobody is verified), or a dotted path to a `carloop.identity.kyc.KycProvider`.
 KYC_PROVIDER = os.environ.get("CARLOOP_KYC_PROVIDER", "none" if PRODUCTION else "simulator")

@@ -1,10 +1,12 @@
 import json
 from datetime import date
+from typing import Any
 
 import pytest
 from django.test import Client
 
 from carloop.core.errors import Problem
+from carloop.core.models import Event
 from carloop.identity import selectors, services
 from tests.harness import SUBJECT_KINDS, Case, run_case
 
@@ -111,6 +113,17 @@ def test_login_by_phone_and_throttling() -> None:
     assert other.post("/login/", {"username": "13800001117", "password": "wrong"}).status_code == 429
     locked = other.post("/login/", {"username": "13800001117", "password": "Tr0ub4dour&3x"})
     assert locked.status_code == 429
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("behind_proxy", "expected"), [(False, "10.0.0.9"), (True, "203.0.113.7")])
+def test_login_events_trust_x_forwarded_for_only_behind_our_proxy(settings: Any, behind_proxy: bool, expected: str) -> None:
+    settings.BEHIND_PROXY = behind_proxy
+    services.register_customer(phone="13800001130", password="Tr0ub4dour&3x")
+    response = Client().post("/login/", {"username": "13800001130", "password": "Tr0ub4dour&3x"}, REMOTE_ADDR="10.0.0.9",
+                             HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7")
+    assert response.status_code == 302
+    assert Event.objects.get(type="identity.login").payload["ip"] == expected
 
 
 @pytest.mark.django_db

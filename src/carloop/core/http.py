@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja.parser import Parser
 from ninja.security import HttpBearer
@@ -25,6 +26,16 @@ PROBLEM_TYPE = "application/problem+json"
 
 
 _token_authenticator: Callable[[str], Any] | None = None
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address: ``REMOTE_ADDR``, or behind our reverse proxy (``CARLOOP_BEHIND_PROXY``) the address
+    that proxy saw, which it appended last to ``X-Forwarded-For``. Earlier entries are whatever the client sent."""
+    if settings.BEHIND_PROXY:
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+        if forwarded:
+            return forwarded[-1]
+    return str(request.META.get("REMOTE_ADDR", ""))
 
 
 def set_token_authenticator(authenticate: Callable[[str], Any]) -> None:

@@ -9,12 +9,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from carloop.core import events
+from carloop.core.http import client_ip
 from carloop.identity.models import User
-
-
-def client_ip(request: HttpRequest) -> str:
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return forwarded.split(",")[0].strip() if forwarded else str(request.META.get("REMOTE_ADDR", ""))
 
 
 @receiver(user_logged_in)
