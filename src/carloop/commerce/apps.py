@@ -1,10 +1,12 @@
 from django.apps import AppConfig
 
+from carloop.core.i18n import lt
+
 
 class CommerceConfig(AppConfig):
     name = "carloop.commerce"
     label = "commerce"
-    verbose_name = "Commerce"
+    verbose_name = lt("交易", "Commerce")
 
     def ready(self) -> None:
         from datetime import time

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django_fsm import FSMField, transition
 
+from carloop.core.i18n import lt
 from carloop.core.models import Entity
 
 
@@ -19,13 +20,17 @@ class CommercePolicy(Entity):
     intention_deposit_fen = models.BigIntegerField(default=50_000)
     trade_in_quote_days = models.PositiveIntegerField(default=7)
 
+    class Meta:
+        verbose_name = lt("交易政策", "commerce policy")
+        verbose_name_plural = lt("交易政策", "commerce policies")
+
 
 class Bundle(Entity):
     class Kind(models.TextChoices):
-        WRAP = "wrap", "车衣定制版"
-        ACCESSORIES = "accessories", "车品配装版"
-        MAINTENANCE = "maintenance", "养护加持版"
-        CUSTOM = "custom", "运营自定义"
+        WRAP = "wrap", lt("车衣定制版", "Custom wrap edition")
+        ACCESSORIES = "accessories", lt("车品配装版", "Accessories edition")
+        MAINTENANCE = "maintenance", lt("养护加持版", "Maintenance edition")
+        CUSTOM = "custom", lt("运营自定义", "Custom bundle")
 
     trim = models.ForeignKey("vehicles.Trim", on_delete=models.CASCADE, related_name="+")
     code = models.SlugField(max_length=60)
@@ -36,14 +41,16 @@ class Bundle(Entity):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = lt("套餐", "bundle")
+        verbose_name_plural = lt("套餐", "bundles")
         constraints = [models.UniqueConstraint(fields=["trim", "code"], name="commerce_bundle_unique"),
                        models.CheckConstraint(condition=models.Q(price_fen__gte=0), name="commerce_bundle_price_nonneg")]
 
 
 class BundleItem(Entity):
     class Kind(models.TextChoices):
-        ACCESSORY = "accessory", "Accessory with installation"
-        MAINTENANCE = "maintenance", "Prepaid maintenance entitlement"
+        ACCESSORY = "accessory", lt("车品（含安装）", "Accessory with installation")
+        MAINTENANCE = "maintenance", lt("预付保养权益", "Prepaid maintenance entitlement")
 
     bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="items")
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -53,6 +60,10 @@ class BundleItem(Entity):
     quantity = models.PositiveIntegerField(default=1)
     entitlement_code = models.CharField(max_length=40, blank=True)
     valid_months = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = lt("套餐项目", "bundle item")
+        verbose_name_plural = lt("套餐项目", "bundle items")
 
 
 class BatteryPlan(Entity):
@@ -65,6 +76,8 @@ class BatteryPlan(Entity):
     monthly_fen = models.BigIntegerField()
 
     class Meta:
+        verbose_name = lt("电池租用方案", "battery plan")
+        verbose_name_plural = lt("电池租用方案", "battery plans")
         ordering = ["monthly_fen"]
 
 
@@ -75,12 +88,16 @@ class SwapStation(Entity):
     address = models.CharField(max_length=200, blank=True)
     capacity = models.PositiveIntegerField(help_text="Batteries held")
 
+    class Meta:
+        verbose_name = lt("换电站", "swap station")
+        verbose_name_plural = lt("换电站", "swap stations")
+
 
 class TradeInQuote(Entity):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        APPLIED = "applied", "Applied to an order"
-        HANDED_OVER = "handed_over", "Car handed over"
+        OPEN = "open", lt("待使用", "Open")
+        APPLIED = "applied", lt("已用于订单", "Applied to an order")
+        HANDED_OVER = "handed_over", lt("已交车", "Car handed over")
 
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     vehicle = models.ForeignKey("vehicles.Vehicle", on_delete=models.PROTECT, related_name="+")
@@ -95,14 +112,14 @@ class TradeInQuote(Entity):
 
 
 class OrderState(models.TextChoices):
-    CREATED = "created", "已创建 Created"
-    DEPOSIT_PAID = "deposit_paid", "已付定金 Deposit paid"
-    BALANCE_PAID = "balance_paid", "已付尾款 Balance paid"
-    VEHICLE_ALLOCATED = "vehicle_allocated", "已配车 Vehicle allocated"
-    DELIVERY_SCHEDULED = "delivery_scheduled", "待交付 Delivery scheduled"
-    DELIVERED = "delivered", "已交付 Delivered"
-    CANCELLED = "cancelled", "已取消 Cancelled"
-    REFUNDED = "refunded", "已退款 Refunded"
+    CREATED = "created", lt("已创建", "Created")
+    DEPOSIT_PAID = "deposit_paid", lt("已付定金", "Deposit paid")
+    BALANCE_PAID = "balance_paid", lt("已付尾款", "Balance paid")
+    VEHICLE_ALLOCATED = "vehicle_allocated", lt("已配车", "Vehicle allocated")
+    DELIVERY_SCHEDULED = "delivery_scheduled", lt("待交付", "Delivery scheduled")
+    DELIVERED = "delivered", lt("已交付", "Delivered")
+    CANCELLED = "cancelled", lt("已取消", "Cancelled")
+    REFUNDED = "refunded", lt("已退款", "Refunded")
 
 
 PAID_STATES = [OrderState.DEPOSIT_PAID, OrderState.BALANCE_PAID, OrderState.VEHICLE_ALLOCATED,
@@ -114,12 +131,12 @@ ORDER_REF_PREFIX = "commerce:order:"  # how other apps refer to an order (financ
 
 class CarOrder(Entity):
     class DepositKind(models.TextChoices):
-        BINDING = "binding", "定金 binding deposit"
-        INTENTION = "intention", "意向金 refundable intention payment"
+        BINDING = "binding", lt("定金", "Binding deposit")
+        INTENTION = "intention", lt("意向金（可退）", "Refundable intention payment")
 
     class BatteryMode(models.TextChoices):
-        OWNED = "owned", "With battery"
-        SUBSCRIPTION = "subscription", "Battery subscription (BaaS)"
+        OWNED = "owned", lt("含电池", "With battery")
+        SUBSCRIPTION = "subscription", lt("电池租用（BaaS）", "Battery subscription (BaaS)")
 
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     trim = models.ForeignKey("vehicles.Trim", on_delete=models.PROTECT, related_name="+")
@@ -156,6 +173,8 @@ class CarOrder(Entity):
     balance_refund_fen = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = lt("购车订单", "car order")
+        verbose_name_plural = lt("购车订单", "car orders")
         indexes = [models.Index(fields=["customer", "-created_at"]), models.Index(fields=["delivery_store", "state"])]
         constraints = [models.CheckConstraint(condition=models.Q(total_fen__gt=0) & models.Q(deposit_fen__gt=0),
                                               name="commerce_order_amounts_positive")]
@@ -211,6 +230,8 @@ class TestDriveSlot(Entity):
     booked = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        verbose_name = lt("试驾时段", "test-drive slot")
+        verbose_name_plural = lt("试驾时段", "test-drive slots")
         ordering = ["starts_at"]
         indexes = [models.Index(fields=["series", "starts_at"])]
         constraints = [
@@ -222,8 +243,8 @@ class TestDriveSlot(Entity):
 class TestDriveBooking(Entity):
     __test__ = False  # not a pytest class
     class Status(models.TextChoices):
-        BOOKED = "booked", "Booked"
-        CANCELLED = "cancelled", "Cancelled"
+        BOOKED = "booked", lt("已预约", "Booked")
+        CANCELLED = "cancelled", lt("已取消", "Cancelled")
 
     slot = models.ForeignKey(TestDriveSlot, on_delete=models.CASCADE, related_name="bookings")
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -236,8 +257,8 @@ class TestDriveBooking(Entity):
 
 class BatterySubscription(Entity):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        ENDED = "ended", "Ended"
+        ACTIVE = "active", lt("生效中", "Active")
+        ENDED = "ended", lt("已结束", "Ended")
 
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     vehicle = models.ForeignKey("vehicles.Vehicle", on_delete=models.PROTECT, related_name="+")
@@ -260,9 +281,9 @@ class SwapRecord(Entity):
 
 class Campaign(Entity):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+        DRAFT = "draft", lt("草稿", "Draft")
+        OPEN = "open", lt("进行中", "Open")
+        CLOSED = "closed", lt("已结束", "Closed")
 
     manufacturer = models.ForeignKey("identity.Organisation", on_delete=models.PROTECT, related_name="+")
     title = models.CharField(max_length=200)
@@ -271,6 +292,10 @@ class Campaign(Entity):
     questions = models.JSONField(default=list)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     closes_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = lt("共创活动", "co-creation campaign")
+        verbose_name_plural = lt("共创活动", "co-creation campaigns")
 
 
 class CampaignResponse(Entity):

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from carloop.commerce import api as commerce_api
 from carloop.commerce import selectors, services
 from carloop.commerce.models import BatteryPlan, Bundle, Campaign, CarOrder, OrderState, TradeInQuote
-from carloop.core import authz
+from carloop.core import authz, labels
 from carloop.core.errors import Forbidden, NotFound, Problem
 from carloop.core.i18n import current, t
 from carloop.core.money import format_cny, parse_yuan, yuan_str
@@ -85,7 +85,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
     rows_html = vehicles_q.cached_catalog(("catalog-rows", lang, brand, powertrain, swap_only, max_fen), rows)
     brands = vehicles_q.cached_catalog(("brands",), vehicles_q.brands)
     return render(request, "commerce/catalog.html", {
-        "rows_html": mark_safe(rows_html), "brands": brands, "powertrains": POWERTRAINS,
+        "rows_html": mark_safe(rows_html), "brands": brands, "powertrains": list(POWERTRAINS),
         "filters": {"brand": brand, "powertrain": powertrain, "swap": swap_only, "max_price": max_price},
         "compare_max": COMPARE_MAX,
     })
@@ -104,7 +104,7 @@ def catalog_rows_html(trims: list[TrimInfo], lang: str) -> str:
         rows.append(format_html(
             '<tr><td><input type="checkbox" name="trim" value="{}"></td><td>{} {}</td><td>{}</td><td>{}</td>'
             '<td>{}</td><td>{}</td><td><a href="{}configure/{}/">{}</a></td></tr>',
-            trim.id, name, swap if trim.battery_swap_capable else "", trim.powertrain, battery, trim.seats,
+            trim.id, name, swap if trim.battery_swap_capable else "", labels.label("vehicles.powertrain", trim.powertrain), battery, trim.seats,
             format_cny(trim.msrp_fen), base, trim.id, configure_label))
     if not rows:
         rows.append(format_html('<tr><td colspan="7" class="muted">{}</td></tr>', t("没有符合条件的车型", "No trims match")))
@@ -282,7 +282,7 @@ def garage(request: HttpRequest) -> HttpResponse:
             valuation = None
         cars.append({"vehicle": v, "valuation": valuation, "history": vehicles_q.odometer_history(v.id)})
     quotes = TradeInQuote.objects.filter(customer_id=subject.user_id).order_by("-created_at")[:20]
-    return render(request, "commerce/garage.html", {"cars": cars, "quotes": quotes, "powertrains": POWERTRAINS})
+    return render(request, "commerce/garage.html", {"cars": cars, "quotes": quotes, "powertrains": list(POWERTRAINS)})
 
 
 @require_POST

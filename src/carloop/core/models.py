@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from carloop.core.i18n import lt
 from carloop.core.ids import new_id
 
 
@@ -33,6 +34,8 @@ class Event(models.Model):
     last_error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = lt("领域事件", "domain event")
+        verbose_name_plural = lt("领域事件", "domain events")
         indexes = [
             models.Index(fields=["type", "occurred_at"]),
             models.Index(fields=["subject"]),
@@ -56,9 +59,10 @@ class AuditEntry(models.Model):
     data = models.JSONField(default=dict)
 
     class Meta:
+        verbose_name = lt("审计记录", "audit entry")
+        verbose_name_plural = lt("审计记录", "audit entries")
         indexes = [models.Index(fields=["object_type", "object_id", "at"]), models.Index(fields=["actor", "at"])]
         ordering = ["-at"]
-        verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_type}:{self.object_id}"
@@ -84,8 +88,8 @@ class Notification(models.Model):
     """Outbox of SMS/push messages; a backend (console, file, or a real gateway adapter) sends them."""
 
     class Channel(models.TextChoices):
-        SMS = "sms", "SMS"
-        PUSH = "push", "Push"
+        SMS = "sms", lt("短信", "SMS")
+        PUSH = "push", lt("推送", "Push")
 
     id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     channel = models.CharField(max_length=10, choices=Channel.choices)
@@ -97,6 +101,8 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = lt("通知", "notification")
+        verbose_name_plural = lt("通知", "notifications")
         indexes = [models.Index(fields=["recipient", "created_at"])]
 
 
@@ -109,3 +115,7 @@ class ScheduledRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_slot}"
+
+    class Meta:
+        verbose_name = lt("定时任务运行", "scheduled run")
+        verbose_name_plural = lt("定时任务运行", "scheduled runs")

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
 
+from carloop.core.i18n import lt
+
 
 class FinanceConfig(AppConfig):
     name = "carloop.finance"
     label = "finance"
-    verbose_name = "Finance"
+    verbose_name = lt("金融", "Finance")
 
     def ready(self) -> None:
         from datetime import time

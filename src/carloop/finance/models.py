@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django_fsm import FSMField, transition
 
+from carloop.core.i18n import lt
 from carloop.core.models import Entity
 
 
@@ -22,9 +23,9 @@ PLATFORM_APR_CAP = Decimal("0.24")  # a product's default APR cap, and the cap o
 
 
 class ProductKind(models.TextChoices):
-    PURCHASE = "purchase_installment", "购车分期 Purchase instalment"
-    CAR_SECURED = "car_secured", "车抵贷 Car-secured loan"
-    TRADE_IN = "trade_in", "置换金融 Trade-in finance"
+    PURCHASE = "purchase_installment", lt("购车分期", "Purchase instalment")
+    CAR_SECURED = "car_secured", lt("车抵贷", "Car-secured loan")
+    TRADE_IN = "trade_in", lt("置换金融", "Trade-in finance")
 
 
 class FundingPlan(Entity):
@@ -36,6 +37,10 @@ class FundingPlan(Entity):
     def __str__(self) -> str:
         return self.code
 
+    class Meta:
+        verbose_name = lt("出资方案", "funding plan")
+        verbose_name_plural = lt("出资方案", "funding plans")
+
 
 class FundingShare(Entity):
     plan = models.ForeignKey(FundingPlan, on_delete=models.CASCADE, related_name="shares")
@@ -44,6 +49,8 @@ class FundingShare(Entity):
     partner_rate = rate_field(help_text="annual rate the partner earns on its share")
 
     class Meta:
+        verbose_name = lt("出资份额", "funding share")
+        verbose_name_plural = lt("出资份额", "funding shares")
         constraints = [models.UniqueConstraint(fields=["plan", "partner"], name="finance_share_unique")]
 
 
@@ -75,6 +82,8 @@ class LoanProduct(Entity):
     funding_plan = models.ForeignKey(FundingPlan, null=True, blank=True, on_delete=models.PROTECT)
 
     class Meta:
+        verbose_name = lt("贷款产品", "loan product")
+        verbose_name_plural = lt("贷款产品", "loan products")
         constraints = [models.UniqueConstraint(fields=["code", "version"], name="finance_product_version")]
         ordering = ["code", "-version"]
 
@@ -84,13 +93,13 @@ class LoanProduct(Entity):
 
 class Application(Entity):
     class State(models.TextChoices):
-        SUBMITTED = "submitted", "已提交 Submitted"
-        REFERRED = "referred", "人工审核 Referred"
-        APPROVED = "approved", "已批准 Approved"
-        DECLINED = "declined", "已拒绝 Declined"
-        ACCEPTED = "accepted", "已签约 Accepted"
-        DISBURSED = "disbursed", "已放款 Disbursed"
-        CANCELLED = "cancelled", "已取消 Cancelled"
+        SUBMITTED = "submitted", lt("已提交", "Submitted")
+        REFERRED = "referred", lt("人工审核", "Referred")
+        APPROVED = "approved", lt("已批准", "Approved")
+        DECLINED = "declined", lt("已拒绝", "Declined")
+        ACCEPTED = "accepted", lt("已签约", "Accepted")
+        DISBURSED = "disbursed", lt("已放款", "Disbursed")
+        CANCELLED = "cancelled", lt("已取消", "Cancelled")
 
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     product = models.ForeignKey(LoanProduct, on_delete=models.PROTECT, related_name="applications")
@@ -117,6 +126,8 @@ class Application(Entity):
     decline_reasons = models.JSONField(default=list)
 
     class Meta:
+        verbose_name = lt("贷款申请", "loan application")
+        verbose_name_plural = lt("贷款申请", "loan applications")
         indexes = [models.Index(fields=["customer", "created_at"]), models.Index(fields=["state", "created_at"])]
         ordering = ["-created_at"]
 
@@ -158,17 +169,17 @@ class ApplicationDecision(Entity):
 
 class Loan(Entity):
     class State(models.TextChoices):
-        SIGNED = "signed", "已签约待放款 Signed"
-        ACTIVE = "active", "还款中 Active"
-        CLOSED = "closed", "已结清 Closed"
-        WRITTEN_OFF = "written_off", "已核销 Written off"
-        UNWOUND = "unwound", "已退车退贷 Unwound"
+        SIGNED = "signed", lt("已签约待放款", "Signed")
+        ACTIVE = "active", lt("还款中", "Active")
+        CLOSED = "closed", lt("已结清", "Closed")
+        WRITTEN_OFF = "written_off", lt("已核销", "Written off")
+        UNWOUND = "unwound", lt("已退车退贷", "Unwound")
 
     class Pledge(models.TextChoices):
-        NONE = "none", "无 None"
-        PENDING = "pending", "待登记 Pending"
-        REGISTERED = "registered", "已登记 Registered"
-        RELEASED = "released", "已解押 Released"
+        NONE = "none", lt("无", "None")
+        PENDING = "pending", lt("待登记", "Pending")
+        REGISTERED = "registered", lt("已登记", "Registered")
+        RELEASED = "released", lt("已解押", "Released")
 
     contract_no = models.CharField(max_length=32, unique=True)
     application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="loan")
@@ -203,6 +214,8 @@ class Loan(Entity):
                               help_text="the order was refunded: per funder money returned and refunded, customer refund")
 
     class Meta:
+        verbose_name = lt("贷款", "loan")
+        verbose_name_plural = lt("贷款", "loans")
         indexes = [
             models.Index(fields=["customer", "created_at"]),
             models.Index(fields=["state", "bucket"]),
@@ -239,11 +252,11 @@ class LoanFunding(Entity):
 
 class Installment(Entity):
     class Status(models.TextChoices):
-        PENDING = "pending", "未到期 Pending"
-        DUE = "due", "已到期 Due"
-        OVERDUE = "overdue", "逾期 Overdue"
-        PAID = "paid", "已还清 Paid"
-        CANCELLED = "cancelled", "已取消 Cancelled"
+        PENDING = "pending", lt("未到期", "Pending")
+        DUE = "due", lt("已到期", "Due")
+        OVERDUE = "overdue", lt("逾期", "Overdue")
+        PAID = "paid", lt("已还清", "Paid")
+        CANCELLED = "cancelled", lt("已取消", "Cancelled")
 
     loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="installments")
     period = models.PositiveIntegerField()
@@ -261,6 +274,8 @@ class Installment(Entity):
     paid_on = models.DateField(null=True, blank=True)
 
     class Meta:
+        verbose_name = lt("还款期", "instalment")
+        verbose_name_plural = lt("还款期", "instalments")
         constraints = [models.UniqueConstraint(fields=["loan", "period"], name="finance_installment_period")]
         indexes = [
             models.Index(fields=["status", "due_date"]),
@@ -276,9 +291,9 @@ class Installment(Entity):
 
 class Repayment(Entity):
     class Kind(models.TextChoices):
-        REGULAR = "regular", "按期还款 Regular"
-        PREPAYMENT = "prepayment", "部分提前还款 Partial prepayment"
-        PAYOFF = "payoff", "提前结清 Payoff"
+        REGULAR = "regular", lt("按期还款", "Regular")
+        PREPAYMENT = "prepayment", lt("部分提前还款", "Partial prepayment")
+        PAYOFF = "payoff", lt("提前结清", "Payoff")
 
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
     key = models.CharField(max_length=200, help_text="idempotency key (client-chosen)")
@@ -296,6 +311,8 @@ class Repayment(Entity):
     split = models.JSONField(default=dict, help_text="per funder: principal and interest paid to its pool")
 
     class Meta:
+        verbose_name = lt("还款", "repayment")
+        verbose_name_plural = lt("还款", "repayments")
         constraints = [models.UniqueConstraint(fields=["loan", "key"], name="finance_repayment_key")]
         ordering = ["-created_at"]
 
@@ -306,4 +323,6 @@ class CobRun(Entity):
     stats = models.JSONField(default=dict)
 
     class Meta:
+        verbose_name = lt("日终批处理", "close-of-business run")
+        verbose_name_plural = lt("日终批处理", "close-of-business runs")
         ordering = ["-business_date"]

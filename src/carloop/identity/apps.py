@@ -1,10 +1,12 @@
 from django.apps import AppConfig
 
+from carloop.core.i18n import lt
+
 
 class IdentityConfig(AppConfig):
     name = "carloop.identity"
     label = "identity"
-    verbose_name = "Identity"
+    verbose_name = lt("身份与机构", "Identity")
 
     def ready(self) -> None:
         from datetime import timedelta

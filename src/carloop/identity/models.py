@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 from carloop.core.fields import EncryptedTextField
+from carloop.core.i18n import lt
 from carloop.core.ids import new_id
 from carloop.core.models import Entity
 
@@ -19,18 +20,24 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.display_name or self.username
 
+    class Meta:
+        verbose_name = lt("用户", "user")
+        verbose_name_plural = lt("用户", "users")
+
 
 class PlatformRole(models.Model):
     class Role(models.TextChoices):
-        OPS = "ops", "Operations"
-        RISK_ANALYST = "risk_analyst", "Risk analyst"
-        FINANCE_OPS = "finance_ops", "Finance operations"
-        ADMIN = "admin", "Administrator"
+        OPS = "ops", lt("平台运营", "Operations")
+        RISK_ANALYST = "risk_analyst", lt("风控分析师", "Risk analyst")
+        FINANCE_OPS = "finance_ops", lt("金融运营", "Finance operations")
+        ADMIN = "admin", lt("平台管理员", "Administrator")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="platform_roles")
     role = models.CharField(max_length=30, choices=Role.choices)
 
     class Meta:
+        verbose_name = lt("平台角色", "platform role")
+        verbose_name_plural = lt("平台角色", "platform roles")
         constraints = [models.UniqueConstraint(fields=["user", "role"], name="identity_platform_role_unique")]
 
 
@@ -43,22 +50,24 @@ class CustomerProfile(Entity):
     """
 
     class Kyc(models.TextChoices):
-        NONE = "none", "Not submitted"
-        SELF_DECLARED = "self_declared", "Self-declared (not verified)"
-        VERIFIED = "verified", "Verified by the KYC provider"
+        NONE = "none", lt("未提交", "Not submitted")
+        SELF_DECLARED = "self_declared", lt("自行申报（未认证）", "Self-declared (not verified)")
+        VERIFIED = "verified", lt("已通过实名核验", "Verified by the KYC provider")
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="customer_profile")
     real_name = models.CharField(max_length=50, blank=True)
     id_number = EncryptedTextField(null=True, blank=True)
     id_index = models.CharField(max_length=64, null=True, blank=True, editable=False, db_index=True)
     birth_date = models.DateField(null=True, blank=True)
-    gender = models.CharField(max_length=1, blank=True, choices=[("M", "Male"), ("F", "Female")])
+    gender = models.CharField(max_length=1, blank=True, choices=[("M", lt("男", "Male")), ("F", lt("女", "Female"))])
     region_code = models.CharField(max_length=6, blank=True)
     city = models.CharField(max_length=50, blank=True)
     kyc_status = models.CharField(max_length=16, choices=Kyc.choices, default=Kyc.NONE)
     verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = lt("客户资料", "customer profile")
+        verbose_name_plural = lt("客户资料", "customer profiles")
         constraints = [models.UniqueConstraint(fields=["id_index"], condition=models.Q(kyc_status="verified"),
                                                name="identity_verified_id_number_unique")]
 
@@ -75,13 +84,13 @@ class KycCheck(Entity):
     """
 
     class Outcome(models.TextChoices):
-        PENDING = "pending", "Waiting for the provider"
-        MATCH = "match", "Name and ID number match"
-        MISMATCH = "mismatch", "Name and ID number do not match"
-        NO_RECORD = "no_record", "No such ID number"
-        NO_ANSWER = "no_answer", "The provider never answered"
-        DUPLICATE = "duplicate", "Matched, but verified on another account"
-        SUPERSEDED = "superseded", "Replaced by a later declaration"
+        PENDING = "pending", lt("等待核验结果", "Waiting for the provider")
+        MATCH = "match", lt("姓名与身份证号一致", "Name and ID number match")
+        MISMATCH = "mismatch", lt("姓名与身份证号不一致", "Name and ID number do not match")
+        NO_RECORD = "no_record", lt("查无此身份证号", "No such ID number")
+        NO_ANSWER = "no_answer", lt("核验服务未应答", "The provider never answered")
+        DUPLICATE = "duplicate", lt("一致，但已在其他账户认证", "Matched, but verified on another account")
+        SUPERSEDED = "superseded", lt("已被后续申报取代", "Replaced by a later declaration")
 
     profile = models.ForeignKey(CustomerProfile, on_delete=models.CASCADE, related_name="kyc_checks")
     provider = models.CharField(max_length=50)
@@ -107,18 +116,18 @@ class KycSimulatorRecord(models.Model):
 
 class Organisation(Entity):
     class Kind(models.TextChoices):
-        STORE = "store", "Store"
-        SUPPLIER = "supplier", "Supplier"
-        FUNDING_PARTNER = "funding_partner", "Funding partner"
-        ENTERPRISE = "enterprise", "Enterprise"
-        MANUFACTURER = "manufacturer", "Manufacturer"
-        DEALER = "dealer", "Dealer"
-        PLATFORM = "platform", "Platform operator"
+        STORE = "store", lt("门店", "Store")
+        SUPPLIER = "supplier", lt("供应商", "Supplier")
+        FUNDING_PARTNER = "funding_partner", lt("资金合作方", "Funding partner")
+        ENTERPRISE = "enterprise", lt("企业客户", "Enterprise")
+        MANUFACTURER = "manufacturer", lt("主机厂", "Manufacturer")
+        DEALER = "dealer", lt("经销商", "Dealer")
+        PLATFORM = "platform", lt("平台运营方", "Platform operator")
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PENDING = "pending", "Pending review"
-        SUSPENDED = "suspended", "Suspended"
+        ACTIVE = "active", lt("正常", "Active")
+        PENDING = "pending", lt("待审核", "Pending review")
+        SUSPENDED = "suspended", lt("已暂停", "Suspended")
 
     kind = models.CharField(max_length=20, choices=Kind.choices, db_index=True)
     name = models.CharField(max_length=200)
@@ -129,21 +138,27 @@ class Organisation(Entity):
     def __str__(self) -> str:
         return self.name
 
+    class Meta:
+        verbose_name = lt("机构", "organisation")
+        verbose_name_plural = lt("机构", "organisations")
+
 
 class Membership(Entity):
     class Role(models.TextChoices):
-        STORE_MANAGER = "store_manager", "Store manager"
-        TECHNICIAN = "technician", "Technician"
-        SUPPLIER_STAFF = "supplier_staff", "Supplier staff"
-        LENDER_ANALYST = "lender_analyst", "Partner lender analyst"
-        ENTERPRISE_ADMIN = "enterprise_admin", "Enterprise admin"
-        MANUFACTURER_ANALYST = "manufacturer_analyst", "Manufacturer analyst"
+        STORE_MANAGER = "store_manager", lt("店长", "Store manager")
+        TECHNICIAN = "technician", lt("技师", "Technician")
+        SUPPLIER_STAFF = "supplier_staff", lt("供应商员工", "Supplier staff")
+        LENDER_ANALYST = "lender_analyst", lt("资金方分析师", "Partner lender analyst")
+        ENTERPRISE_ADMIN = "enterprise_admin", lt("企业管理员", "Enterprise admin")
+        MANUFACTURER_ANALYST = "manufacturer_analyst", lt("主机厂分析师", "Manufacturer analyst")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=30, choices=Role.choices)
 
     class Meta:
+        verbose_name = lt("机构成员", "membership")
+        verbose_name_plural = lt("机构成员", "memberships")
         constraints = [models.UniqueConstraint(fields=["user", "organisation", "role"], name="identity_membership_unique")]
 
 
@@ -160,3 +175,7 @@ class ApiToken(Entity):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name})"
+
+    class Meta:
+        verbose_name = lt("API 令牌", "API token")
+        verbose_name_plural = lt("API 令牌", "API tokens")

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
 
+from carloop.core.i18n import lt
+
 
 class LedgerConfig(AppConfig):
     name = "carloop.ledger"
     label = "ledger"
-    verbose_name = "Ledger"
+    verbose_name = lt("账本", "Ledger")
 
     def ready(self) -> None:
         from datetime import timedelta

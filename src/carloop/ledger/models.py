@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.lookups import Exact
 
+from carloop.core.i18n import lt
 from carloop.core.models import Entity
 from carloop.ledger.contracts import LEDGER_CNY, AccountFlags
 
@@ -27,6 +28,8 @@ class Account(Entity):
     credits_pending = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = lt("账户", "account")
+        verbose_name_plural = lt("账户", "accounts")
         ordering = ["key"]
         constraints = [
             models.CheckConstraint(
@@ -85,6 +88,8 @@ class Transfer(models.Model):
     seq = models.BigIntegerField(editable=False, help_text="Strictly increasing in the order transfers were applied")
 
     class Meta:
+        verbose_name = lt("转账", "transfer")
+        verbose_name_plural = lt("转账", "transfers")
         ordering = ["-seq"]
         indexes = [
             models.Index(fields=["debit", "seq"], name="ledger_transfer_debit_seq"),

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
 
+from carloop.core.i18n import lt
+
 
 class PaymentsConfig(AppConfig):
     name = "carloop.payments"
     label = "payments"
-    verbose_name = "Payments"
+    verbose_name = lt("收银台", "Payments")
 
     def ready(self) -> None:
         from datetime import time, timedelta

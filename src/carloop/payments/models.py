@@ -8,16 +8,17 @@ from django.conf import settings
 from django.db import models
 from django_fsm import FSMField, transition
 
+from carloop.core.i18n import lt
 from carloop.core.models import Entity
 
 
 class IntentState(models.TextChoices):
-    CREATED = "created", "待支付"
-    PROCESSING = "processing", "支付中"
-    SUCCEEDED = "succeeded", "已支付"
-    FAILED = "failed", "支付失败"
-    EXPIRED = "expired", "已过期"
-    CANCELLED = "cancelled", "已取消"
+    CREATED = "created", lt("待支付", "Awaiting payment")
+    PROCESSING = "processing", lt("支付中", "Processing")
+    SUCCEEDED = "succeeded", lt("已支付", "Paid")
+    FAILED = "failed", lt("支付失败", "Payment failed")
+    EXPIRED = "expired", lt("已过期", "Expired")
+    CANCELLED = "cancelled", lt("已取消", "Cancelled")
 
 
 OPEN_STATES = (IntentState.CREATED, IntentState.PROCESSING)
@@ -88,11 +89,11 @@ class PaymentIntent(Entity):
 
 
 class TenderState(models.TextChoices):
-    AWAITING = "awaiting", "等待外部支付"  # external tender: the provider has not confirmed the money yet
-    HELD = "held", "已冻结"
-    POSTED = "posted", "已扣款"
-    VOIDED = "voided", "已释放"
-    RECEIVED_LATE = "received_late", "过期后到账"  # the provider took the money after the intent closed
+    AWAITING = "awaiting", lt("等待外部支付", "Awaiting the provider")  # external tender: the provider has not confirmed the money yet
+    HELD = "held", lt("已冻结", "Held")
+    POSTED = "posted", lt("已扣款", "Charged")
+    VOIDED = "voided", lt("已释放", "Released")
+    RECEIVED_LATE = "received_late", lt("过期后到账", "Received after expiry")  # the provider took the money after the intent closed
 
 
 class Tender(Entity):
@@ -126,9 +127,9 @@ class Tender(Entity):
 
 
 class RefundState(models.TextChoices):
-    PENDING = "pending", "退款中"
-    SUCCEEDED = "succeeded", "已退款"
-    FAILED = "failed", "退款失败"
+    PENDING = "pending", lt("退款中", "Refund pending")
+    SUCCEEDED = "succeeded", lt("已退款", "Refunded")
+    FAILED = "failed", lt("退款失败", "Refund failed")
 
 
 class Refund(Entity):
@@ -160,15 +161,15 @@ class RefundPart(Entity):
 
 
 class NotificationOutcome(models.TextChoices):
-    BOOKED = "booked", "已入账"
-    DUPLICATE = "duplicate", "重复通知"
-    BAD_SIGNATURE = "bad_signature", "签名无效"
-    MALFORMED = "malformed", "格式错误"
-    UNKNOWN = "unknown", "未知订单"
-    MISMATCH = "mismatch", "金额不符"
-    LATE_REFUNDED = "late_refunded", "过期到账，自动退款"
-    REFUND_BOOKED = "refund_booked", "退款已确认"
-    NOT_PAID = "not_paid", "未支付状态"
+    BOOKED = "booked", lt("已入账", "Booked")
+    DUPLICATE = "duplicate", lt("重复通知", "Duplicate notification")
+    BAD_SIGNATURE = "bad_signature", lt("签名无效", "Bad signature")
+    MALFORMED = "malformed", lt("格式错误", "Malformed")
+    UNKNOWN = "unknown", lt("未知订单", "Unknown order")
+    MISMATCH = "mismatch", lt("金额不符", "Amount mismatch")
+    LATE_REFUNDED = "late_refunded", lt("过期到账，自动退款", "Arrived late, refunded automatically")
+    REFUND_BOOKED = "refund_booked", lt("退款已确认", "Refund confirmed")
+    NOT_PAID = "not_paid", lt("未支付状态", "Not paid")
 
 
 class ProviderNotification(Entity):
@@ -186,8 +187,8 @@ class ProviderNotification(Entity):
 
 
 class BankLineState(models.TextChoices):
-    MATCHED = "matched", "已匹配"
-    UNMATCHED = "unmatched", "待匹配"
+    MATCHED = "matched", lt("已匹配", "Matched")
+    UNMATCHED = "unmatched", lt("待匹配", "Unmatched")
 
 
 class BankStatementLine(Entity):
@@ -235,9 +236,9 @@ class SimulatorOrder(Entity):
     """The simulated provider's order (what WeChat Pay or Alipay would keep at their end)."""
 
     class Status(models.TextChoices):
-        NOTPAY = "NOTPAY", "未支付"
-        SUCCESS = "SUCCESS", "支付成功"
-        CLOSED = "CLOSED", "已关闭"
+        NOTPAY = "NOTPAY", lt("未支付", "Not paid")
+        SUCCESS = "SUCCESS", lt("支付成功", "Paid")
+        CLOSED = "CLOSED", lt("已关闭", "Closed")
 
     order_no = models.CharField(max_length=40, unique=True)
     amount_fen = models.BigIntegerField()
@@ -251,8 +252,8 @@ class SimulatorOrder(Entity):
 
 class SimulatorRefund(Entity):
     class Status(models.TextChoices):
-        PROCESSING = "PROCESSING", "退款处理中"
-        SUCCESS = "SUCCESS", "退款成功"
+        PROCESSING = "PROCESSING", lt("退款处理中", "Refund processing")
+        SUCCESS = "SUCCESS", lt("退款成功", "Refunded")
 
     refund_no = models.CharField(max_length=40, unique=True)
     order_no = models.CharField(max_length=40)

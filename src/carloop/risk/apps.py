@@ -1,10 +1,12 @@
 from django.apps import AppConfig
 
+from carloop.core.i18n import lt
+
 
 class RiskConfig(AppConfig):
     name = "carloop.risk"
     label = "risk"
-    verbose_name = "Risk control"
+    verbose_name = lt("风控", "Risk control")
 
     def ready(self) -> None:
         from carloop.core import authz, nav

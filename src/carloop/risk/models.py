@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from django.db import models
 
+from carloop.core.i18n import lt
 from carloop.core.models import Entity
 
 
 class BlacklistKind(models.TextChoices):
-    ID_NUMBER = "id_number", "ID number"
-    PHONE = "phone", "Phone"
-    DEVICE = "device", "Device"
-    BANK_CARD = "bank_card", "Bank card"
-    USCC = "uscc", "USCC"
+    ID_NUMBER = "id_number", lt("身份证号", "ID number")
+    PHONE = "phone", lt("手机号", "Phone")
+    DEVICE = "device", lt("设备", "Device")
+    BANK_CARD = "bank_card", lt("银行卡", "Bank card")
+    USCC = "uscc", lt("统一社会信用代码", "USCC")
 
 
 class BlacklistEntry(Entity):
@@ -28,6 +29,8 @@ class BlacklistEntry(Entity):
     created_by = models.CharField(max_length=200)
 
     class Meta:
+        verbose_name = lt("黑名单条目", "blacklist entry")
+        verbose_name_plural = lt("黑名单条目", "blacklist entries")
         indexes = [models.Index(fields=["kind", "value_index"])]
         ordering = ["-created_at"]
 
@@ -61,10 +64,10 @@ class FeatureRow(Entity):
 
 class ModelVersion(Entity):
     class Role(models.TextChoices):
-        CANDIDATE = "candidate", "Candidate"
-        CHALLENGER = "challenger", "Challenger"
-        CHAMPION = "champion", "Champion"
-        RETIRED = "retired", "Retired"
+        CANDIDATE = "candidate", lt("候选", "Candidate")
+        CHALLENGER = "challenger", lt("挑战者", "Challenger")
+        CHAMPION = "champion", lt("冠军", "Champion")
+        RETIRED = "retired", lt("已退役", "Retired")
 
     version = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20)
@@ -79,14 +82,16 @@ class ModelVersion(Entity):
     promoted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = lt("模型版本", "model version")
+        verbose_name_plural = lt("模型版本", "model versions")
         ordering = ["-created_at"]
 
 
 class PolicyRuleSet(Entity):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PUBLISHED = "published", "Published"
-        RETIRED = "retired", "Retired"
+        DRAFT = "draft", lt("草稿", "Draft")
+        PUBLISHED = "published", lt("已发布", "Published")
+        RETIRED = "retired", lt("已退役", "Retired")
 
     version = models.PositiveIntegerField(unique=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
@@ -97,6 +102,8 @@ class PolicyRuleSet(Entity):
     published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = lt("策略规则集", "policy rule set")
+        verbose_name_plural = lt("策略规则集", "policy rule sets")
         ordering = ["-version"]
 
 
@@ -132,6 +139,8 @@ class CreditDecision(Entity):
     bad_outcome = models.BooleanField(null=True, blank=True)  # set from repayment events (DPD >= 30)
 
     class Meta:
+        verbose_name = lt("授信决策", "credit decision")
+        verbose_name_plural = lt("授信决策", "credit decisions")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["application_ref"]),
@@ -146,10 +155,10 @@ class CreditDecision(Entity):
 
 class ReviewCase(Entity):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        APPROVED = "approved", "Approved"
-        DECLINED = "declined", "Declined"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        OPEN = "open", lt("待处理", "Open")
+        APPROVED = "approved", lt("已批准", "Approved")
+        DECLINED = "declined", lt("已拒绝", "Declined")
+        WITHDRAWN = "withdrawn", lt("已撤回", "Withdrawn")
 
     decision = models.OneToOneField(CreditDecision, on_delete=models.PROTECT, related_name="review")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
@@ -160,6 +169,8 @@ class ReviewCase(Entity):
     note = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = lt("人工审核案件", "review case")
+        verbose_name_plural = lt("人工审核案件", "review cases")
         ordering = ["due_at"]
         indexes = [models.Index(fields=["status", "due_at"])]
 

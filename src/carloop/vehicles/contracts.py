@@ -7,13 +7,20 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from carloop.core import labels
 from carloop.vehicles.valuation import Valuation
 from carloop.vehicles.vin import VinReport
 
 __all__ = ["POWERTRAINS", "ColourInfo", "OdometerEntry", "OptionInfo", "OwnedVehicle", "TrimInfo", "Valuation", "VinReport"]
 
 CONDITION_REPORT_CREATED = "vehicles.condition_report.created"
-POWERTRAINS = [("BEV", "纯电动 BEV"), ("PHEV", "插电混动 PHEV"), ("EREV", "增程式 EREV"), ("ICE", "燃油 ICE")]
+POWERTRAINS: dict[str, tuple[str, str]] = {
+    "BEV": ("纯电动", "Battery electric (BEV)"),
+    "PHEV": ("插电混动", "Plug-in hybrid (PHEV)"),
+    "EREV": ("增程式", "Range extender (EREV)"),
+    "ICE": ("燃油", "Petrol (ICE)"),
+}
+labels.register("vehicles.powertrain", POWERTRAINS)
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from carloop.core.i18n import lt
 from carloop.core.models import Entity
 from carloop.vehicles.contracts import POWERTRAINS
 
-Powertrain = models.TextChoices("Powertrain", [(code, (code, label)) for code, label in POWERTRAINS])  # type: ignore[call-overload]
+Powertrain = models.TextChoices("Powertrain", [(code, (code, lt(zh, en))) for code, (zh, en) in POWERTRAINS.items()])  # type: ignore[call-overload]
 
 
 class BrandTier(models.TextChoices):
-    PREMIUM = "premium", "Premium"
-    MAINSTREAM = "mainstream", "Mainstream"
-    VALUE = "value", "Value"
+    PREMIUM = "premium", lt("豪华", "Premium")
+    MAINSTREAM = "mainstream", lt("主流", "Mainstream")
+    VALUE = "value", lt("经济", "Value")
 
 
 class Brand(Entity):
@@ -27,6 +28,8 @@ class Brand(Entity):
                                      related_name="+")
 
     class Meta:
+        verbose_name = lt("品牌", "brand")
+        verbose_name_plural = lt("品牌", "brands")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -41,8 +44,9 @@ class Series(Entity):
     body_type = models.CharField(max_length=20)
 
     class Meta:
+        verbose_name = lt("车系", "series")
+        verbose_name_plural = lt("车系", "series")
         ordering = ["brand__name", "name"]
-        verbose_name_plural = "series"
 
     def __str__(self) -> str:
         return f"{self.brand.name} {self.name}"
@@ -64,6 +68,8 @@ class Trim(Entity):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = lt("车型配置", "trim")
+        verbose_name_plural = lt("车型配置", "trims")
         ordering = ["series__brand__name", "series__name", "-model_year", "msrp_fen"]
         indexes = [models.Index(fields=["is_active", "msrp_fen"])]
         constraints = [
@@ -86,6 +92,8 @@ class PaintColour(Entity):
     price_fen = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = lt("车漆颜色", "paint colour")
+        verbose_name_plural = lt("车漆颜色", "paint colours")
         ordering = ["price_fen", "code"]
         constraints = [models.UniqueConstraint(fields=["series", "code"], name="vehicles_colour_unique")]
 
@@ -98,16 +106,18 @@ class TrimOption(Entity):
     price_fen = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = lt("选装项", "trim option")
+        verbose_name_plural = lt("选装项", "trim options")
         ordering = ["price_fen", "code"]
         constraints = [models.UniqueConstraint(fields=["series", "code"], name="vehicles_option_unique")]
 
 
 class Vehicle(Entity):
     class Status(models.TextChoices):
-        STOCK = "stock", "In dealer stock"
-        ALLOCATED = "allocated", "Allocated to an order"
-        OWNED = "owned", "Owned by a customer"
-        TRADED_IN = "traded_in", "Traded in"
+        STOCK = "stock", lt("经销商库存", "In dealer stock")
+        ALLOCATED = "allocated", lt("已配给订单", "Allocated to an order")
+        OWNED = "owned", lt("车主已购", "Owned by a customer")
+        TRADED_IN = "traded_in", lt("已置换", "Traded in")
 
     vin = models.CharField(max_length=17, unique=True)
     trim = models.ForeignKey(Trim, null=True, blank=True, on_delete=models.PROTECT, related_name="vehicles")
@@ -126,6 +136,8 @@ class Vehicle(Entity):
                                        related_name="+")
 
     class Meta:
+        verbose_name = lt("车辆", "vehicle")
+        verbose_name_plural = lt("车辆", "vehicles")
         indexes = [models.Index(fields=["owner", "status"]), models.Index(fields=["trim", "status", "colour_code"])]
 
     def __str__(self) -> str:
@@ -140,6 +152,8 @@ class OdometerReading(Entity):
     meter_replaced = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = lt("里程读数", "odometer reading")
+        verbose_name_plural = lt("里程读数", "odometer readings")
         ordering = ["vehicle", "read_on", "created_at"]
         indexes = [models.Index(fields=["vehicle", "-read_on"])]
 
@@ -161,4 +175,6 @@ class ConditionReport(Entity):
     notes = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = lt("车况报告", "condition report")
+        verbose_name_plural = lt("车况报告", "condition reports")
         indexes = [models.Index(fields=["vehicle", "-inspected_on"])]

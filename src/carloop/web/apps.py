@@ -1,10 +1,12 @@
 from django.apps import AppConfig
 
+from carloop.core.i18n import lt
+
 
 class WebConfig(AppConfig):
     name = "carloop.web"
     label = "web"
-    verbose_name = "Web shell"
+    verbose_name = lt("网站外壳", "Web shell")
 
     def ready(self) -> None:
         from carloop.core import nav

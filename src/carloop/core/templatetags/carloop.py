@@ -1,10 +1,11 @@
-"""Template helpers available in every template: ``{% t "中文" "English" %}``, ``|cny``, ``|yuan``."""
+"""Template helpers available in every template: ``{% t "中文" "English" %}``, ``|label:"vocabulary"``, ``|cny``,
+``|yuan``."""
 
 from __future__ import annotations
 
 from django import template
 
-from carloop.core import i18n, money, pii
+from carloop.core import i18n, labels, money, pii
 
 register = template.Library()
 
@@ -12,6 +13,12 @@ register = template.Library()
 @register.simple_tag
 def t(zh: str, en: str) -> str:
     return i18n.t(zh, en)
+
+
+@register.filter
+def label(code: object, vocabulary: str) -> str:
+    """``{{ order.state|label:"commerce.order_state" }}``: the code's label in the page's language."""
+    return labels.label(vocabulary, code)
 
 
 @register.filter
