@@ -102,7 +102,7 @@ def catalog_rows_html(trims: list[TrimInfo], lang: str) -> str:
                 else f"{trim.brand_zh} {trim.series_zh} {trim.model_year}款 {trim.name_zh}")
         battery = f"{trim.battery_kwh} kWh / {trim.cltc_range_km} km" if trim.battery_kwh else "—"
         rows.append(format_html(
-            '<tr><td><input type="checkbox" name="trim" value="{}"></td><td>{} {}</td><td>{}</td><td>{}</td>'
+            '<tr><td><label><input type="checkbox" name="trim" value="{}"></label></td><td>{} {}</td><td>{}</td><td>{}</td>'
             '<td>{}</td><td>{}</td><td><a href="{}configure/{}/">{}</a></td></tr>',
             trim.id, name, swap if trim.battery_swap_capable else "", labels.label("vehicles.powertrain", trim.powertrain), battery, trim.seats,
             format_cny(trim.msrp_fen), base, trim.id, configure_label))
