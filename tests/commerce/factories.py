@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -10,6 +11,8 @@ from django.utils import timezone
 
 from carloop.commerce import payables, services
 from carloop.commerce.models import BatteryPlan, Bundle, BundleItem, Campaign, CarOrder, SwapStation, TestDriveSlot
+from carloop.core import authz
+from carloop.core.authz import Subject
 from carloop.identity import selectors as identity
 from carloop.payments.simulator import pay_in_full
 from tests.vehicles.factories import make_trim
@@ -39,12 +42,26 @@ def make_slot(store, series_id, capacity: int = 2, hours_ahead: int = 24) -> Tes
                                         starts_at=timezone.now() + dt.timedelta(hours=hours_ahead))
 
 
+# Operations staff acting in a story (commands check the caller's role, not that the user exists).
+OPERATIONS = Subject(kind="operator", user_id=uuid.UUID("00000000-0000-7000-8000-00000000000a"), roles=frozenset({authz.OPS}))
+
+
+def as_subject(user) -> Subject:
+    """The caller a user is, as identity computes it for a request."""
+    return identity.subject_for_user(user)
+
+
+def analyst_of(manufacturer) -> Subject:
+    return Subject(kind="org", user_id=uuid.uuid4(), memberships={manufacturer.pk: frozenset({authz.MANUFACTURER_ANALYST})})
+
+
 def make_campaign(manufacturer) -> Campaign:
-    return services.create_campaign(manufacturer_org_id=manufacturer.pk, title="New compact BEV", title_zh="新一代小型纯电车",
-                                    closes_at=timezone.now() + dt.timedelta(days=30), actor="test")
+    return services.create_campaign(analyst_of(manufacturer), manufacturer_org_id=manufacturer.pk, title="New compact BEV",
+                                    title_zh="新一代小型纯电车", closes_at=timezone.now() + dt.timedelta(days=30))
 
 
-__all__ = ["make_bundle", "make_campaign", "make_plan", "make_slot", "make_station", "make_trim"]
+__all__ = ["OPERATIONS", "analyst_of", "as_subject", "make_bundle", "make_campaign", "make_plan", "make_slot",
+           "make_station", "make_trim"]
 
 
 def pay_deposit(order: CarOrder) -> CarOrder:

@@ -7,6 +7,8 @@ from django.utils import timezone
 from carloop.commerce import services
 from carloop.commerce.models import BatterySubscription, CarOrder, OrderState
 from tests.commerce.factories import (
+    OPERATIONS,
+    as_subject,
     make_bundle,
     make_campaign,
     make_plan,
@@ -34,12 +36,12 @@ def trim_setup(actors):
 
 def order_in_state(actors, state):
     customer = actors.user("customer")
-    order = services.create_order(customer_user_id=customer.pk, trim_id=make_trim().pk, colour_code="white", actor="t")
+    order = services.create_order(as_subject(customer), trim_id=make_trim().pk, colour_code="white")
     steps = [(OrderState.DEPOSIT_PAID, lambda: pay_deposit(order)),
              (OrderState.BALANCE_PAID, lambda: pay_balance(order)),
-             (OrderState.VEHICLE_ALLOCATED, lambda: services.allocate_vehicle(order_id=order.pk, actor="t")),
+             (OrderState.VEHICLE_ALLOCATED, lambda: services.allocate_vehicle(OPERATIONS, order_id=order.pk)),
              (OrderState.DELIVERY_SCHEDULED, lambda: services.schedule_delivery(
-                 order_id=order.pk, store_id=actors.org("store_manager").pk, delivery_date=dt.date.today(), actor="t"))]
+                 OPERATIONS, order_id=order.pk, store_id=actors.org("store_manager").pk, delivery_date=dt.date.today()))]
     for target, step in steps:
         if order.state == state:
             break
@@ -61,7 +63,7 @@ def subscription_setup(actors):
 def quote_setup(actors):
     customer = actors.user("customer")
     vehicle = owned_vehicle(customer)
-    quote = services.quote_trade_in(customer_user_id=customer.pk, vehicle_id=vehicle.pk, actor="t")
+    quote = services.quote_trade_in(as_subject(customer), vehicle_id=vehicle.pk)
     return {"vehicle_id": str(vehicle.pk), "quote_id": quote.pk}
 
 
@@ -73,7 +75,7 @@ def slot_setup(actors):
 
 def booking_setup(actors):
     values = slot_setup(actors)
-    booking = services.book_test_drive(slot_id=values["slot_id"], customer_user_id=actors.user("customer").pk, actor="t")
+    booking = services.book_test_drive(as_subject(actors.user("customer")), slot_id=values["slot_id"])
     return {"booking_id": booking.pk}
 
 
@@ -95,12 +97,12 @@ CASES = [
     Case("GET", "/api/v1/commerce/swap-stations", expect=PUBLIC),
     Case("GET", "/api/v1/commerce/battery-subscriptions", expect={"anonymous": 401, "*": 200}),
     Case("POST", "/api/v1/commerce/battery-subscriptions/{subscription_id}/plan", setup=subscription_setup,
-         body={"plan_id": "{plan_id}"}, expect={"anonymous": 401, "customer": 200, "*": 404}),
+         body={"plan_id": "{plan_id}"}, expect={"anonymous": 401, "customer": 200, "ops": 403, "admin": 403, "*": 404}),
     Case("GET", "/api/v1/commerce/battery-subscriptions/{subscription_id}/swaps", setup=subscription_setup,
          expect={"anonymous": 401, "customer": 200, "ops": 200, "admin": 200, "*": 404}),
     Case("POST", "/api/v1/commerce/battery-subscriptions/{subscription_id}/swaps", setup=subscription_setup,
          body={"station_id": "{station_id}", "odometer_km": 40_000},
-         expect={"anonymous": 401, "ops": 201, "admin": 201, "*": 403}),
+         expect={"anonymous": 401, "ops": 201, "admin": 201, "customer": 403, "*": 404}),
     Case("POST", "/api/v1/commerce/orders", setup=trim_setup, body={"trim_id": "{trim_id}", "colour_code": "white"},
          expect={"anonymous": 401, "customer": 201, "other_customer": 201, "*": 403}),
     Case("GET", "/api/v1/commerce/orders", expect={"anonymous": 401, "*": 200}),
@@ -137,7 +139,8 @@ CASES = [
     Case("PUT", "/api/v1/commerce/campaigns/{campaign_id}/response", setup=campaign_setup, body=ANSWERS,
          expect={"anonymous": 401, "customer": 200, "other_customer": 200, "manufacturer_analyst": 403,
                  **dict.fromkeys(OPERATORS, 403), "*": 404}),
-    Case("POST", "/api/v1/commerce/campaigns/{campaign_id}/close", setup=campaign_setup, expect=REPORT),
+    Case("POST", "/api/v1/commerce/campaigns/{campaign_id}/close", setup=campaign_setup,
+         expect={**REPORT, "customer": 403, "other_customer": 403}),
     Case("GET", "/api/v1/commerce/campaigns/{campaign_id}/report", setup=campaign_setup, expect=REPORT),
     Case("GET", "/api/v1/commerce/campaigns/{campaign_id}/report.csv", setup=campaign_setup, expect=REPORT),
 ]
@@ -200,13 +203,12 @@ def test_answer_once_editable_until_close(actors):
     from carloop.commerce.models import CampaignResponse
 
     assert CampaignResponse.objects.filter(campaign_id=campaign_id).count() == 1
-    services.close_campaign(campaign_id=campaign_id, actor="t")
+    services.close_campaign(as_subject(actors.user("manufacturer_analyst")), campaign_id=campaign_id)
     from carloop.core.errors import Problem
 
     with pytest.raises(Problem) as info:
-        services.answer_campaign(campaign_id=campaign_id, respondent_user_id=actors.user("customer").pk,
-                                 answers=ANSWERS["answers"], actor="t")
-    assert info.value.status == 409
+        services.answer_campaign(as_subject(actors.user("customer")), campaign_id=campaign_id, answers=ANSWERS["answers"])
+    assert info.value.status == 404  # a closed campaign is no longer readable by customers: the page and API agree
     assert client.put(url, json.dumps(ANSWERS), content_type="application/json").status_code == 404
 
 

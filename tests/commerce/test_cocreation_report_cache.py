@@ -10,7 +10,7 @@ from django.core.cache import cache
 
 from carloop.commerce import selectors, services
 from carloop.commerce.models import Campaign
-from tests.commerce.factories import make_campaign
+from tests.commerce.factories import as_subject, make_campaign
 from tests.commerce.test_api import ANSWERS
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +31,7 @@ def analyses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def _answer(campaign: Campaign, user: Any, **change: Any) -> None:
-    services.answer_campaign(campaign_id=campaign.pk, respondent_user_id=user.pk,
-                             answers={**ANSWERS["answers"], **change}, actor="test")
+    services.answer_campaign(as_subject(user), campaign_id=campaign.pk, answers={**ANSWERS["answers"], **change})
 
 
 def test_the_report_is_analysed_once_per_version(actors: Any, analyses: list[int]) -> None:
@@ -55,6 +54,6 @@ def test_a_changed_campaign_is_analysed_again(actors: Any, analyses: list[int]) 
     campaign = make_campaign(actors.org("manufacturer_analyst"))
     _answer(campaign, actors.user("customer"))
     selectors.demand_report(campaign)
-    closed = services.close_campaign(campaign_id=campaign.pk, actor="test")
+    closed = services.close_campaign(as_subject(actors.user("manufacturer_analyst")), campaign_id=campaign.pk)
     assert selectors.demand_report(closed)["status"] == "closed"
     assert len(analyses) == 2

@@ -11,7 +11,7 @@ from carloop.core.models import AuditEntry, Event
 from carloop.ledger import selectors as ledger_q
 from carloop.vehicles import selectors as vehicles_q
 from carloop.vehicles.models import Vehicle
-from tests.commerce.factories import make_bundle, make_plan, make_trim, pay_balance, pay_deposit
+from tests.commerce.factories import OPERATIONS, as_subject, make_bundle, make_plan, make_trim, pay_balance, pay_deposit
 from tests.vehicles.factories import owned_vehicle
 
 
@@ -37,15 +37,15 @@ def store(actors):
 
 def new_order(buyer, trim=None, **kwargs):
     trim = trim or make_trim(msrp_yuan=89_800)
-    return services.create_order(customer_user_id=buyer.pk, trim_id=trim.pk, colour_code="white", actor="test", **kwargs)
+    return services.create_order(as_subject(buyer), trim_id=trim.pk, colour_code="white", **kwargs)
 
 
 def run_to_delivery(order, store):
     pay_deposit(order)
     pay_balance(order)
-    services.allocate_vehicle(order_id=order.pk, actor="ops")
-    services.schedule_delivery(order_id=order.pk, store_id=store.pk, delivery_date=dt.date.today(), actor="ops")
-    return services.deliver(order_id=order.pk, actor="ops")
+    services.allocate_vehicle(OPERATIONS, order_id=order.pk)
+    services.schedule_delivery(OPERATIONS, order_id=order.pk, store_id=store.pk, delivery_date=dt.date.today())
+    return services.deliver(OPERATIONS, order_id=order.pk)
 
 
 def test_price_breakdown_with_options_bundle_and_battery_subscription(db):
@@ -97,8 +97,8 @@ def test_full_flow_moves_money_through_the_ledger_and_publishes_delivery(buyer, 
 
 
 @pytest.mark.parametrize("action", [
-    lambda order: services.allocate_vehicle(order_id=order.pk, actor="test"),
-    lambda order: services.deliver(order_id=order.pk, actor="test"),
+    lambda order: services.allocate_vehicle(OPERATIONS, order_id=order.pk),
+    lambda order: services.deliver(OPERATIONS, order_id=order.pk),
     lambda order: services.record_balance_paid(order_ref=order.ref, amount_fen=order.balance_due_fen, reference="r",
                                                actor="test"),
 ], ids=["allocate_vehicle", "deliver", "record_balance_paid"])
@@ -124,7 +124,7 @@ def test_paying_the_deposit_twice_is_409(buyer):
 def test_binding_deposit_refunded_within_cooling_off(buyer):
     order = new_order(buyer)
     pay_deposit(order)
-    order = services.cancel(order_id=order.pk, actor="test")
+    order = services.cancel(as_subject(buyer), order_id=order.pk)
     assert order.state == OrderState.REFUNDED
     assert (order.deposit_refund_fen, order.deposit_forfeit_fen) == (order.deposit_fen, 0)
     assert held("deposits_held") == 0 and held("forfeited_deposits") == 0
@@ -134,9 +134,9 @@ def test_binding_deposit_forfeited_after_cooling_off_but_balance_refunded(buyer)
     order = new_order(buyer)
     pay_deposit(order)
     pay_balance(order)
-    services.allocate_vehicle(order_id=order.pk, actor="ops")
+    services.allocate_vehicle(OPERATIONS, order_id=order.pk)
     CarOrder.objects.filter(pk=order.pk).update(cooling_off_until=timezone.now() - dt.timedelta(minutes=1))
-    order = services.cancel(order_id=order.pk, actor="test")
+    order = services.cancel(as_subject(buyer), order_id=order.pk)
     assert order.closed_reason == "buyer_withdrew"
     assert order.deposit_forfeit_fen == order.deposit_fen == held("forfeited_deposits")
     assert order.balance_refund_fen == order.balance_due_fen
@@ -148,7 +148,7 @@ def test_cooling_off_window_is_operator_configured(buyer):
     CommercePolicy.objects.update_or_create(key="default", defaults={"cooling_off_hours": 0})
     order = new_order(buyer)
     pay_deposit(order)
-    order = services.cancel(order_id=order.pk, actor="test")
+    order = services.cancel(as_subject(buyer), order_id=order.pk)
     assert order.deposit_forfeit_fen == order.deposit_fen
 
 
@@ -156,7 +156,7 @@ def test_seller_default_returns_binding_deposit_double(buyer):
     order = new_order(buyer)
     pay_deposit(order)
     pay_balance(order)
-    order = services.seller_cannot_deliver(order_id=order.pk, reason="no stock", actor="ops")
+    order = services.seller_cannot_deliver(OPERATIONS, order_id=order.pk, reason="no stock")
     assert order.deposit_refund_fen + order.penalty_fen == 2 * order.deposit_fen
     assert spent("deposit_penalties") == order.deposit_fen
     assert held("deposits_held") == 0 and held("balances_held") == 0
@@ -167,14 +167,14 @@ def test_intention_payment_always_refundable_before_contract(buyer):
     order = new_order(buyer, deposit_kind="intention")
     pay_deposit(order)
     assert order.contract_signed_at is None
-    order = services.cancel(order_id=order.pk, actor="test")
+    order = services.cancel(as_subject(buyer), order_id=order.pk)
     assert (order.deposit_refund_fen, order.deposit_forfeit_fen) == (order.deposit_fen, 0)
 
 
 def test_intention_payment_seller_default_returned_once(buyer):
     order = new_order(buyer, deposit_kind="intention")
     pay_deposit(order)
-    order = services.seller_cannot_deliver(order_id=order.pk, reason="model discontinued", actor="ops")
+    order = services.seller_cannot_deliver(OPERATIONS, order_id=order.pk, reason="model discontinued")
     assert (order.deposit_refund_fen, order.penalty_fen) == (order.deposit_fen, 0)
 
 
@@ -183,12 +183,12 @@ def test_intention_payment_becomes_binding_at_contract(buyer):
     order = new_order(buyer, deposit_kind="intention")
     pay_deposit(order)
     pay_balance(order)
-    order = services.cancel(order_id=order.pk, actor="test")
+    order = services.cancel(as_subject(buyer), order_id=order.pk)
     assert order.deposit_forfeit_fen == order.deposit_fen
 
 
 def test_cancel_before_payment_moves_nothing(buyer):
-    order = services.cancel(order_id=new_order(buyer).pk, actor="test")
+    order = services.cancel(as_subject(buyer), order_id=new_order(buyer).pk)
     assert order.state == OrderState.CANCELLED
     with pytest.raises(Problem):
         pay_deposit(order)
@@ -217,7 +217,7 @@ def test_loan_points_to_finance_and_a_disbursement_event_pays_the_balance(buyer,
 
 def test_trade_in_quote_credit_and_handover(buyer, store):
     old = owned_vehicle(buyer, registration_date=dt.date(2021, 1, 10), km=60_000)
-    quote = services.quote_trade_in(customer_user_id=buyer.pk, vehicle_id=old.pk, actor="test")
+    quote = services.quote_trade_in(as_subject(buyer), vehicle_id=old.pk)
     assert quote.value_fen > 0 and quote.valid_until > dt.date.today()
     order = new_order(buyer, trade_in_quote_id=quote.pk)
     assert order.trade_in_credit_fen == quote.value_fen
@@ -235,7 +235,7 @@ def test_trade_in_quote_credit_and_handover(buyer, store):
 
 def test_expired_trade_in_quote_is_refused(buyer):
     old = owned_vehicle(buyer)
-    quote = services.quote_trade_in(customer_user_id=buyer.pk, vehicle_id=old.pk, actor="test")
+    quote = services.quote_trade_in(as_subject(buyer), vehicle_id=old.pk)
     TradeInQuote.objects.filter(pk=quote.pk).update(valid_until=dt.date.today() - dt.timedelta(days=1))
     with pytest.raises(Problem) as info:
         new_order(buyer, trade_in_quote_id=quote.pk)
@@ -248,8 +248,7 @@ def test_battery_subscription_starts_at_delivery_and_plan_change_next_cycle(buye
     order = new_order(buyer, trim, battery_mode="subscription", battery_plan_id=plan.pk)
     run_to_delivery(order, store)
     sub = BatterySubscription.objects.get(order=order)
-    sub, effective = services.change_battery_plan(subscription_id=sub.pk, customer_user_id=buyer.pk, plan_id=bigger.pk,
-                                                  actor="test")
+    sub, effective = services.change_battery_plan(as_subject(buyer), subscription_id=sub.pk, plan_id=bigger.pk)
     assert sub.plan_id == plan.pk and sub.next_plan_id == bigger.pk and effective > dt.date.today()
     assert services.roll_battery_cycles(dt.date.today()) == 0
     assert services.roll_battery_cycles(effective) == 1

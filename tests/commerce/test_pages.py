@@ -2,7 +2,7 @@ from django.test import Client
 
 from carloop.commerce import services
 from carloop.commerce.models import CampaignResponse, CarOrder, OrderState
-from tests.commerce.factories import make_bundle, make_campaign, make_plan, make_slot, make_trim, pay_deposit
+from tests.commerce.factories import as_subject, make_bundle, make_campaign, make_plan, make_slot, make_trim, pay_deposit
 from tests.commerce.test_api import ANSWERS
 from tests.vehicles.factories import owned_vehicle
 
@@ -89,5 +89,5 @@ def test_report_page_with_enough_answers_renders_charts_data(actors):
     page = logged_in(actors, "manufacturer_analyst").get(f"/commerce/campaigns/{campaign.pk}/report/")
     body = page.content.decode()
     assert page.status_code == 200 and "report-data" in body and "OPP" in body
-    services.close_campaign(campaign_id=campaign.pk, actor="t")
+    services.close_campaign(as_subject(actors.user("manufacturer_analyst")), campaign_id=campaign.pk)
     assert logged_in(actors, "customer").get(f"/commerce/campaigns/{campaign.pk}/").status_code == 404

@@ -5,8 +5,9 @@ from django.db import connection
 
 from carloop.commerce import services
 from carloop.commerce.models import TestDriveBooking, TestDriveSlot
+from carloop.core.authz import Subject
 from carloop.core.errors import Problem
-from tests.commerce.factories import make_slot, make_trim
+from tests.commerce.factories import as_subject, make_slot, make_trim
 
 
 def book_concurrently(slot_id, customers):
@@ -16,7 +17,7 @@ def book_concurrently(slot_id, customers):
     def attempt(customer_id):
         try:
             barrier.wait()
-            services.book_test_drive(slot_id=slot_id, customer_user_id=customer_id, actor="t")
+            services.book_test_drive(Subject(kind="customer", user_id=customer_id), slot_id=slot_id)
             outcomes.append("booked")
         except Problem as problem:
             outcomes.append(problem.slug)
@@ -33,16 +34,17 @@ def book_concurrently(slot_id, customers):
 
 def test_sequential_bookings_stop_at_capacity(actors):
     slot = make_slot(actors.org("store_manager"), make_trim().series_id, capacity=1)
-    services.book_test_drive(slot_id=slot.pk, customer_user_id=actors.user("customer").pk, actor="t")
+    customer, other = as_subject(actors.user("customer")), as_subject(actors.user("other_customer"))
+    services.book_test_drive(customer, slot_id=slot.pk)
     with pytest.raises(Problem) as info:
-        services.book_test_drive(slot_id=slot.pk, customer_user_id=actors.user("other_customer").pk, actor="t")
+        services.book_test_drive(other, slot_id=slot.pk)
     assert info.value.slug == "slot-full"
     with pytest.raises(Problem) as info:
-        services.book_test_drive(slot_id=slot.pk, customer_user_id=actors.user("customer").pk, actor="t")
+        services.book_test_drive(customer, slot_id=slot.pk)
     assert info.value.slug == "already-booked"
     booking = TestDriveBooking.objects.get(slot=slot)
-    services.cancel_test_drive(booking_id=booking.pk, customer_user_id=actors.user("customer").pk, actor="t")
-    services.book_test_drive(slot_id=slot.pk, customer_user_id=actors.user("other_customer").pk, actor="t")
+    services.cancel_test_drive(customer, booking_id=booking.pk)
+    services.book_test_drive(other, slot_id=slot.pk)
     slot.refresh_from_db()
     assert slot.booked == 1
 

@@ -60,8 +60,7 @@ class World:
         from carloop.commerce import services as commerce
         from tests.commerce.factories import make_trim, pay_deposit
 
-        order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
-                                      colour_code="white", actor=subject.ref)
+        order = commerce.create_order(subject, trim_id=make_trim(msrp_yuan=150_000).pk, colour_code="white")
         pay_deposit(order)
         order.refresh_from_db()
         app = services.apply(subject, services.ApplicationInput(

@@ -32,8 +32,7 @@ def test_purchase_instalment_for_an_order_pays_its_balance(world: Any, django_ca
 
 def test_order_page_links_to_a_filled_in_application(world: Any, actors: Any) -> None:
     subject = world.customer()
-    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
-                                  colour_code="white", actor=subject.ref)
+    order = commerce.create_order(subject, trim_id=make_trim(msrp_yuan=150_000).pk, colour_code="white")
     pay_deposit(order)
     client = login(actors, "customer")
     page = client.get(f"/commerce/orders/{order.pk}/").content.decode()
@@ -46,8 +45,7 @@ def test_order_page_links_to_a_filled_in_application(world: Any, actors: Any) ->
 
 def test_a_loan_for_a_platform_order_must_match_the_order(world: Any, actors: Any) -> None:
     subject = world.customer()
-    order = commerce.create_order(customer_user_id=subject.user_id, trim_id=make_trim(msrp_yuan=150_000).pk,
-                                  colour_code="white", actor=subject.ref)
+    order = commerce.create_order(subject, trim_id=make_trim(msrp_yuan=150_000).pk, colour_code="white")
 
     def attempt(who: Any = subject, **changes: Any) -> str:
         fields = {"product": "car-purchase", "amount_fen": 10_000_000, "term": 36, "consent": True,

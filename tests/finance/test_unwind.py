@@ -16,7 +16,7 @@ from carloop.finance import ledger_accounts as accounts
 from carloop.finance import selectors, services
 from carloop.finance.models import Application, Installment, Loan, LoanFunding
 from carloop.ledger import selectors as ledger_q
-from tests.commerce.factories import pay_balance
+from tests.commerce.factories import OPERATIONS, pay_balance
 from tests.finance.conftest import DISBURSED_ON
 from tests.finance.test_pages import login
 
@@ -50,7 +50,7 @@ def test_a_refunded_order_unwinds_its_loan_and_refunds_what_was_repaid(loop: Any
     services.repay(subject, loan.pk, amount_fen=first.owed_fen, key="first", on=first.due_date)
     repaid = first.owed_fen
     with django_capture_on_commit_callbacks(execute=True):
-        commerce.seller_cannot_deliver(order_id=order.pk, reason="停产", actor="user:ops")
+        commerce.seller_cannot_deliver(OPERATIONS, order_id=order.pk, reason="停产")
     loan.refresh_from_db()
     assert loan.state == Loan.State.UNWOUND and loan.outstanding_principal_fen == 0
     assert loan.unwind["customer_refund_fen"] == repaid
@@ -77,7 +77,7 @@ def test_unwinding_reconciles_in_the_partners_daily_statement(loop: Any, django_
     first = loan.installments.get(period=1)
     services.repay(subject, loan.pk, amount_fen=first.owed_fen, key="first", on=first.due_date)
     with django_capture_on_commit_callbacks(execute=True):
-        commerce.cancel(order_id=order.pk, actor=subject.ref)
+        commerce.cancel(subject, order_id=order.pk)
     statement = selectors.daily_statement(world.partner.pk, business_date())
     assert statement.reconciled, (statement.ledger, statement.loans)
     assert statement.ledger["unwound"] == statement.ledger["disbursed"] > 0
@@ -87,7 +87,7 @@ def test_unwinding_reconciles_in_the_partners_daily_statement(loop: Any, django_
 def test_unwinding_is_replay_safe(loop: Any) -> None:
     order = loop[1]
     assert services.order_refunded(order.ref, "seller_default", "user:ops") == (0, 0)  # the order is not refunded
-    commerce.seller_cannot_deliver(order_id=order.pk, reason="停产", actor="user:ops")
+    commerce.seller_cannot_deliver(OPERATIONS, order_id=order.pk, reason="停产")
     assert services.order_refunded(order.ref, "seller_default", "user:ops") == (0, 1)
     assert services.order_refunded(order.ref, "seller_default", "user:ops") == (0, 0)
 
@@ -97,7 +97,7 @@ def test_a_refunded_order_cancels_its_open_applications(world: Any, django_captu
     order, app = world.order_with_offer(subject)
     assert app.state == Application.State.APPROVED
     with django_capture_on_commit_callbacks(execute=True):
-        commerce.cancel(order_id=order.pk, actor=subject.ref)
+        commerce.cancel(subject, order_id=order.pk)
     app.refresh_from_db()
     assert app.state == Application.State.CANCELLED
     assert Event.objects.filter(type="finance.application.cancelled", subject=f"finance:application:{app.pk}").exists()

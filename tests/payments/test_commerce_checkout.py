@@ -82,7 +82,7 @@ def test_a_payment_for_an_order_withdrawn_meanwhile_is_refunded(actors: Any, dja
     payer = identity.subject_for_user(actors.user("customer"))
     intent = services.create_intent(kind="commerce.deposit", ref=order.ref, subject=payer, actor=payer.ref)
     intent = services.confirm(intent_id=intent.pk, subject=payer, tenders=[], method="simulator", actor=payer.ref)
-    commerce.cancel(order_id=order.pk, actor=payer.ref)  # the buyer withdrew while the payment was under way
+    commerce.cancel(payer, order_id=order.pk)  # the buyer withdrew while the payment was under way
     order_no = intent.tenders.get().provider_order_no
     assert order_no
     with django_capture_on_commit_callbacks(execute=True):

@@ -12,23 +12,12 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from carloop.commerce import selectors, services
-from carloop.commerce.models import (
-    BatteryPlan,
-    BatterySubscription,
-    Bundle,
-    Campaign,
-    CarOrder,
-    SwapStation,
-    TestDriveBooking,
-    TradeInQuote,
-)
-from carloop.core import authz
-from carloop.core.errors import Forbidden, NotFound
+from carloop.commerce.models import BatterySubscription, Campaign, CarOrder, TestDriveBooking, TradeInQuote
+from carloop.core.errors import NotFound
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.idempotency import idempotent
 from carloop.core.money import yuan_str
 from carloop.identity.selectors import subject_of
-from carloop.vehicles import selectors as vehicles_q
 
 router = Router(tags=["commerce"])
 
@@ -252,37 +241,6 @@ def order_out(order: CarOrder) -> dict[str, Any]:
     }
 
 
-def _customer(request: HttpRequest) -> authz.Subject:
-    subject = subject_of(request)
-    subject.require_customer()
-    return subject
-
-
-def _readable_order(request: HttpRequest, order_id: uuid.UUID) -> tuple[authz.Subject, CarOrder]:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    order = selectors.get_order(subject, order_id)
-    if order is None:
-        raise NotFound()
-    return subject, order
-
-
-def _own_order(request: HttpRequest, order_id: uuid.UUID) -> tuple[authz.Subject, CarOrder]:
-    subject, order = _readable_order(request, order_id)
-    if order.customer_id != subject.user_id:
-        raise Forbidden()
-    return subject, order
-
-
-def _ops_order(request: HttpRequest, order_id: uuid.UUID, *, store_may: bool = False) -> tuple[authz.Subject, CarOrder]:
-    subject, order = _readable_order(request, order_id)
-    if subject.has_role(authz.OPS):
-        return subject, order
-    if store_may and subject.in_org(order.delivery_store_id, authz.STORE_MANAGER):
-        return subject, order
-    raise Forbidden()
-
-
 def _price_out(p: services.PriceBreakdown) -> dict[str, Any]:
     return {"lines": _lines(p.lines_json()), "total": yuan_str(p.total_fen),
             "monthly_battery_fee": yuan_str(p.monthly_battery_fen), "bundle_saving": yuan_str(p.bundle_saving_fen)}
@@ -298,27 +256,25 @@ def configurator_price(request: HttpRequest, body: ConfigIn) -> Any:
 
 @router.get("/bundles", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[BundleOut], summary="Bundles offered for a trim (public)")
 def bundles(request: HttpRequest, trim_id: uuid.UUID) -> Any:
-    rows = services.with_item_totals(Bundle.objects.filter(trim_id=trim_id, is_active=True)).prefetch_related("items").order_by("price_fen")
     return [{"id": b.pk, "trim_id": b.trim_id, "code": b.code, "kind": b.kind, "name": b.name, "name_zh": b.name_zh,
-             "price": yuan_str(b.price_fen), "saving": yuan_str(services.bundle_saving(b)),
+             "price": yuan_str(b.price_fen), "saving": yuan_str(selectors.bundle_saving(b)),
              "items": [{"kind": i.kind, "name": i.name, "name_zh": i.name_zh,
                         "standalone_price": yuan_str(i.standalone_price_fen), "quantity": i.quantity,
-                        "valid_months": i.valid_months} for i in b.items.all()]} for b in rows]
+                        "valid_months": i.valid_months} for i in b.items.all()]}
+            for b in selectors.bundles_for_trim(trim_id)]
 
 
 @router.get("/battery-plans", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[PlanOut], summary="Battery subscription plans (public)")
 def battery_plans(request: HttpRequest) -> Any:
     return [{"id": p.pk, "code": p.code, "name": p.name, "name_zh": p.name_zh, "min_kwh": str(p.min_kwh),
              "max_kwh": str(p.max_kwh), "monthly_km_limit": p.monthly_km_limit, "monthly_fee": yuan_str(p.monthly_fen)}
-            for p in BatteryPlan.objects.all()]
+            for p in selectors.battery_plans()]
 
 
 @router.get("/swap-stations", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[StationOut], summary="Battery swap stations (public)")
 def swap_stations(request: HttpRequest, city: str = "") -> Any:
-    qs = SwapStation.objects.order_by("city", "code")
-    if city:
-        qs = qs.filter(city=city)
-    return [{"id": s.pk, "code": s.code, "name": s.name, "city": s.city, "capacity": s.capacity} for s in qs]
+    return [{"id": s.pk, "code": s.code, "name": s.name, "city": s.city, "capacity": s.capacity}
+            for s in selectors.swap_stations(city)]
 
 
 def _sub_out(sub: BatterySubscription) -> dict[str, Any]:
@@ -329,41 +285,31 @@ def _sub_out(sub: BatterySubscription) -> dict[str, Any]:
 @router.get("/battery-subscriptions", response=list[SubscriptionOut], summary="The caller's battery subscriptions")
 def battery_subscriptions(request: HttpRequest) -> Any:
     subject = subject_of(request)
-    subject.require_authenticated()
-    return [_sub_out(s) for s in BatterySubscription.objects.filter(customer_id=subject.user_id)]
+    return [_sub_out(s) for s in selectors.subscriptions_readable_by(subject).filter(customer_id=subject.user_id)]
 
 
 @router.post("/battery-subscriptions/{subscription_id}/plan", response=PlanChangeOut,
              summary="Change plan from the next cycle")
 def battery_plan_change(request: HttpRequest, subscription_id: uuid.UUID, body: PlanChangeIn) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    sub, effective = services.change_battery_plan(subscription_id=subscription_id, customer_user_id=vehicles_q.user_id_of(subject),
-                                                  plan_id=body.plan_id, actor=subject.ref)
+    sub, effective = services.change_battery_plan(subject_of(request), subscription_id=subscription_id,
+                                                  plan_id=body.plan_id)
     return {**_sub_out(sub), "effective_from": effective}
 
 
 @router.get("/battery-subscriptions/{subscription_id}/swaps", response=list[SwapOut], summary="Swap history")
 def swap_history(request: HttpRequest, subscription_id: uuid.UUID) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    qs = BatterySubscription.objects.filter(pk=subscription_id)
-    if not subject.has_role(authz.OPS):
-        qs = qs.filter(customer_id=subject.user_id)
-    sub = qs.first()
+    sub = selectors.subscriptions_readable_by(subject_of(request)).filter(pk=subscription_id).first()
     if sub is None:
         raise NotFound()
     return [{"id": s.pk, "station_id": s.station_id, "swapped_at": s.swapped_at, "odometer_km": s.odometer_km}
-            for s in sub.swaps.order_by("-swapped_at")]
+            for s in selectors.swaps(sub)]
 
 
 @router.post("/battery-subscriptions/{subscription_id}/swaps", response={201: SwapOut},
              summary="Record a battery swap (station operators: ops)")
 def swap_record(request: HttpRequest, subscription_id: uuid.UUID, body: SwapIn) -> Any:
-    subject = subject_of(request)
-    subject.require_role(authz.OPS)
-    swap = services.record_swap(subscription_id=subscription_id, station_id=body.station_id,
-                                odometer_km=body.odometer_km, actor=subject.ref)
+    swap = services.record_swap(subject_of(request), subscription_id=subscription_id, station_id=body.station_id,
+                                odometer_km=body.odometer_km)
     return Status(201, {"id": swap.pk, "station_id": swap.station_id, "swapped_at": swap.swapped_at,
                         "odometer_km": swap.odometer_km})
 
@@ -374,57 +320,52 @@ def swap_record(request: HttpRequest, subscription_id: uuid.UUID, body: SwapIn) 
 @router.post("/orders", response={201: OrderOut}, summary="Place a car order from a configuration")
 @idempotent
 def order_create(request: HttpRequest, body: OrderIn) -> Any:
-    subject = _customer(request)
-    order = services.create_order(customer_user_id=vehicles_q.user_id_of(subject), actor=subject.ref, **body.dict())
+    order = services.create_order(subject_of(request), **body.dict())
     return Status(201, order_out(order))
 
 
 @router.get("/orders", response=list[OrderOut], summary="Orders the caller may see")
 def orders(request: HttpRequest) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    return [order_out(o) for o in selectors.readable_orders(subject).order_by("-created_at")[:200]]
+    return [order_out(o) for o in selectors.orders_readable_by(subject_of(request)).order_by("-created_at")[:200]]
 
 
 @router.get("/orders/{order_id}", response=OrderOut, summary="One order")
 def order_detail(request: HttpRequest, order_id: uuid.UUID) -> Any:
-    return order_out(_readable_order(request, order_id)[1])
+    order = selectors.get_order(subject_of(request), order_id)
+    if order is None:
+        raise NotFound()
+    return order_out(order)
 
 
 @router.post("/orders/{order_id}/cancel", response=OrderOut, summary="Buyer cancels or withdraws (deposit rules apply)")
 @idempotent
 def order_cancel(request: HttpRequest, order_id: uuid.UUID) -> Any:
-    subject, order = _own_order(request, order_id)
-    return order_out(services.cancel(order_id=order.pk, actor=subject.ref))
+    return order_out(services.cancel(subject_of(request), order_id=order_id))
 
 
 @router.post("/orders/{order_id}/allocate", response=OrderOut, summary="Allocate a stock vehicle (ops)")
 def order_allocate(request: HttpRequest, order_id: uuid.UUID) -> Any:
-    subject, order = _ops_order(request, order_id)
-    return order_out(services.allocate_vehicle(order_id=order.pk, actor=subject.ref))
+    return order_out(services.allocate_vehicle(subject_of(request), order_id=order_id))
 
 
 @router.post("/orders/{order_id}/schedule-delivery", response=OrderOut, summary="Schedule delivery at a store (ops)")
 def order_schedule(request: HttpRequest, order_id: uuid.UUID, body: ScheduleIn) -> Any:
-    subject, order = _ops_order(request, order_id)
-    return order_out(services.schedule_delivery(order_id=order.pk, store_id=body.store_id,
+    return order_out(services.schedule_delivery(subject_of(request), order_id=order_id, store_id=body.store_id,
                                                 delivery_date=body.delivery_date,
-                                                servicing_store_id=body.servicing_store_id, actor=subject.ref))
+                                                servicing_store_id=body.servicing_store_id))
 
 
 @router.post("/orders/{order_id}/deliver", response=OrderOut, summary="Confirm delivery (ops or the delivery store)")
 @idempotent
 def order_deliver(request: HttpRequest, order_id: uuid.UUID) -> Any:
-    subject, order = _ops_order(request, order_id, store_may=True)
-    return order_out(services.deliver(order_id=order.pk, actor=subject.ref))
+    return order_out(services.deliver(subject_of(request), order_id=order_id))
 
 
 @router.post("/orders/{order_id}/seller-default", response=OrderOut,
              summary="Seller cannot deliver: return the deposit double (ops)")
 @idempotent
 def order_seller_default(request: HttpRequest, order_id: uuid.UUID, body: SellerDefaultIn) -> Any:
-    subject, order = _ops_order(request, order_id)
-    return order_out(services.seller_cannot_deliver(order_id=order.pk, reason=body.reason, actor=subject.ref))
+    return order_out(services.seller_cannot_deliver(subject_of(request), order_id=order_id, reason=body.reason))
 
 
 # ---------------------------------------------------------------------------------------------- trade-in
@@ -437,16 +378,13 @@ def _quote_out(q: TradeInQuote) -> dict[str, Any]:
 
 @router.post("/trade-in/quotes", response={201: QuoteOut}, summary="Quote a trade-in for a car in the caller's garage")
 def trade_in_quote(request: HttpRequest, body: QuoteIn) -> Any:
-    subject = _customer(request)
-    quote = services.quote_trade_in(customer_user_id=vehicles_q.user_id_of(subject), vehicle_id=body.vehicle_id, actor=subject.ref)
+    quote = services.quote_trade_in(subject_of(request), vehicle_id=body.vehicle_id)
     return Status(201, _quote_out(quote))
 
 
 @router.get("/trade-in/quotes/{quote_id}", response=QuoteOut, summary="One trade-in quote")
 def trade_in_quote_detail(request: HttpRequest, quote_id: uuid.UUID) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    quote = selectors.readable_quotes(subject).filter(pk=quote_id).first()
+    quote = selectors.quotes_readable_by(subject_of(request)).filter(pk=quote_id).first()
     if quote is None:
         raise NotFound()
     return _quote_out(quote)
@@ -462,21 +400,20 @@ def test_drive_slots(request: HttpRequest, series_id: uuid.UUID | None = None, s
              "available": s.capacity - s.booked} for s in selectors.open_slots(series_id, store_id)[:200]]
 
 
+def _booking_out(booking: TestDriveBooking) -> dict[str, Any]:
+    return {"id": booking.pk, "slot_id": booking.slot_id, "status": booking.status}
+
+
 @router.post("/test-drives/slots/{slot_id}/bookings", response={201: BookingOut}, summary="Book a test drive")
 @idempotent
 def test_drive_book(request: HttpRequest, slot_id: uuid.UUID) -> Any:
-    subject = _customer(request)
-    booking = services.book_test_drive(slot_id=slot_id, customer_user_id=vehicles_q.user_id_of(subject), actor=subject.ref)
-    return Status(201, {"id": booking.pk, "slot_id": booking.slot_id, "status": booking.status})
+    booking = services.book_test_drive(subject_of(request), slot_id=slot_id)
+    return Status(201, _booking_out(booking))
 
 
 @router.post("/test-drives/bookings/{booking_id}/cancel", response=BookingOut, summary="Cancel a test-drive booking")
 def test_drive_cancel(request: HttpRequest, booking_id: uuid.UUID) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    services.cancel_test_drive(booking_id=booking_id, customer_user_id=vehicles_q.user_id_of(subject), actor=subject.ref)
-    booking = TestDriveBooking.objects.get(pk=booking_id)
-    return {"id": booking.pk, "slot_id": booking.slot_id, "status": booking.status}
+    return _booking_out(services.cancel_test_drive(subject_of(request), booking_id=booking_id))
 
 
 # ------------------------------------------------------------------------------------------- co-creation
@@ -489,26 +426,20 @@ def _campaign_out(c: Campaign) -> dict[str, Any]:
 
 @router.post("/campaigns", response={201: CampaignOut}, summary="Create a co-creation campaign (manufacturer analysts)")
 def campaign_create(request: HttpRequest, body: CampaignIn) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    own = sorted(subject.org_ids(authz.MANUFACTURER_ANALYST))
-    org_id = body.manufacturer_org_id or (own[0] if own else None)
-    if org_id is None or not subject.in_org(org_id, authz.MANUFACTURER_ANALYST):
-        raise Forbidden()
-    campaign = services.create_campaign(manufacturer_org_id=org_id, title=body.title, title_zh=body.title_zh,
-                                        description_zh=body.description_zh, closes_at=body.closes_at, actor=subject.ref)
+    campaign = services.create_campaign(subject_of(request), manufacturer_org_id=body.manufacturer_org_id,
+                                        title=body.title, title_zh=body.title_zh, description_zh=body.description_zh,
+                                        closes_at=body.closes_at)
     return Status(201, _campaign_out(campaign))
 
 
 @router.get("/campaigns", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=list[CampaignOut], summary="Campaigns the caller may see")
 def campaigns(request: HttpRequest) -> Any:
-    subject = subject_of(request)
-    return [_campaign_out(c) for c in selectors.readable_campaigns(subject).order_by("-created_at")[:100]]
+    return [_campaign_out(c) for c in selectors.campaigns_readable_by(subject_of(request)).order_by("-created_at")[:100]]
 
 
 @router.get("/campaigns/{campaign_id}", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response=CampaignOut, summary="One campaign")
 def campaign_detail(request: HttpRequest, campaign_id: uuid.UUID) -> Any:
-    campaign = selectors.readable_campaigns(subject_of(request)).filter(pk=campaign_id).first()
+    campaign = selectors.campaigns_readable_by(subject_of(request)).filter(pk=campaign_id).first()
     if campaign is None:
         raise NotFound()
     return _campaign_out(campaign)
@@ -516,30 +447,18 @@ def campaign_detail(request: HttpRequest, campaign_id: uuid.UUID) -> Any:
 
 @router.put("/campaigns/{campaign_id}/response", response=AnswerOut, summary="Answer (or edit the answer) until close")
 def campaign_answer(request: HttpRequest, campaign_id: uuid.UUID, body: AnswersIn) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    if not selectors.readable_campaigns(subject).filter(pk=campaign_id).exists():
-        raise NotFound()
-    subject.require_customer("仅限车主用户参与共创", "Only car owners can answer")
-    response, _ = services.answer_campaign(campaign_id=campaign_id, respondent_user_id=vehicles_q.user_id_of(subject),
-                                           answers=body.answers, actor=subject.ref)
+    response, _ = services.answer_campaign(subject_of(request), campaign_id=campaign_id, answers=body.answers)
     return {"campaign_id": campaign_id, "answers": response.answers}
 
 
 @router.post("/campaigns/{campaign_id}/close", response=CampaignOut, summary="Close a campaign (its manufacturer)")
 def campaign_close(request: HttpRequest, campaign_id: uuid.UUID) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    if selectors.reportable_campaign(subject, campaign_id) is None:
-        raise NotFound()
-    return _campaign_out(services.close_campaign(campaign_id=campaign_id, actor=subject.ref))
+    return _campaign_out(services.close_campaign(subject_of(request), campaign_id=campaign_id))
 
 
 @router.get("/campaigns/{campaign_id}/report", summary="Demand report: aggregates only (JSON)")
 def campaign_report(request: HttpRequest, campaign_id: uuid.UUID) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    campaign = selectors.reportable_campaign(subject, campaign_id)
+    campaign = selectors.reportable_campaign(subject_of(request), campaign_id)
     if campaign is None:
         raise NotFound()
     return selectors.demand_report(campaign)
@@ -547,9 +466,7 @@ def campaign_report(request: HttpRequest, campaign_id: uuid.UUID) -> Any:
 
 @router.get("/campaigns/{campaign_id}/report.csv", summary="Demand report as CSV")
 def campaign_report_csv(request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    campaign = selectors.reportable_campaign(subject, campaign_id)
+    campaign = selectors.reportable_campaign(subject_of(request), campaign_id)
     if campaign is None:
         raise NotFound()
     return csv_response(campaign)

@@ -23,6 +23,8 @@ from carloop.commerce.models import (
     SwapStation,
     TestDriveSlot,
 )
+from carloop.core import authz
+from carloop.core.authz import Subject
 from carloop.core.errors import Problem
 from carloop.core.seeding import SeedContext
 from carloop.identity import selectors as identity_q
@@ -117,6 +119,15 @@ def _slots(ctx: SeedContext) -> None:
                                                     defaults={"capacity": 3})
 
 
+def _subject(user_id: Any) -> Subject:
+    return identity_q.subject_for_user(get_user_model().objects.get(pk=user_id))
+
+
+def _login(username: str) -> Subject:
+    """The demo login acting in the story (identity's seed made it)."""
+    return identity_q.subject_for_user(get_user_model().objects.filter(username=username).first())
+
+
 def _customers() -> list[Any]:
     users = get_user_model().objects.filter(is_staff=False).order_by("username").values_list("pk", flat=True)
     return [u for u in users if (f := identity_q.customer_facts(u)) is not None and f.kyc_verified]
@@ -128,6 +139,7 @@ def _orders(ctx: SeedContext) -> None:
     trims = vehicles_q.catalog()
     stores = identity_q.organisations_of_kind("store")
     customers = _customers()[: max(12, ctx.count("customers") // 10)]
+    ops = _login("ops")
     stages = ["created", "deposit", "balance", "allocated", "scheduled", "delivered", "delivered", "refunded"]
     for n, customer_id in enumerate(ctx.progress(customers, "car orders")):
         trim = trims[(n * 7) % len(trims)]
@@ -136,12 +148,12 @@ def _orders(ctx: SeedContext) -> None:
         if trim.battery_swap_capable and n % 3 == 0:
             plan = BatteryPlan.objects.filter(min_kwh__lte=trim.battery_kwh, max_kwh__gte=trim.battery_kwh).first()
         try:
-            _advance(services.create_order(
-                customer_user_id=customer_id, trim_id=trim.id, colour_code=["white", "black", "grey"][n % 3],
+            _advance(ops, services.create_order(
+                _subject(customer_id), trim_id=trim.id, colour_code=["white", "black", "grey"][n % 3],
                 option_codes=[o.code for o in vehicles_q.options(trim.series_id)][: n % 2],
                 bundle_id=bundle.pk if bundle else None, battery_mode="subscription" if plan else "owned",
-                battery_plan_id=plan.pk if plan else None, deposit_kind="intention" if n % 5 == 0 else "binding",
-                actor="seed"), stages[n % len(stages)], stores[n % len(stores)].id)
+                battery_plan_id=plan.pk if plan else None, deposit_kind="intention" if n % 5 == 0 else "binding"),
+                stages[n % len(stages)], stores[n % len(stores)].id)
         except Problem as problem:
             ctx.say(f"order {n} stopped: {problem.en}")
 
@@ -152,15 +164,14 @@ def _owner_order() -> None:
     trims = [t for t in vehicles_q.catalog() if 15_000_000 <= t.msrp_fen <= 30_000_000]
     if owner is None or not trims or CarOrder.objects.filter(customer_id=owner).exists():
         return
-    order = services.create_order(customer_user_id=owner, trim_id=trims[0].id, colour_code="white", actor="seed")
+    order = services.create_order(_subject(owner), trim_id=trims[0].id, colour_code="white")
     _pay_at_the_cashier(order, payables.DEPOSIT)
     _refunded_loan_order(owner, trims[-1].id)
 
 
 def _pay_at_the_cashier(order: CarOrder, kind: str) -> None:
     """Paid the way the buyer would: a payment intent, the simulator's page, its signed notification."""
-    buyer = identity_q.subject_for_user(get_user_model().objects.get(pk=order.customer_id))
-    pay_in_full(kind=kind, ref=order.ref, subject=buyer)
+    pay_in_full(kind=kind, ref=order.ref, subject=_subject(order.customer_id))
 
 
 def _refunded_loan_order(owner: Any, trim_id: Any) -> None:
@@ -170,10 +181,10 @@ def _refunded_loan_order(owner: Any, trim_id: Any) -> None:
     from carloop.finance import services as finance
 
     dealers = identity_q.organisations_of_kind("dealer")
-    subject = identity_q.subject_for_user(get_user_model().objects.get(pk=owner))
+    subject = _subject(owner)
     try:
         with transaction.atomic():
-            order = services.create_order(customer_user_id=owner, trim_id=trim_id, colour_code="white", actor="seed")
+            order = services.create_order(subject, trim_id=trim_id, colour_code="white")
             _pay_at_the_cashier(order, payables.DEPOSIT)
             order.refresh_from_db()
             app = finance.apply(subject, finance.ApplicationInput(
@@ -189,7 +200,7 @@ def _refunded_loan_order(owner: Any, trim_id: Any) -> None:
             # The disbursement event reaches commerce after this seed commits: pay the order through the same hook.
             services.record_external_balance_payment(order_ref=order.ref, amount_fen=loan.principal_fen, method="loan",
                                                      reference=str(loan.pk), customer_user_id=str(owner), actor="seed")
-            services.seller_cannot_deliver(order_id=order.pk, reason="厂家停产 / model discontinued", actor="seed")
+            services.seller_cannot_deliver(_login("ops"), order_id=order.pk, reason="厂家停产 / model discontinued")
     except (Problem, _NotSeededError):
         return
 
@@ -198,33 +209,33 @@ class _NotSeededError(Exception):
     """Roll back a demo story whose preconditions are not met."""
 
 
-def _advance(order: CarOrder, stage: str, store_id: Any) -> None:
+def _advance(ops: Subject, order: CarOrder, stage: str, store_id: Any) -> None:
+    """Take the order to ``stage``: the buyer pays at the cashier, operations run the rest."""
     steps = ["created", "deposit", "balance", "allocated", "scheduled", "delivered"]
     if stage == "refunded":
         _pay_at_the_cashier(order, payables.DEPOSIT)
-        services.seller_cannot_deliver(order_id=order.pk, reason="厂家停产 / model discontinued", actor="seed")
+        services.seller_cannot_deliver(ops, order_id=order.pk, reason="厂家停产 / model discontinued")
         return
     target = steps.index(stage)
     actions: list[Callable[[], object]] = [
         lambda: _pay_at_the_cashier(order, payables.DEPOSIT),
         lambda: _pay_at_the_cashier(order, payables.BALANCE),
-        lambda: services.allocate_vehicle(order_id=order.pk, actor="seed"),
-        lambda: services.schedule_delivery(order_id=order.pk, store_id=store_id,
-                                           delivery_date=timezone.localdate(), actor="seed"),
-        lambda: services.deliver(order_id=order.pk, actor="seed"),
+        lambda: services.allocate_vehicle(ops, order_id=order.pk),
+        lambda: services.schedule_delivery(ops, order_id=order.pk, store_id=store_id, delivery_date=timezone.localdate()),
+        lambda: services.deliver(ops, order_id=order.pk),
     ]
     for action in actions[:target]:
         action()
 
 
 def _campaign(ctx: SeedContext) -> None:
-    makers = identity_q.organisations_of_kind("manufacturer")
-    if not makers or Campaign.objects.exists():
+    analyst = _login("oem")
+    if not analyst.org_ids(authz.MANUFACTURER_ANALYST) or Campaign.objects.exists():
         return
     campaign = services.create_campaign(
-        manufacturer_org_id=makers[0].id, title="Next compact BEV: what should it be?", title_zh="下一台小型纯电车，由你定义",
+        analyst, title="Next compact BEV: what should it be?", title_zh="下一台小型纯电车，由你定义",
         description_zh="外观、颜色、智能功能、续航和价格：告诉我们你心中的国民好车。",
-        closes_at=timezone.now() + dt.timedelta(days=30), actor="seed")
+        closes_at=timezone.now() + dt.timedelta(days=30))
     rng = ctx.rng
     weights = [s["weight"] for s in SEGMENTS]
     for customer_id in ctx.progress(_customers(), "co-creation answers"):
@@ -242,4 +253,4 @@ def _campaign(ctx: SeedContext) -> None:
             "vw_too_cheap": share_of(60), "vw_cheap": share_of(85), "vw_expensive": share_of(115),
             "vw_too_expensive": share_of(140),
         }
-        services.answer_campaign(campaign_id=campaign.pk, respondent_user_id=customer_id, answers=answers, actor="seed")
+        services.answer_campaign(_subject(customer_id), campaign_id=campaign.pk, answers=answers)

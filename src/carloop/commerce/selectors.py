@@ -1,4 +1,5 @@
-"""Commerce queries; every caller-facing query starts from a ``readable_*`` selector."""
+"""Commerce queries. Every query for a caller starts from a ``*_readable_by(subject)`` selector (an object outside
+it is a 404); the catalog extras (bundles, battery plans, swap stations, test-drive slots) are public."""
 
 from __future__ import annotations
 
@@ -6,17 +7,32 @@ import uuid
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, F, Max, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from carloop.commerce import cocreation_analysis as analysis
-from carloop.commerce.models import ORDER_REF_PREFIX, Campaign, CarOrder, OrderState, TestDriveSlot, TradeInQuote
+from carloop.commerce.models import (
+    ORDER_REF_PREFIX,
+    BatteryPlan,
+    BatterySubscription,
+    Bundle,
+    Campaign,
+    CampaignResponse,
+    CarOrder,
+    OrderState,
+    SwapRecord,
+    SwapStation,
+    TestDriveBooking,
+    TestDriveSlot,
+    TradeInQuote,
+)
 from carloop.core import authz
 from carloop.core.authz import Subject
 from carloop.core.orders import OrderTerms
 from carloop.core.timeutil import now
 
 
-def readable_orders(subject: Subject) -> QuerySet[CarOrder]:
+def orders_readable_by(subject: Subject) -> QuerySet[CarOrder]:
     """Buyers see their orders, operators all, store managers those delivered or serviced at their stores."""
     qs = CarOrder.objects.select_related("trim__series__brand")
     if subject.kind == "operator":
@@ -28,7 +44,22 @@ def readable_orders(subject: Subject) -> QuerySet[CarOrder]:
 
 
 def get_order(subject: Subject, order_id: uuid.UUID) -> CarOrder | None:
-    return readable_orders(subject).filter(pk=order_id).first()
+    return orders_readable_by(subject).filter(pk=order_id).first()
+
+
+def is_buyer(subject: Subject, order: CarOrder) -> bool:
+    """The buyer acts on their order: cancels it, pays it."""
+    return subject.kind == "customer" and order.customer_id == subject.user_id
+
+
+def runs_orders(subject: Subject) -> bool:
+    """Operations allocate, schedule, deliver and close any order."""
+    return subject.has_role(authz.OPS)
+
+
+def delivers(subject: Subject, order: CarOrder) -> bool:
+    """Operations, or a manager of the store the order is delivered at, confirm the delivery."""
+    return runs_orders(subject) or subject.in_org(order.delivery_store_id, authz.STORE_MANAGER)
 
 
 def order_terms(order_ref: str) -> OrderTerms | None:
@@ -45,10 +76,63 @@ def order_terms(order_ref: str) -> OrderTerms | None:
                       refunded=order.state == OrderState.REFUNDED)
 
 
-def readable_quotes(subject: Subject) -> QuerySet[TradeInQuote]:
+def quotes_readable_by(subject: Subject) -> QuerySet[TradeInQuote]:
+    """Customers see their trade-in quotes, operators all."""
     if subject.kind == "operator":
         return TradeInQuote.objects.all()
-    return TradeInQuote.objects.filter(customer_id=subject.user_id) if subject.user_id else TradeInQuote.objects.none()
+    if subject.kind == "customer":
+        return TradeInQuote.objects.filter(customer_id=subject.user_id)
+    return TradeInQuote.objects.none()
+
+
+def open_quotes_of(subject: Subject) -> QuerySet[TradeInQuote]:
+    """The caller's own quotes that an order can still use (none for staff)."""
+    return quotes_readable_by(subject).filter(customer_id=subject.user_id, status=TradeInQuote.Status.OPEN)
+
+
+def subscriptions_readable_by(subject: Subject) -> QuerySet[BatterySubscription]:
+    """Customers see their battery subscriptions, operations all (the swap stations it runs record swaps)."""
+    if subject.has_role(authz.OPS):
+        return BatterySubscription.objects.all()
+    if subject.kind == "customer":
+        return BatterySubscription.objects.filter(customer_id=subject.user_id)
+    return BatterySubscription.objects.none()
+
+
+def swaps(subscription: BatterySubscription) -> QuerySet[SwapRecord]:
+    return subscription.swaps.order_by("-swapped_at")
+
+
+def bookings_readable_by(subject: Subject) -> QuerySet[TestDriveBooking]:
+    """A test-drive booking is its customer's."""
+    if subject.kind == "customer":
+        return TestDriveBooking.objects.filter(customer_id=subject.user_id)
+    return TestDriveBooking.objects.none()
+
+
+def with_item_totals(qs: QuerySet[Bundle]) -> QuerySet[Bundle]:
+    """Annotate ``items_total_fen``: what the bundle's items cost when bought separately."""
+    return qs.annotate(items_total_fen=Coalesce(Sum(F("items__standalone_price_fen") * F("items__quantity")), 0))
+
+
+def bundle_saving(bundle: Bundle) -> int:
+    """Saving against buying the items separately (``bundle`` must come from :func:`with_item_totals`)."""
+    return int(bundle.items_total_fen) - bundle.price_fen  # type: ignore[attr-defined]
+
+
+def bundles_for_trim(trim_id: uuid.UUID) -> QuerySet[Bundle]:
+    """The bundles on sale for a trim, cheapest first, with their items (public)."""
+    return (with_item_totals(Bundle.objects.filter(trim_id=trim_id, is_active=True))
+            .prefetch_related("items").order_by("price_fen"))
+
+
+def battery_plans() -> QuerySet[BatteryPlan]:
+    return BatteryPlan.objects.all()
+
+
+def swap_stations(city: str = "") -> QuerySet[SwapStation]:
+    qs = SwapStation.objects.order_by("city", "code")
+    return qs.filter(city=city) if city else qs
 
 
 def open_slots(series_id: uuid.UUID | None = None, store_id: uuid.UUID | None = None) -> QuerySet[TestDriveSlot]:
@@ -60,7 +144,7 @@ def open_slots(series_id: uuid.UUID | None = None, store_id: uuid.UUID | None = 
     return qs
 
 
-def readable_campaigns(subject: Subject) -> QuerySet[Campaign]:
+def campaigns_readable_by(subject: Subject) -> QuerySet[Campaign]:
     """Manufacturer analysts see their own campaigns, operators all, customers the open ones."""
     if subject.kind == "operator":
         return Campaign.objects.all()
@@ -72,12 +156,22 @@ def readable_campaigns(subject: Subject) -> QuerySet[Campaign]:
     return Campaign.objects.none()
 
 
+def runs_campaign(subject: Subject, campaign: Campaign) -> bool:
+    """Operators and the owning manufacturer's analysts read the report and close the campaign."""
+    return subject.kind == "operator" or subject.in_org(campaign.manufacturer_id, authz.MANUFACTURER_ANALYST)
+
+
 def reportable_campaign(subject: Subject, campaign_id: uuid.UUID) -> Campaign | None:
-    """The report is for the owning manufacturer's analysts and operators only."""
-    if subject.kind == "operator":
-        return Campaign.objects.filter(pk=campaign_id).first()
-    own = subject.org_ids(authz.MANUFACTURER_ANALYST)
-    return Campaign.objects.filter(pk=campaign_id, manufacturer_id__in=own).first() if own else None
+    """The campaign whose report the caller may read (None when it may not: the report is a 404 for everyone else)."""
+    campaign = campaigns_readable_by(subject).filter(pk=campaign_id).first()
+    return campaign if campaign is not None and runs_campaign(subject, campaign) else None
+
+
+def own_answer(subject: Subject, campaign: Campaign) -> CampaignResponse | None:
+    """The caller's answer to the campaign, if they gave one."""
+    if subject.kind != "customer":
+        return None
+    return campaign.responses.filter(respondent_id=subject.user_id).first()
 
 
 def _questions(campaign: Campaign) -> list[analysis.Question]:

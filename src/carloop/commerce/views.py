@@ -22,9 +22,9 @@ from django.views.decorators.http import require_POST
 
 from carloop.commerce import api as commerce_api
 from carloop.commerce import selectors, services
-from carloop.commerce.models import BatteryPlan, Bundle, Campaign, CarOrder, OrderState, TradeInQuote
+from carloop.commerce.models import Campaign, CarOrder, OrderState
 from carloop.core import authz, labels
-from carloop.core.errors import Forbidden, NotFound, Problem
+from carloop.core.errors import NotFound, Problem
 from carloop.core.i18n import current, t
 from carloop.core.money import format_cny, parse_yuan, yuan_str
 from carloop.core.timeutil import business_date
@@ -140,18 +140,15 @@ def configure(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
     if catalog is None or not catalog.trim.is_active:
         raise Http404
     trim, colours = catalog.trim, catalog.colours
-    bundles = services.with_item_totals(Bundle.objects.filter(trim_id=trim.id, is_active=True)).prefetch_related("items").order_by("price_fen")
-    plans = [p for p in BatteryPlan.objects.all() if trim.battery_kwh and p.min_kwh <= trim.battery_kwh <= p.max_kwh]
+    bundles = selectors.bundles_for_trim(trim.id)
+    plans = [p for p in selectors.battery_plans() if trim.battery_kwh and p.min_kwh <= trim.battery_kwh <= p.max_kwh]
     config = _config_from(request.GET, trim.id)
     config["colour_code"] = config["colour_code"] or (colours[0].code if colours else "")
     context: dict[str, Any] = {
         "trim": trim, "colours": colours, "options": catalog.options,
-        "bundles": [(b, services.bundle_saving(b)) for b in bundles], "plans": plans, "config": config,
-        "quotes": [],
+        "bundles": [(b, selectors.bundle_saving(b)) for b in bundles], "plans": plans, "config": config,
+        "quotes": selectors.open_quotes_of(subject_of(request)),
     }
-    subject = subject_of(request)
-    if subject.kind == "customer":
-        context["quotes"] = TradeInQuote.objects.filter(customer_id=subject.user_id, status=TradeInQuote.Status.OPEN)
     context.update(_price_context(config))
     return render(request, "commerce/configure.html", context)
 
@@ -172,11 +169,8 @@ def configure_price(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
 @login_required
 @guarded(lambda trim_id: f"/commerce/configure/{trim_id}/")
 def order_create(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
-    subject = subject_of(request)
-    subject.require_customer("仅限车主用户下单", "Only car-owner accounts can order")
     quote = request.POST.get("trade_in_quote_id") or None
-    order = services.create_order(customer_user_id=vehicles_q.user_id_of(subject), actor=subject.ref,
-                                  deposit_kind=request.POST.get("deposit_kind", "binding"),
+    order = services.create_order(subject_of(request), deposit_kind=request.POST.get("deposit_kind", "binding"),
                                   trade_in_quote_id=uuid.UUID(quote) if quote else None,
                                   **_config_from(request.POST, trim_id))
     messages.success(request, t("订单已创建，请支付定金", "Order placed; please pay the deposit"))
@@ -189,8 +183,8 @@ def order_create(request: HttpRequest, trim_id: uuid.UUID) -> HttpResponse:
 @login_required
 def orders(request: HttpRequest) -> HttpResponse:
     subject = subject_of(request)
-    rows = selectors.readable_orders(subject).order_by("-created_at")[:100]
-    return render(request, "commerce/orders.html", {"orders": rows, "is_ops": subject.has_role(authz.OPS)})
+    rows = selectors.orders_readable_by(subject).order_by("-created_at")[:100]
+    return render(request, "commerce/orders.html", {"orders": rows, "is_ops": selectors.runs_orders(subject)})
 
 
 @login_required
@@ -200,8 +194,8 @@ def order_detail(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
     if order is None:
         raise Http404
     return render(request, "commerce/order.html", {
-        "order": order, "is_owner": order.customer_id == subject.user_id, "is_ops": subject.has_role(authz.OPS),
-        "is_store": subject.in_org(order.delivery_store_id, authz.STORE_MANAGER), "states": OrderState,
+        "order": order, "is_owner": selectors.is_buyer(subject, order), "is_ops": selectors.runs_orders(subject),
+        "is_store": selectors.delivers(subject, order), "states": OrderState,
         "stores": identity_q.organisations_of_kind("store")[:100], "today": business_date().isoformat(),
         "loan_apply_url": _loan_apply_url(order) if order.state == OrderState.DEPOSIT_PAID else "",
     })
@@ -221,15 +215,14 @@ def _loan_apply_url(order: CarOrder) -> str:
     return f"{reverse('finance:apply')}?{urlencode(query)}"
 
 
-ACTIONS: dict[str, tuple[str, Callable[..., CarOrder]]] = {
-    "cancel": ("owner", lambda o, s, p: services.cancel(order_id=o.pk, actor=s.ref)),
-    "allocate": ("ops", lambda o, s, p: services.allocate_vehicle(order_id=o.pk, actor=s.ref)),
-    "schedule": ("ops", lambda o, s, p: services.schedule_delivery(
-        order_id=o.pk, store_id=uuid.UUID(p["store_id"]), delivery_date=date.fromisoformat(p["delivery_date"]),
-        actor=s.ref)),
-    "deliver": ("store", lambda o, s, p: services.deliver(order_id=o.pk, actor=s.ref)),
-    "seller_default": ("ops", lambda o, s, p: services.seller_cannot_deliver(
-        order_id=o.pk, reason=p.get("reason") or "seller cannot deliver", actor=s.ref)),
+ACTIONS: dict[str, Callable[..., CarOrder]] = {
+    "cancel": lambda s, o, p: services.cancel(s, order_id=o),
+    "allocate": lambda s, o, p: services.allocate_vehicle(s, order_id=o),
+    "schedule": lambda s, o, p: services.schedule_delivery(
+        s, order_id=o, store_id=uuid.UUID(p["store_id"]), delivery_date=date.fromisoformat(p["delivery_date"])),
+    "deliver": lambda s, o, p: services.deliver(s, order_id=o),
+    "seller_default": lambda s, o, p: services.seller_cannot_deliver(
+        s, order_id=o, reason=p.get("reason") or "seller cannot deliver"),
 }
 
 
@@ -237,22 +230,15 @@ ACTIONS: dict[str, tuple[str, Callable[..., CarOrder]]] = {
 @login_required
 @guarded(lambda order_id, action: f"/commerce/orders/{order_id}/")
 def order_action(request: HttpRequest, order_id: uuid.UUID, action: str) -> HttpResponse:
-    subject = subject_of(request)
-    order = selectors.get_order(subject, order_id)
-    if order is None or action not in ACTIONS:
+    if action not in ACTIONS:
         raise NotFound()
-    who, run = ACTIONS[action]
-    allowed = {"owner": order.customer_id == subject.user_id, "ops": subject.has_role(authz.OPS),
-               "store": subject.has_role(authz.OPS) or subject.in_org(order.delivery_store_id, authz.STORE_MANAGER)}[who]
-    if not allowed:
-        raise Forbidden()
     try:
-        run(order, subject, request.POST)
+        ACTIONS[action](subject_of(request), order_id, request.POST)
     except (KeyError, ValueError):
         messages.error(request, t("请完整填写表单", "Please fill in the form"))
-        return redirect("commerce:order", order_id=order.pk)
+        return redirect("commerce:order", order_id=order_id)
     messages.success(request, t("操作成功", "Done"))
-    return redirect("commerce:order", order_id=order.pk)
+    return redirect("commerce:order", order_id=order_id)
 
 
 # -------------------------------------------------------------------------------------------- garage
@@ -281,7 +267,7 @@ def garage(request: HttpRequest) -> HttpResponse:
         except Problem:
             valuation = None
         cars.append({"vehicle": v, "valuation": valuation, "history": vehicles_q.odometer_history(v.id)})
-    quotes = TradeInQuote.objects.filter(customer_id=subject.user_id).order_by("-created_at")[:20]
+    quotes = selectors.quotes_readable_by(subject).filter(customer_id=subject.user_id).order_by("-created_at")[:20]
     return render(request, "commerce/garage.html", {"cars": cars, "quotes": quotes, "powertrains": list(POWERTRAINS)})
 
 
@@ -300,7 +286,7 @@ def garage_action(request: HttpRequest, vehicle_id: uuid.UUID, action: str) -> H
         vehicles.record_odometer(vehicle_id=vehicle_id, km=int(km), owner_user_id=vehicles_q.user_id_of(subject),
                                  meter_replaced=request.POST.get("meter_replaced") == "1")
     elif action == "trade-in":
-        quote = services.quote_trade_in(customer_user_id=vehicles_q.user_id_of(subject), vehicle_id=vehicle_id, actor=subject.ref)
+        quote = services.quote_trade_in(subject, vehicle_id=vehicle_id)
         messages.success(request, t(f"置换报价有效期至 {quote.valid_until}", f"Trade-in quote valid until {quote.valid_until}"))
     else:
         raise NotFound()
@@ -316,9 +302,7 @@ def test_drives(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not subject.is_authenticated:
             return redirect(f"/login/?next={request.path}")
-        subject.require_customer("仅限车主用户预约", "Only car-owner accounts can book")
-        services.book_test_drive(slot_id=uuid.UUID(request.POST["slot_id"]), customer_user_id=vehicles_q.user_id_of(subject),
-                                 actor=subject.ref)
+        services.book_test_drive(subject, slot_id=uuid.UUID(request.POST["slot_id"]))
         messages.success(request, t("试驾预约成功", "Test drive booked"))
         return redirect("commerce:test_drives")
     series = request.GET.get("series", "")
@@ -334,7 +318,7 @@ def test_drives(request: HttpRequest) -> HttpResponse:
 
 def campaigns(request: HttpRequest) -> HttpResponse:
     subject = subject_of(request)
-    rows = selectors.readable_campaigns(subject).order_by("-created_at")[:50]
+    rows = selectors.campaigns_readable_by(subject).order_by("-created_at")[:50]
     return render(request, "commerce/campaigns.html", {
         "campaigns": rows, "is_manufacturer": bool(subject.org_ids(authz.MANUFACTURER_ANALYST)) or subject.kind == "operator"})
 
@@ -343,17 +327,15 @@ def campaigns(request: HttpRequest) -> HttpResponse:
 @guarded()
 def questionnaire(request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
     subject = subject_of(request)
-    campaign = selectors.readable_campaigns(subject).filter(pk=campaign_id).first()
+    campaign = selectors.campaigns_readable_by(subject).filter(pk=campaign_id).first()
     if campaign is None:
         raise NotFound()
-    existing = campaign.responses.filter(respondent_id=subject.user_id).first()
+    existing = selectors.own_answer(subject, campaign)
     if request.method == "POST":
-        subject.require_customer("仅限车主用户参与共创", "Only car owners can answer")
         answers: dict[str, Any] = {}
         for q in campaign.questions:
             answers[q["key"]] = request.POST.getlist(q["key"]) if q["kind"] == "multi" else request.POST.get(q["key"], "")
-        services.answer_campaign(campaign_id=campaign.pk, respondent_user_id=vehicles_q.user_id_of(subject), answers=answers,
-                                 actor=subject.ref)
+        services.answer_campaign(subject, campaign_id=campaign.pk, answers=answers)
         messages.success(request, t("感谢参与！截止前可随时修改。", "Thank you! You can edit your answer until the campaign closes."))
         return redirect("commerce:questionnaire", campaign_id=campaign.pk)
     previous = dict(existing.answers) if existing else {}

@@ -20,13 +20,13 @@ from carloop.commerce.services.orders import (
     schedule_delivery,
     seller_cannot_deliver,
 )
-from carloop.commerce.services.pricing import PriceBreakdown, bundle_saving, price, with_item_totals
+from carloop.commerce.services.pricing import PriceBreakdown, price
 from carloop.commerce.services.test_drives import book_test_drive, cancel_test_drive
 from carloop.commerce.services.trade_in import quote_trade_in
 
 __all__ = [
-    "PriceBreakdown", "allocate_vehicle", "answer_campaign", "book_test_drive", "bundle_saving",
+    "PriceBreakdown", "allocate_vehicle", "answer_campaign", "book_test_drive",
     "cancel", "cancel_test_drive", "change_battery_plan", "close_campaign", "create_campaign", "create_order", "deliver",
     "next_cycle_start", "price", "quote_trade_in", "record_balance_paid", "record_deposit_paid", "record_external_balance_payment",
-    "record_swap", "roll_battery_cycles", "schedule_delivery", "seller_cannot_deliver", "with_item_totals",
+    "record_swap", "roll_battery_cycles", "schedule_delivery", "seller_cannot_deliver",
 ]

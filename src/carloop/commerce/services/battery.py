@@ -6,10 +6,13 @@ import datetime as dt
 import uuid
 
 from django.db import transaction
+from django.db.models import QuerySet
 
+from carloop.commerce import selectors
 from carloop.commerce.models import BatteryPlan, BatterySubscription, SwapRecord, SwapStation
-from carloop.commerce.services._shared import _bad
-from carloop.core import audit
+from carloop.commerce.services._shared import _bad, acting_on
+from carloop.core import audit, authz
+from carloop.core.authz import Subject
 from carloop.core.errors import NotFound
 from carloop.core.timeutil import business_date, now
 from carloop.vehicles import services as vehicles
@@ -27,14 +30,20 @@ def next_cycle_start(cycle_start: dt.date, today: dt.date) -> dt.date:
     return candidate
 
 
+def _subscriber(subject: Subject, sub: BatterySubscription) -> bool:
+    return subject.kind == "customer" and sub.customer_id == subject.user_id
+
+
+def _active(subject: Subject) -> QuerySet[BatterySubscription]:
+    return selectors.subscriptions_readable_by(subject).filter(status=BatterySubscription.Status.ACTIVE)
+
+
 @transaction.atomic
-def change_battery_plan(*, subscription_id: uuid.UUID, customer_user_id: uuid.UUID, plan_id: uuid.UUID,
-                        actor: str) -> tuple[BatterySubscription, dt.date]:
-    """Plan changes take effect at the next cycle; returns the subscription and that date."""
-    sub = (BatterySubscription.objects.select_for_update(of=("self",)).select_related("vehicle__trim")
-           .filter(pk=subscription_id, customer_id=customer_user_id, status=BatterySubscription.Status.ACTIVE).first())
-    if sub is None:
-        raise NotFound()
+def change_battery_plan(subject: Subject, *, subscription_id: uuid.UUID,
+                        plan_id: uuid.UUID) -> tuple[BatterySubscription, dt.date]:
+    """The subscriber changes plan from the next cycle; returns the subscription and that date."""
+    sub = acting_on(subject, _active, subscription_id, _subscriber)
+    actor = subject.ref
     plan = BatteryPlan.objects.filter(pk=plan_id).first()
     kwh = sub.vehicle.trim.battery_kwh if sub.vehicle.trim else None
     if plan is None or kwh is None or not plan.min_kwh <= kwh <= plan.max_kwh:
@@ -63,10 +72,11 @@ def roll_battery_cycles(today: dt.date | None = None) -> int:
 
 
 @transaction.atomic
-def record_swap(*, subscription_id: uuid.UUID, station_id: uuid.UUID, odometer_km: int, actor: str) -> SwapRecord:
-    sub = BatterySubscription.objects.filter(pk=subscription_id, status=BatterySubscription.Status.ACTIVE).first()
+def record_swap(subject: Subject, *, subscription_id: uuid.UUID, station_id: uuid.UUID, odometer_km: int) -> SwapRecord:
+    """Operations (who run the swap stations) record a swap and the odometer read at it."""
+    sub = acting_on(subject, _active, subscription_id, lambda s, _: s.has_role(authz.OPS))
     station = SwapStation.objects.filter(pk=station_id).first()
-    if sub is None or station is None:
+    if station is None:
         raise NotFound()
     vehicles.record_odometer(vehicle_id=sub.vehicle_id, km=odometer_km, source="swap")
     return SwapRecord.objects.create(subscription=sub, station=station, swapped_at=now(), odometer_km=odometer_km)

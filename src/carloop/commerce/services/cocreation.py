@@ -8,9 +8,11 @@ from typing import Any
 
 from django.db import transaction
 
+from carloop.commerce import selectors
 from carloop.commerce.models import Campaign, CampaignResponse
-from carloop.commerce.services._shared import _bad
-from carloop.core import audit
+from carloop.commerce.services._shared import _bad, acting_on
+from carloop.core import audit, authz
+from carloop.core.authz import Subject
 from carloop.core.errors import Conflict, Forbidden, NotFound
 from carloop.core.timeutil import now
 from carloop.identity import selectors as identity_q
@@ -44,14 +46,22 @@ DEFAULT_QUESTIONS: list[dict[str, Any]] = [
 
 
 @transaction.atomic
-def create_campaign(*, manufacturer_org_id: uuid.UUID, title: str, title_zh: str, closes_at: dt.datetime,
-                    description_zh: str = "", questions: list[dict[str, Any]] | None = None, actor: str) -> Campaign:
+def create_campaign(subject: Subject, *, title: str, title_zh: str, closes_at: dt.datetime,
+                    manufacturer_org_id: uuid.UUID | None = None, description_zh: str = "",
+                    questions: list[dict[str, Any]] | None = None) -> Campaign:
+    """A manufacturer's analyst opens a campaign for that manufacturer (the first they analyse for when none is
+    named); everyone else is 403."""
+    subject.require_authenticated()
+    own = sorted(subject.org_ids(authz.MANUFACTURER_ANALYST))
+    org_id = manufacturer_org_id or (own[0] if own else None)
+    if org_id is None or not subject.in_org(org_id, authz.MANUFACTURER_ANALYST):
+        raise Forbidden()
     if closes_at <= now():
         raise _bad("invalid-date", "/closes_at", "截止时间必须晚于现在", "The closing time must be in the future")
-    campaign = Campaign.objects.create(manufacturer_id=manufacturer_org_id, title=title, title_zh=title_zh,
+    campaign = Campaign.objects.create(manufacturer_id=org_id, title=title, title_zh=title_zh,
                                        description_zh=description_zh, questions=questions or DEFAULT_QUESTIONS,
                                        closes_at=closes_at)
-    audit.record(actor, "commerce.campaign.created", "commerce.campaign", campaign.pk, {})
+    audit.record(subject.ref, "commerce.campaign.created", "commerce.campaign", campaign.pk, {})
     return campaign
 
 
@@ -82,12 +92,14 @@ def _clean_answers(campaign: Campaign, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def answer_campaign(*, campaign_id: uuid.UUID, respondent_user_id: uuid.UUID, answers: dict[str, Any],
-                    actor: str) -> tuple[CampaignResponse, bool]:
+def answer_campaign(subject: Subject, *, campaign_id: uuid.UUID, answers: dict[str, Any]) -> tuple[CampaignResponse, bool]:
     """Verified customers answer once; they may edit their answer until the campaign closes."""
-    campaign = Campaign.objects.filter(pk=campaign_id).exclude(status=Campaign.Status.DRAFT).first()
+    subject.require_authenticated()
+    campaign = (selectors.campaigns_readable_by(subject).filter(pk=campaign_id)
+                .exclude(status=Campaign.Status.DRAFT).first())
     if campaign is None:
         raise NotFound()
+    respondent_user_id = subject.require_customer("仅限车主用户参与共创", "Only car owners can answer")
     if campaign.status != Campaign.Status.OPEN or campaign.closes_at <= now():
         raise Conflict("campaign-closed", "该共创活动已结束", "This campaign is closed")
     facts = identity_q.customer_facts(respondent_user_id)
@@ -100,11 +112,10 @@ def answer_campaign(*, campaign_id: uuid.UUID, respondent_user_id: uuid.UUID, an
 
 
 @transaction.atomic
-def close_campaign(*, campaign_id: uuid.UUID, actor: str) -> Campaign:
-    campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
-    if campaign is None:
-        raise NotFound()
+def close_campaign(subject: Subject, *, campaign_id: uuid.UUID) -> Campaign:
+    """The owning manufacturer's analysts (or operators) close a campaign: no more answers."""
+    campaign = acting_on(subject, selectors.campaigns_readable_by, campaign_id, selectors.runs_campaign)
     campaign.status = Campaign.Status.CLOSED
     campaign.save(update_fields=["status", "updated_at"])
-    audit.record(actor, "commerce.campaign.closed", "commerce.campaign", campaign.pk, {})
+    audit.record(subject.ref, "commerce.campaign.closed", "commerce.campaign", campaign.pk, {})
     return campaign

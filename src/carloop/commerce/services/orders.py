@@ -12,10 +12,12 @@ from django.db import transaction
 from django_fsm import TransitionNotAllowed
 
 from carloop.commerce import ledger_flows as flows
+from carloop.commerce import selectors
 from carloop.commerce.models import ORDER_REF_PREFIX, BatterySubscription, Bundle, CarOrder, OrderState, TradeInQuote
-from carloop.commerce.services._shared import _bad, policy
+from carloop.commerce.services._shared import _bad, acting_on, policy
 from carloop.commerce.services.pricing import price
 from carloop.core import audit, events, notifications
+from carloop.core.authz import Subject
 from carloop.core.errors import Conflict, NotFound
 from carloop.core.timeutil import business_date, now
 from carloop.identity import selectors as identity_q
@@ -30,6 +32,14 @@ def _order_for_update(order_id: uuid.UUID) -> CarOrder:
     if order is None:
         raise NotFound()
     return order
+
+
+def _buyers_order(subject: Subject, order_id: uuid.UUID) -> CarOrder:
+    return acting_on(subject, selectors.orders_readable_by, order_id, selectors.is_buyer)
+
+
+def _operations_order(subject: Subject, order_id: uuid.UUID) -> CarOrder:
+    return acting_on(subject, selectors.orders_readable_by, order_id, lambda s, _: selectors.runs_orders(s))
 
 
 CUSTOMER_MESSAGES = {
@@ -66,11 +76,13 @@ def _require_state(order: CarOrder, *states: str) -> None:
 
 
 @transaction.atomic
-def create_order(*, customer_user_id: uuid.UUID, trim_id: uuid.UUID, colour_code: str,
+def create_order(subject: Subject, *, trim_id: uuid.UUID, colour_code: str,
                  option_codes: list[str] | tuple[str, ...] = (), bundle_id: uuid.UUID | None = None,
                  battery_mode: str = CarOrder.BatteryMode.OWNED, battery_plan_id: uuid.UUID | None = None,
-                 deposit_kind: str = CarOrder.DepositKind.BINDING, trade_in_quote_id: uuid.UUID | None = None,
-                 actor: str) -> CarOrder:
+                 deposit_kind: str = CarOrder.DepositKind.BINDING, trade_in_quote_id: uuid.UUID | None = None) -> CarOrder:
+    """A car owner orders a configuration (staff and organisation accounts are 403)."""
+    customer_user_id = subject.require_customer("仅限车主用户下单", "Only car-owner accounts can order")
+    actor = subject.ref
     breakdown = price(trim_id=trim_id, colour_code=colour_code, option_codes=option_codes, bundle_id=bundle_id,
                       battery_mode=battery_mode, battery_plan_id=battery_plan_id, fresh=True)
     rules = policy()
@@ -200,8 +212,9 @@ def record_external_balance_payment(*, order_ref: str, amount_fen: int, method: 
 
 
 @transaction.atomic
-def allocate_vehicle(*, order_id: uuid.UUID, actor: str) -> CarOrder:
-    order = _order_for_update(order_id)
+def allocate_vehicle(subject: Subject, *, order_id: uuid.UUID) -> CarOrder:
+    """Operations allocate a stock car of the ordered trim and colour."""
+    order, actor = _operations_order(subject, order_id), subject.ref
     _require_state(order, OrderState.BALANCE_PAID)
     vehicle = vehicles.allocate_stock(trim_id=order.trim_id, colour_code=order.colour_code)
     if vehicle is None:
@@ -219,9 +232,10 @@ def _store(org_id: uuid.UUID | None, pointer: str) -> uuid.UUID:
 
 
 @transaction.atomic
-def schedule_delivery(*, order_id: uuid.UUID, store_id: uuid.UUID, delivery_date: dt.date,
-                      servicing_store_id: uuid.UUID | None = None, actor: str) -> CarOrder:
-    order = _order_for_update(order_id)
+def schedule_delivery(subject: Subject, *, order_id: uuid.UUID, store_id: uuid.UUID, delivery_date: dt.date,
+                      servicing_store_id: uuid.UUID | None = None) -> CarOrder:
+    """Operations book the handover at a store."""
+    order, actor = _operations_order(subject, order_id), subject.ref
     _require_state(order, OrderState.VEHICLE_ALLOCATED)
     order.delivery_store_id = _store(store_id, "/store_id")
     order.servicing_store_id = _store(servicing_store_id, "/servicing_store_id") if servicing_store_id else order.delivery_store_id
@@ -241,9 +255,10 @@ def bundle_entitlements(bundle: Bundle | None) -> list[dict[str, Any]]:
 
 
 @transaction.atomic
-def deliver(*, order_id: uuid.UUID, actor: str) -> CarOrder:
-    """Hand the car over: garage, trade-in handover, settlement to the seller, battery plan, event."""
-    order = _order_for_update(order_id)
+def deliver(subject: Subject, *, order_id: uuid.UUID) -> CarOrder:
+    """Hand the car over (operations or the delivery store's manager): garage, trade-in handover, settlement to
+    the seller, battery plan, event."""
+    order, actor = acting_on(subject, selectors.orders_readable_by, order_id, selectors.delivers), subject.ref
     _require_state(order, OrderState.DELIVERY_SCHEDULED)
     today = business_date()
     if order.vehicle_id is None:
@@ -275,11 +290,11 @@ def deliver(*, order_id: uuid.UUID, actor: str) -> CarOrder:
 
 
 @transaction.atomic
-def cancel(*, order_id: uuid.UUID, actor: str) -> CarOrder:
-    """Buyer cancels. Before payment nothing moves; afterwards the deposit rules apply:
+def cancel(subject: Subject, *, order_id: uuid.UUID) -> CarOrder:
+    """The buyer cancels. Before payment nothing moves; afterwards the deposit rules apply:
     an intention payment before contract is refunded, a binding deposit is refunded within the cooling-off
     window and forfeited after it; any balance is refunded in full."""
-    order = _order_for_update(order_id)
+    order, actor = _buyers_order(subject, order_id), subject.ref
     if order.state == OrderState.CREATED:
         _release_trade_in(order)
         _transition(order, order.mark_cancelled, "commerce.order.cancelled", actor, {"reason": "buyer"})
@@ -298,9 +313,10 @@ def cancel(*, order_id: uuid.UUID, actor: str) -> CarOrder:
 
 
 @transaction.atomic
-def seller_cannot_deliver(*, order_id: uuid.UUID, reason: str, actor: str) -> CarOrder:
-    """The seller defaults: a binding deposit is returned double, an intention payment once, the balance in full."""
-    order = _order_for_update(order_id)
+def seller_cannot_deliver(subject: Subject, *, order_id: uuid.UUID, reason: str) -> CarOrder:
+    """Operations record that the seller defaults: a binding deposit is returned double, an intention payment once,
+    the balance in full."""
+    order, actor = _operations_order(subject, order_id), subject.ref
     _require_state(order, *[s.value for s in (OrderState.DEPOSIT_PAID, OrderState.BALANCE_PAID,
                                               OrderState.VEHICLE_ALLOCATED, OrderState.DELIVERY_SCHEDULED)])
     order.deposit_refund_fen = order.deposit_fen

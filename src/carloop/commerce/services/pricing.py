@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, QuerySet, Sum
-from django.db.models.functions import Coalesce
-
 from carloop.commerce.models import BatteryPlan, Bundle, CarOrder
+from carloop.commerce.selectors import bundle_saving, with_item_totals
 from carloop.commerce.services._shared import _bad
 from carloop.vehicles import selectors as vehicles_q
 
@@ -41,16 +39,6 @@ class PriceBreakdown:
         return [{"code": x.code, "zh": x.zh, "en": x.en, "amount_fen": x.amount_fen} for x in self.lines]
 
 
-
-
-def with_item_totals(qs: QuerySet[Bundle]) -> QuerySet[Bundle]:
-    """Annotate ``items_total_fen``: what the bundle's items cost when bought separately."""
-    return qs.annotate(items_total_fen=Coalesce(Sum(F("items__standalone_price_fen") * F("items__quantity")), 0))
-
-
-def bundle_saving(bundle: Bundle) -> int:
-    """Saving against buying the items separately (``bundle`` must come from :func:`with_item_totals`)."""
-    return int(bundle.items_total_fen) - bundle.price_fen  # type: ignore[attr-defined]
 
 
 def price(*, trim_id: uuid.UUID, colour_code: str, option_codes: list[str] | tuple[str, ...] = (),
