@@ -123,6 +123,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # units of work; with health checks the first query after it also finds a connection the server ended meanwhile.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # psycopg prepares a server-side-bound statement (the ledger's hot path) after this many executions on a
+    # connection; Django's own queries bind client-side and are never prepared. "off" for a transaction-pooling
+    # pgbouncer, which cannot keep prepared statements.
+    _prepare = os.environ.get("CARLOOP_PG_PREPARE_THRESHOLD", "5")
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None if _prepare == "off" else int(_prepare)
     # Parallel checkouts on one server test in their own databases; SQLite tests stay in memory.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("CARLOOP_TEST_DB_NAME") or None}
 

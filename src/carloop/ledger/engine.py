@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from carloop.ledger.contracts import AccountFlags, TransferFlags, TransferResult, TransferSpec
 
@@ -75,6 +76,39 @@ class RejectionError(Exception):
         self.field = field
 
 
+@dataclass(frozen=True)
+class Side:
+    """One side of a new transfer and the account flag that limits it: the rule the engine applies and the
+    PostgreSQL fast path (``services``) renders into its single statement, so the two cannot drift apart.
+
+    A transfer adds its amount to ``posted`` (or to ``pending`` for a hold) of its ``name`` account. If that
+    account has ``limit``, ``posted + pending + amount`` must not exceed its ``bound``: holds count against the
+    limit, and only posted money of the other side covers it.
+    """
+
+    name: Literal["debit", "credit"]
+    posted: str
+    pending: str
+    limit: AccountFlags
+    bound: str
+
+    def allows(self, state: AccountState, amount: int) -> bool:
+        if not state.flags & self.limit:
+            return True
+        return bool(getattr(state, self.posted) + getattr(state, self.pending) + amount <= getattr(state, self.bound))
+
+    def book(self, state: AccountState, amount: int, pending: bool) -> None:
+        column = self.pending if pending else self.posted
+        setattr(state, column, getattr(state, column) + amount)
+
+
+DEBIT_SIDE = Side("debit", "debits_posted", "debits_pending", AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS, "credits_posted")
+CREDIT_SIDE = Side("credit", "credits_posted", "credits_pending", AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS, "debits_posted")
+SIDES = (DEBIT_SIDE, CREDIT_SIDE)
+# Posted net credit (credits - debits), the figure stored as ``*_balance_after`` on every transfer.
+NET_CREDIT = (CREDIT_SIDE.posted, DEBIT_SIDE.posted)
+
+
 @dataclass
 class AccountState:
     id: uuid.UUID
@@ -88,7 +122,8 @@ class AccountState:
 
     @property
     def net_credit(self) -> int:
-        return self.credits_posted - self.debits_posted
+        plus, minus = NET_CREDIT
+        return int(getattr(self, plus) - getattr(self, minus))
 
 
 @dataclass
@@ -140,7 +175,7 @@ def apply_batch(
         if tid in seen:
             raise RejectionError("duplicate-transfer-id", index, "id")
         seen.add(tid)
-        _check_common(spec, index)
+        check_common(spec, index)
         linked = TransferFlags.LINKED if index < last else TransferFlags.NONE
         kind = spec.kind
         if kind in ("single", "pending"):
@@ -151,7 +186,8 @@ def apply_batch(
     return out
 
 
-def _check_common(spec: TransferSpec, index: int) -> None:
+def check_common(spec: TransferSpec, index: int) -> None:
+    """The checks that need no account: memo, kind, timeout, code and amount ranges."""
     if len(spec.memo) > MAX_MEMO:
         raise RejectionError("memo-length", index, "memo")
     if spec.post_pending_id is not None and spec.void_pending_id is not None:
@@ -200,32 +236,31 @@ def _apply_new(
     if dr.ledger != cr.ledger:
         raise RejectionError("ledger-mismatch", index, "credit")
     amount = spec.amount_fen
-    if dr.flags & AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS and (
-        dr.debits_posted + dr.debits_pending + amount > dr.credits_posted
-    ):
-        raise RejectionError("insufficient-funds", index, "debit")
-    if cr.flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS and (
-        cr.credits_posted + cr.credits_pending + amount > cr.debits_posted
-    ):
-        raise RejectionError("insufficient-funds", index, "credit")
-    expires_at = None
+    for side, state in zip(SIDES, (dr, cr), strict=True):
+        if not side.allows(state, amount):
+            raise RejectionError("insufficient-funds", index, side.name)
+    for side, state in zip(SIDES, (dr, cr), strict=True):
+        side.book(state, amount, spec.pending)
+    flags = new_flags(spec) | linked
+    expires_at = hold_expiry(spec, now)
     if spec.pending:
-        dr.debits_pending += amount
-        cr.credits_pending += amount
-        flags = TransferFlags.PENDING | linked
-        if spec.timeout_seconds:
-            expires_at = now + timedelta(seconds=spec.timeout_seconds)
         pendings[tid] = PendingState(tid, dr.id, cr.id, amount, spec.code, expires_at, resolved=False)
-    else:
-        dr.debits_posted += amount
-        cr.credits_posted += amount
-        flags = linked
     dr.touched = cr.touched = True
     return NewTransfer(
         id=tid, debit=dr.id, credit=cr.id, amount_fen=amount, code=spec.code, flags=flags, pending_id=None,
         timeout_seconds=spec.timeout_seconds, expires_at=expires_at, memo=spec.memo, actor=spec.actor or "",
         debit_balance_after=dr.net_credit, credit_balance_after=cr.net_credit,
     )
+
+
+def new_flags(spec: TransferSpec) -> TransferFlags:
+    """The flags of a new (single or pending) transfer, before the batch's linked flag."""
+    return TransferFlags.PENDING if spec.pending else TransferFlags.NONE
+
+
+def hold_expiry(spec: TransferSpec, now: datetime) -> datetime | None:
+    """When a new hold may be voided by the expiry sweep (None: never, or not a hold)."""
+    return now + timedelta(seconds=spec.timeout_seconds) if spec.pending and spec.timeout_seconds else None
 
 
 def _apply_resolution(

@@ -9,11 +9,12 @@ idempotent replay (same payload) or a 422 ``transfer-id-reused``.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -397,6 +398,104 @@ def _load_pendings(specs: Sequence[TransferSpec]) -> dict[uuid.UUID, engine.Pend
 
 
 def _attempt(specs: list[TransferSpec], batch: bool) -> list[TransferResult]:
+    if not batch and _postgres():
+        fast = _fast_single(specs[0])
+        if fast is not None:
+            return [fast]
+    return _attempt_locked(specs, batch)
+
+
+def _fast_single(spec: TransferSpec) -> TransferResult | None:
+    """PostgreSQL: a new single transfer or hold in one statement (one round trip outside a caller's transaction).
+
+    The statement locks both accounts in primary-key order, checks what the engine checks against the accounts
+    (both exist, same ledger, each side's limit: rendered from :data:`engine.SIDES`), inserts the transfer
+    (``ON CONFLICT DO NOTHING``) and stores both balances. None when the spec is not such a transfer or the
+    statement wrote nothing (an account missing, a limit, the id taken): the caller then runs the general path,
+    which refuses with the engine's own problem, replays, or books a transfer that became possible meanwhile.
+    """
+    if (
+        spec.kind not in ("single", "pending") or spec.debit is None or spec.credit is None
+        or spec.amount_fen is None or spec.code is None or spec.debit == spec.credit
+    ):
+        return None
+    try:
+        engine.check_common(spec, 0)
+    except engine.RejectionError:
+        return None  # the general path answers (a replay, or the engine's problem)
+    from psycopg.types.numeric import Int2, Int4, Int8
+
+    now = timezone.now()
+    tid, held = spec.uuid, spec.pending
+    expires_at = engine.hold_expiry(spec, now)
+    flags = engine.new_flags(spec)
+    params = {
+        "id": tid, "debit": spec.debit, "credit": spec.credit, "amount": Int8(spec.amount_fen),
+        "posted": Int8(0 if held else spec.amount_fen), "held": Int8(spec.amount_fen if held else 0),
+        "ledger": LEDGER_CNY, "code": Int4(spec.code), "flags": Int2(int(flags)),
+        "timeout": Int4(spec.timeout_seconds), "expires_at": expires_at, "memo": spec.memo, "actor": spec.actor or "",
+        "now": now,
+    }
+    with transaction.atomic() if connection.in_atomic_block else nullcontext(), _cursor() as cursor:
+        cursor.execute(_fast_single_sql(engine.SIDES, engine.NET_CREDIT), params)
+        row = cursor.fetchone()
+    if row is None or not row[0]:
+        return None
+    return TransferResult(
+        id=tid, debit=_as_uuid(spec.debit), credit=_as_uuid(spec.credit), amount_fen=spec.amount_fen,
+        code=spec.code, flags=flags, pending_id=None, memo=spec.memo, actor=spec.actor or "", created_at=now,
+        expires_at=expires_at,
+    )
+
+
+@functools.cache
+def _fast_single_sql(sides: tuple[engine.Side, ...], net_credit: tuple[str, str]) -> str:
+    """The fast path's statement, rendered from the engine's sides (cached: the text must stay constant so that
+    psycopg prepares it, see ``CARLOOP_PG_PREPARE_THRESHOLD``)."""
+    qn = connection.ops.quote_name
+    accounts, transfers = qn(Account._meta.db_table), qn(Transfer._meta.db_table)
+    balances = ", ".join(qn(c) for c in _BALANCE_COLUMNS)
+    alias = {"debit": "dr", "credit": "cr"}
+
+    def after(side: engine.Side, column: str) -> str:
+        added = " + %(posted)s" if column == side.posted else " + %(held)s" if column == side.pending else ""
+        return f"{alias[side.name]}.{qn(column)}{added}"
+
+    limits = " AND ".join(
+        f"(({a}.{qn('flags')} & {int(side.limit)}) = 0 OR "
+        f"{a}.{qn(side.posted)} + {a}.{qn(side.pending)} + %(amount)s <= {a}.{qn(side.bound)})"
+        for side in sides
+        for a in [alias[side.name]]
+    )
+    moved_columns = ", ".join(
+        f"{after(side, c)} AS {alias[side.name]}_{c}" for side in sides for c in _BALANCE_COLUMNS
+    )
+    plus, minus = net_credit
+    balance_after = ", ".join(f"{a}_{plus} - {a}_{minus}" for a in ("dr", "cr"))
+    values = ", ".join(
+        f"({a}_id, {', '.join(f'{a}_{c}' for c in _BALANCE_COLUMNS)})" for a in ("dr", "cr")
+    )
+    columns = ", ".join(qn(name) for name, _ in _TRANSFER_COLUMNS)
+    return (
+        f"WITH acct AS MATERIALIZED (SELECT {qn('id')}, {qn('flags')}, {qn('ledger')}, {balances} FROM {accounts} "
+        f"WHERE {qn('id')} = ANY(ARRAY[%(debit)s::uuid, %(credit)s::uuid]) ORDER BY {qn('id')} FOR NO KEY UPDATE), "
+        f"dr AS (SELECT * FROM acct WHERE {qn('id')} = %(debit)s::uuid), "
+        f"cr AS (SELECT * FROM acct WHERE {qn('id')} = %(credit)s::uuid), "
+        f"moved AS MATERIALIZED (SELECT dr.{qn('id')} AS dr_id, cr.{qn('id')} AS cr_id, {moved_columns} FROM dr, cr "
+        f"WHERE dr.{qn('ledger')} = cr.{qn('ledger')} AND {limits}), "
+        f"ins AS (INSERT INTO {transfers} ({columns}) SELECT %(id)s::uuid, dr_id, cr_id, %(amount)s, "
+        f"%(ledger)s::text, %(code)s, %(flags)s, NULL, %(timeout)s, %(expires_at)s::timestamptz, %(memo)s::text, "
+        f"%(actor)s::text, %(now)s::timestamptz, {balance_after} FROM moved ON CONFLICT DO NOTHING RETURNING 1), "
+        f"upd AS (UPDATE {accounts} AS a SET ({balances}, {qn('updated_at')}) = "
+        f"({', '.join(f'v.{qn(c)}' for c in _BALANCE_COLUMNS)}, %(now)s::timestamptz) "
+        f"FROM moved, LATERAL (VALUES {values}) AS v({qn('id')}, {balances}) "
+        f"WHERE a.{qn('id')} = v.{qn('id')} AND EXISTS (SELECT FROM ins)) "
+        f"SELECT count(*) = 1 FROM ins"
+    )
+
+
+def _attempt_locked(specs: list[TransferSpec], batch: bool) -> list[TransferResult]:
+    """The general path: lock the accounts, apply the engine in Python, write the transfers and balances."""
     try:
         with transaction.atomic():
             pendings = _load_pendings(specs)
