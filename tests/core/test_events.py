@@ -118,3 +118,16 @@ def test_deliveries_that_move_money_or_keep_a_promise_commit_durably(event_type:
 @pytest.mark.parametrize("event_type", ["identity.login", "finance.repayment.posted"])
 def test_deliveries_only_to_the_feature_store_may_commit_relaxed(event_type: str) -> None:
     assert events.relaxed_commit(event_type) is True
+
+
+@pytest.mark.django_db
+def test_an_event_nobody_subscribes_to_is_stored_delivered_without_a_delivery_round(django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        event = events.publish("test.nobody.created", "thing:7", {"n": 7})
+    row = Event.objects.get(pk=event.id)
+    assert callbacks == [] and row.delivered_at == row.occurred_at and row.attempts == 0
+    with django_capture_on_commit_callbacks() as callbacks:
+        events.publish("test.thing.created", "thing:8")  # a subscribed event still waits for its delivery
+    assert len(callbacks) == 1
+    events.subscribe("test.nobody.*", _record)  # replay hands a stored event to whoever subscribes later
+    assert events.replay(event.id) is True and seen == ["thing:7"]

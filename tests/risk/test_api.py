@@ -156,3 +156,38 @@ def test_review_and_promotion_api(actors):
     mv = services.register_model(platform_model.BUILTIN_DIR, actor="t")
     promoted = actors.request("risk_analyst", "POST", f"/api/v1/risk/models/{mv.pk}/promote", {"role": "champion"})
     assert promoted.json()["role"] == "champion" and ModelVersion.objects.get(pk=mv.pk).promoted_by.startswith("user:")
+
+
+# The HTTP side of the decision path's query budget (the service's is in test_decisions.py): the API token, the
+# caller's roles and memberships, the Idempotency-Key lookup and record (inside a savepoint here: the test runs in
+# a transaction). The blacklist check is the stack's floor in bench/bench_risk_decision_api.py: the same
+# authentication and one indexed read.
+HTTP_QUERIES = 3  # token, roles, memberships
+
+
+def _decision_body(user, ref: str) -> dict:
+    return {"application_ref": ref, "product_kind": "cash_loan", "customer_user_id": str(user.pk), "amount": "30000.00",
+            "term_months": 12, "monthly_income": "20000.00", "device_id": "dev-http-1", "ip": "10.1.2.3",
+            "product_limits": {"min_amount": "1000.00", "max_amount": "200000.00", "max_term_months": 36}}  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_decision_api_stays_within_its_query_budget(actors, django_assert_num_queries):
+    from .test_decisions import DECISION_QUERIES_KNOWN_CUSTOMER
+
+    user = customer()
+    first = actors.request("finance_ops", "POST", "/api/v1/risk/decisions", _decision_body(user, "budget:1"), {"Idempotency-Key": "b1"})
+    assert first.status_code == 201
+    # + the key's lookup and record, the savepoint's two statements, and the review (a second application in 24 h)
+    with django_assert_num_queries(HTTP_QUERIES + 2 + 2 + DECISION_QUERIES_KNOWN_CUSTOMER + 1):
+        response = actors.request("finance_ops", "POST", "/api/v1/risk/decisions", _decision_body(user, "budget:2"), {"Idempotency-Key": "b2"})
+    assert response.status_code == 201 and response.json()["outcome"] == "refer"
+
+
+@pytest.mark.django_db
+def test_blacklist_check_is_one_indexed_read_after_authentication(actors, django_assert_num_queries):
+    services.add_to_blacklist(kind="device", value="dev-floor-1", reason="测试", actor="t")
+    actors.request("risk_analyst", "GET", "/api/v1/risk/blacklist")  # the token's last use is recorded (once a minute)
+    with django_assert_num_queries(HTTP_QUERIES + 1):
+        response = actors.request("risk_analyst", "POST", "/api/v1/risk/blacklist/check", {"kind": "device", "value": "dev-floor-1"})
+    assert response.json() == {"kind": "device", "blacklisted": True}

@@ -121,6 +121,33 @@ def test_graph_distance_to_blacklisted_identity():
     assert stored.request["extra"]["emergency_contacts"][0] == {"index": pii.blind_index("phone", "13912345678"), "masked": "139****5678"}
 
 
+# Query budgets of the decision path (bench/bench_risk_decision_api.py measures its throughput): a decision for a
+# customer already linked in the graph is the previous-decision lookup, the customer (with the latest KYC check),
+# the online features, one blacklist query, one velocity aggregate, the login facts, the graph nodes (with their
+# edge to the customer), one count per component, and the decision and event inserts. A new customer adds the
+# graph inserts, the nodes read back and the components' relabelling. Raise a budget only with a reason.
+DECISION_QUERIES_KNOWN_CUSTOMER = 10
+DECISION_QUERIES_NEW_CUSTOMER = 14
+
+
+def test_a_decision_for_a_known_customer_stays_within_its_query_budget(django_assert_num_queries):
+    user = customer()
+    services.decide(request(user, device_id="dev-budget-1"))  # links the customer; loads the rule set and models
+    with django_assert_num_queries(DECISION_QUERIES_KNOWN_CUSTOMER + 1):  # + the review: a second application in 24 h
+        result = services.decide(request(user, device_id="dev-budget-1"))
+    assert result.outcome == "refer" and "F_VEL_ID" in result.rule_hits
+
+
+def test_a_decision_for_a_new_customer_stays_within_its_query_budget(django_assert_num_queries):
+    services.decide(request(customer()))  # loads the rule set and models
+    user = customer()
+    extra = {"bank_card": "6222021234567890777", "address": "上海市浦东新区世纪大道 1 号", "emergency_contacts": ["13912340000"]}
+    with django_assert_num_queries(DECISION_QUERIES_NEW_CUSTOMER):
+        services.decide(request(user, device_id="dev-budget-2", extra=extra))
+    linked = GraphNode.objects.get(kind="customer", key=str(user.pk))
+    assert GraphNode.objects.filter(component=linked.component).count() == 7  # customer, ID, phone, device, card, address, contact
+
+
 def test_components_merge_incrementally_and_rings_are_reported():
     people = [customer() for _ in range(5)]
     for i, person in enumerate(people):  # a chain: each shares a contact phone with the next

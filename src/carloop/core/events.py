@@ -3,7 +3,8 @@
 ``publish`` writes the event inside the caller's transaction; after commit it is handed to the in-process
 subscribers (``subscribe``) and, for subscribers registered with ``background=True``, to a task. A subscriber
 failure never breaks the publisher: the event stays undelivered with its error and ``carloop events
-redeliver`` (or the worker) retries it. ``replay`` re-delivers a stored event by id.
+redeliver`` (or the worker) retries it. ``replay`` re-delivers a stored event by id. An event no subscriber
+matches is stored as delivered, without a delivery round.
 
 A delivery's commit waits for its WAL flush (PostgreSQL's ``synchronous_commit``) unless every in-process
 subscriber of the event was registered with ``relaxed_commit=True``: an explicit promise that it moves no money
@@ -76,12 +77,21 @@ def handler_path(handler: Handler) -> str:
 
 
 def publish(type: str, subject: str, payload: dict[str, Any] | None = None, *, actor: str = "system") -> DomainEvent:  # noqa: A002
-    """Record an event in the current transaction; subscribers see it after commit."""
+    """Record an event in the current transaction; subscribers see it after commit.
+
+    An event that no subscriber matches is stored as delivered: it has nobody to be handed to, so it costs no
+    delivery round (no second transaction after the caller's commit). ``replay`` still hands it to whoever
+    subscribes later.
+    """
+    occurred_at = timezone.now()
+    subscribed = bool(_matching(type))
     # The payload as the database returns it (a JSON round trip): delivery uses this row without reading it back.
     row = Event.objects.create(
-        type=type, subject=subject, actor=actor, occurred_at=timezone.now(), payload=json.loads(json.dumps(payload or {}))
-    )
-    transaction.on_commit(lambda: _deliver(row))
+        type=type, subject=subject, actor=actor, occurred_at=occurred_at, payload=json.loads(json.dumps(payload or {})),
+        delivered_at=None if subscribed else occurred_at,
+    )  # fmt: skip
+    if subscribed:
+        transaction.on_commit(lambda: _deliver(row))
     return _to_domain(row)
 
 

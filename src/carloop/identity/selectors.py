@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 
 from carloop.core import authz, pii
@@ -35,7 +35,9 @@ def subject_of(request: HttpRequest) -> Subject:
 
 
 def customer_facts(user_id: uuid.UUID | str) -> CustomerFacts | None:
-    user = User.objects.filter(pk=user_id).select_related("customer_profile").first()
+    """One query: the user, the profile and the outcome of the latest provider check."""
+    latest_check = KycCheck.objects.filter(profile=OuterRef("customer_profile")).order_by("-created_at").values("outcome")[:1]
+    user = User.objects.filter(pk=user_id).select_related("customer_profile").annotate(latest_check=Subquery(latest_check)).first()
     if user is None:
         return None
     profile: CustomerProfile | None = getattr(user, "customer_profile", None)
@@ -45,7 +47,7 @@ def customer_facts(user_id: uuid.UUID | str) -> CustomerFacts | None:
         display_name=user.display_name or user.username,
         kyc_verified=verified,
         kyc_status=profile.kyc_status if profile else CustomerProfile.Kyc.NONE,
-        kyc_check=_visible_check(profile),
+        kyc_check=_visible_check(user.latest_check),
         real_name=profile.real_name if profile else "",
         birth_date=profile.birth_date if profile else None,
         gender=profile.gender if profile else "",
@@ -58,15 +60,15 @@ def customer_facts(user_id: uuid.UUID | str) -> CustomerFacts | None:
     )
 
 
-def _visible_check(profile: CustomerProfile | None) -> str:
-    """The latest check, told uniformly: why the provider did not confirm (mismatch, no record, verified on
-    another account, no answer) is for operators only, so a declaration cannot probe whose number is whose."""
-    check = profile.kyc_checks.order_by("-created_at").first() if profile else None
-    if check is None:
+def _visible_check(outcome: str | None) -> str:
+    """The latest check's outcome, told uniformly: why the provider did not confirm (mismatch, no record,
+    verified on another account, no answer) is for operators only, so a declaration cannot probe whose number
+    is whose."""
+    if outcome is None:
         return ""
-    if check.outcome == KycCheck.Outcome.PENDING:
+    if outcome == KycCheck.Outcome.PENDING:
         return "pending"
-    return "confirmed" if check.outcome == KycCheck.Outcome.MATCH else "not_confirmed"
+    return "confirmed" if outcome == KycCheck.Outcome.MATCH else "not_confirmed"
 
 
 def clear_pii(user_id: uuid.UUID | str) -> tuple[str, str]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from carloop.core.ids import new_id
 from carloop.risk.models import GraphEdge, GraphNode
-from carloop.risk.selectors import blacklisted_indexes
 
 ENTITY_KINDS = ("phone", "id_number", "device", "bank_card", "address")
 BLACKLIST_TO_NODE = {"id_number": "id_number", "phone": "phone", "device": "device", "bank_card": "bank_card"}
@@ -27,53 +26,63 @@ class Link:
     label: str = ""  # masked
 
 
-def link_customer(customer_id: uuid.UUID | str, links: list[Link]) -> GraphNode:
-    """Add the customer and its identifiers to the graph; returns the customer's node (with its component).
+@dataclass(frozen=True)
+class Linked:
+    """The customer's node after linking, with its component's customers and blacklisted nodes."""
 
-    Set-based: one query for the known nodes, bulk inserts for new nodes and edges, one size query and one
-    relabelling update when components merge.
+    node: GraphNode
+    customers: int
+    blacklisted: int
+
+
+def link_customer(customer_id: uuid.UUID | str, links: list[Link], listed: set[tuple[str, str]]) -> Linked:
+    """Add the customer and its identifiers to the graph; returns the customer's node and its component's counts.
+
+    ``listed`` are the (kind, blind index) pairs among ``links`` on an active blacklist (the caller has looked
+    them up): new identifier nodes take their flag from it. Set-based: a customer already linked to all its
+    identifiers costs two queries (the nodes with whether the customer's edge exists, and one count per
+    component); new nodes and edges are bulk inserts, and merging components is one relabelling update.
     """
     wanted = {(link.kind, link.key): link.label for link in links if link.key}
     wanted[("customer", str(customer_id))] = ""
     match = Q()
     for kind, key in wanted:
         match |= Q(kind=kind, key=key)
-    nodes = {(n.kind, n.key): n for n in GraphNode.objects.filter(match)}
+    edge = GraphEdge.objects.filter(entity=OuterRef("pk"), customer__kind="customer", customer__key=str(customer_id))
+    known = GraphNode.objects.filter(match).annotate(linked=Exists(edge))
+    nodes = {(n.kind, n.key): n for n in known}
     missing = [pair for pair in wanted if pair not in nodes]
     if missing:
-        listed = blacklisted_indexes([(k, key) for k, key in missing if k in BLACKLIST_TO_NODE])
         GraphNode.objects.bulk_create(
-            [GraphNode(kind=k, key=key, label=wanted[(k, key)], component=new_id(), blacklisted=(k, key) in listed) for k, key in missing],
+            [GraphNode(kind=k, key=key, label=wanted[(k, key)], component=new_id(),
+                       blacklisted=k in BLACKLIST_TO_NODE and (k, key) in listed) for k, key in missing],
             ignore_conflicts=True,
-        )
-        nodes = {(n.kind, n.key): n for n in GraphNode.objects.filter(match)}
+        )  # fmt: skip
+        nodes = {(n.kind, n.key): n for n in known.all()}
     customer = nodes[("customer", str(customer_id))]
-    entities = [n for pair, n in nodes.items() if pair[0] != "customer"]
-    known = set(GraphEdge.objects.filter(customer=customer, entity__in=entities).values_list("entity_id", flat=True))
-    new_edges = [GraphEdge(customer=customer, entity=n) for n in entities if n.pk not in known]
+    new_edges = [GraphEdge(customer=customer, entity=n) for pair, n in nodes.items() if pair[0] != "customer" and not n.linked]
     if new_edges:
         GraphEdge.objects.bulk_create(new_edges, ignore_conflicts=True)
     components = {n.component for n in nodes.values()}
+    counts = {
+        row["component"]: row
+        for row in GraphNode.objects.filter(component__in=components).values("component").annotate(
+            size=Count("id"), customers=Count("id", filter=Q(kind="customer")), blacklisted=Count("id", filter=Q(blacklisted=True))
+        )
+    }  # fmt: skip
     if len(components) > 1:
-        sizes = dict(GraphNode.objects.filter(component__in=components).values_list("component").annotate(n=Count("id")))
-        keep = max(components, key=lambda c: (sizes.get(c, 0), str(c)))
+        keep = max(components, key=lambda c: (counts[c]["size"] if c in counts else 0, str(c)))
         GraphNode.objects.filter(component__in=components - {keep}).update(component=keep)
         customer.component = keep
-    return customer
+    return Linked(
+        customer, sum(int(row["customers"]) for row in counts.values()), sum(int(row["blacklisted"]) for row in counts.values())
+    )
 
 
 def mark_blacklisted(kind: str, key: str, flag: bool = True) -> None:
     node_kind = BLACKLIST_TO_NODE.get(kind)
     if node_kind:
         GraphNode.objects.filter(kind=node_kind, key=key).update(blacklisted=flag)
-
-
-def component_stats(component: uuid.UUID) -> tuple[int, int]:
-    """(customers, blacklisted nodes) in a component, in one query."""
-    row = GraphNode.objects.filter(component=component).aggregate(
-        customers=Count("id", filter=Q(kind="customer")), blacklisted=Count("id", filter=Q(blacklisted=True))
-    )
-    return int(row["customers"]), int(row["blacklisted"])
 
 
 def distance_to_blacklisted(

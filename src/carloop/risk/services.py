@@ -353,7 +353,7 @@ def _validate_request(req: DecisionRequest) -> None:
 
 
 def _fraud_checks(
-    req: DecisionRequest, now: datetime, id_index: str, phone_index: str, links: list[graph.Link]
+    req: DecisionRequest, now: datetime, id_index: str, phone_index: str, links: list[graph.Link], listed: set[tuple[str, str]]
 ) -> tuple[list[policy.RuleHit], dict[str, Any]]:
     hits: list[policy.RuleHit] = []
     signals: dict[str, Any] = {}
@@ -396,10 +396,10 @@ def _fraud_checks(
         signals["device_known"] = known
         if large and not known:
             hits.append(policy.RuleHit("F_NEW_DEVICE", "refer", "新设备发起大额申请", "Large application from a new device"))
-    node = graph.link_customer(req.customer_user_id, links)
-    ring, listed = graph.component_stats(node.component)
-    distance = graph.distance_to_blacklisted(node, max_hops=GRAPH_REFER_HOPS, component_has_blacklisted=listed > 0)
-    signals.update(graph_distance=distance, ring_customers=ring, component=str(node.component))
+    linked = graph.link_customer(req.customer_user_id, links, listed)
+    ring = linked.customers
+    distance = graph.distance_to_blacklisted(linked.node, max_hops=GRAPH_REFER_HOPS, component_has_blacklisted=linked.blacklisted > 0)
+    signals.update(graph_distance=distance, ring_customers=ring, component=str(linked.node.component))
     if distance is not None and distance <= GRAPH_DECLINE_HOPS:
         hits.append(policy.RuleHit("F_GRAPH_NEAR", "decline", "与黑名单身份直接关联", "Directly linked to a blacklisted identity"))
     elif distance is not None:
@@ -445,9 +445,18 @@ def decide(req: DecisionRequest, *, actor: str = "system") -> DecisionResult:
     device_index = pii.blind_index("device", req.device_id) if req.device_id else ""
     extra = req.extra or {}
     card_index = pii.blind_index("bank_card", str(extra["bank_card"])) if extra.get("bank_card") else ""
-    blacklisted = bool(
-        q.blacklisted_indexes([("id_number", id_index), ("phone", phone_index), ("device", device_index), ("bank_card", card_index)])
-    )
+    own = [
+        graph.Link("id_number", id_index, facts.id_number_masked), graph.Link("phone", phone_index, facts.phone_masked),
+        graph.Link("device", device_index, _mask("device", req.device_id or "")), graph.Link("bank_card", card_index, _mask("bank_card", str(extra.get("bank_card", "")))),
+    ]  # fmt: skip
+    links = list(own)
+    if extra.get("address"):
+        links.append(graph.Link("address", pii.blind_index("address", str(extra["address"])), str(extra["address"])[:6] + "…"))
+    for contact in extra.get("emergency_contacts", []) or []:
+        links.append(graph.Link("phone", pii.blind_index("phone", str(contact)), pii.mask_phone(str(contact))))
+    # One blacklist query for the policy (the applicant's own identifiers) and the graph (every linked identifier).
+    listed = q.blacklisted_indexes([(link.kind, link.key) for link in links if link.kind in q.BLACKLIST_KINDS])
+    blacklisted = any((link.kind, link.key) in listed for link in own)
     payment = Decimal(req.amount_fen) / Decimal(req.term_months)
     dti = _ratio(payment, req.monthly_income_fen)
     ltv = _ratio(Decimal(req.amount_fen), req.collateral_value_fen)
@@ -462,15 +471,7 @@ def decide(req: DecisionRequest, *, actor: str = "system") -> DecisionResult:
         **{f"f.{k}": v for k, v in features.items()},
     }  # fmt: skip
     policy_hits = policy.evaluate(ruleset.rules, policy_ctx)
-    links = [
-        graph.Link("id_number", id_index, facts.id_number_masked), graph.Link("phone", phone_index, facts.phone_masked),
-        graph.Link("device", device_index, _mask("device", req.device_id or "")), graph.Link("bank_card", card_index, _mask("bank_card", str(extra.get("bank_card", "")))),
-    ]  # fmt: skip
-    if extra.get("address"):
-        links.append(graph.Link("address", pii.blind_index("address", str(extra["address"])), str(extra["address"])[:6] + "…"))
-    for contact in extra.get("emergency_contacts", []) or []:
-        links.append(graph.Link("phone", pii.blind_index("phone", str(contact)), pii.mask_phone(str(contact))))
-    fraud_hits, signals = _fraud_checks(req, now, id_index, phone_index, links)
+    fraud_hits, signals = _fraud_checks(req, now, id_index, phone_index, links, listed)
     row = dict(features)
     row.update(age=age, amount_yuan=req.amount_fen // 100, term_months=req.term_months,
                dti_pct=int(Decimal(dti) * 100) if dti is not None else None)  # fmt: skip
