@@ -13,7 +13,7 @@ from carloop.commerce.models import OrderState
 from carloop.core.errors import Problem
 from carloop.finance import services
 from carloop.finance.models import Application
-from tests.commerce.factories import make_trim, pay_deposit
+from tests.commerce.factories import make_trim, pay_balance, pay_deposit
 from tests.finance.conftest import DISBURSED_ON
 from tests.finance.test_pages import login
 
@@ -25,9 +25,10 @@ def test_purchase_instalment_for_an_order_pays_its_balance(world: Any, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         loan = services.accept_offer(subject, app.pk, agree=True, on=DISBURSED_ON)
     order.refresh_from_db()
-    assert (order.state, order.balance_method, order.balance_reference) == (OrderState.BALANCE_PAID, "loan", str(loan.pk))
-    assert order.balance_held_fen == order.balance_due_fen - loan_fen
-    assert order.balance_paid_elsewhere_fen == loan_fen
+    assert (order.state, order.balance_method, order.balance_reference) == (OrderState.DEPOSIT_PAID, "loan", str(loan.pk))
+    assert order.balance_loan_fen == loan_fen
+    pay_balance(order)  # the down payment, at the cashier
+    assert (order.state, order.balance_held_fen) == (OrderState.BALANCE_PAID, order.balance_due_fen - loan_fen)
 
 
 def test_order_page_links_to_a_filled_in_application(world: Any, actors: Any) -> None:

@@ -1,8 +1,9 @@
 """Commerce's ledger accounts and the transfers behind every order money movement (codes 3000–3999).
 
-Customer money enters from and leaves to the ledger's ``external`` account. Deposits and balances are held in
-flagged liability accounts until delivery, when they are settled to the seller payable; a forfeited deposit
-becomes income, the seller's penalty when it cannot deliver is an expense, a trade-in car is inventory.
+Customer money enters and leaves through the cashier (``carloop.payments``): it pays deposits and balances into
+flagged liability accounts (``deposits_held``, ``balances_held``) and refunds them from there. They are held until
+delivery, when they are settled to the seller payable; a forfeited deposit becomes income, the seller's penalty
+when it cannot deliver is an expense, a trade-in car is inventory.
 """
 
 from __future__ import annotations
@@ -23,12 +24,8 @@ ACCOUNTS: dict[str, tuple[int, str, AccountFlags]] = {
     "trade_in_inventory": (3401, "置换二手车库存", AccountFlags.NONE),
 }
 
-DEPOSIT_IN = 3001
-BALANCE_IN = 3002
-DEPOSIT_REFUND = 3003
 DEPOSIT_FORFEIT = 3004
 DEPOSIT_PENALTY = 3005
-BALANCE_REFUND = 3006
 SETTLE_SELLER = 3007
 TRADE_IN_CREDIT = 3008
 

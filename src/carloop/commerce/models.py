@@ -127,6 +127,8 @@ PAID_STATES = [OrderState.DEPOSIT_PAID, OrderState.BALANCE_PAID, OrderState.VEHI
 
 
 ORDER_REF_PREFIX = "commerce:order:"  # how other apps refer to an order (finance loans, payments)
+DEPOSIT_KIND = "commerce.deposit"  # the cashier's payable kinds (commerce.payables)
+BALANCE_KIND = "commerce.balance"
 
 
 class CarOrder(Entity):
@@ -159,6 +161,7 @@ class CarOrder(Entity):
     balance_method = models.CharField(max_length=20, blank=True)
     balance_reference = models.CharField(max_length=100, blank=True)
     balance_held_fen = models.BigIntegerField(default=0, help_text="Balance held in commerce's ledger account")
+    balance_loan_fen = models.BigIntegerField(default=0, help_text="The part of the balance a disbursed loan paid to the seller")
     vehicle = models.ForeignKey("vehicles.Vehicle", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     delivery_store = models.ForeignKey("identity.Organisation", null=True, blank=True, on_delete=models.PROTECT,
                                        related_name="+")
@@ -188,9 +191,9 @@ class CarOrder(Entity):
         return self.total_fen - self.deposit_fen - self.trade_in_credit_fen
 
     @property
-    def balance_paid_elsewhere_fen(self) -> int:
-        """The part of a paid balance that came from outside commerce (a loan's disbursement to the seller)."""
-        return self.balance_due_fen - self.balance_held_fen if self.balance_paid_at else 0
+    def balance_owed_fen(self) -> int:
+        """What the buyer pays at the cashier for the balance: all of it, or the down payment beside a loan."""
+        return self.balance_due_fen - self.balance_loan_fen
 
     @transition(field=state, source=OrderState.CREATED, target=OrderState.DEPOSIT_PAID)
     def mark_deposit_paid(self) -> None:

@@ -1,7 +1,7 @@
 """Commerce's payable kinds for the cashier (``carloop.core.payables``): a car order's deposit and its balance in
-full. The cashier moves the money into ``deposits_held`` / ``balances_held``; commerce records the payment.
-Refunds of these go through the order (cancel, seller default), which returns the money itself, so the cashier's
-own refund of them is refused."""
+full, or the buyer's down payment beside a disbursed loan. The cashier moves the money into ``deposits_held`` /
+``balances_held``; commerce records the payment. Only the order refunds them (cancel, seller default: it asks the
+cashier to refund the paying intents), so finance operations' own refund of them is refused."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import uuid
 
 from carloop.commerce import ledger_flows as flows
 from carloop.commerce import services
-from carloop.commerce.models import ORDER_REF_PREFIX, CarOrder, OrderState
+from carloop.commerce.models import BALANCE_KIND, DEPOSIT_KIND, ORDER_REF_PREFIX, CarOrder, OrderState
 from carloop.core import payables
-from carloop.core.errors import Conflict
 
-DEPOSIT = "commerce.deposit"
-BALANCE = "commerce.balance"
+DEPOSIT = DEPOSIT_KIND
+BALANCE = BALANCE_KIND
 
 
 def _order(ref: str) -> CarOrder | None:
@@ -31,6 +30,8 @@ def _due(ref: str, payable_in: OrderState, amount: str, account: str, zh: str, e
     if order is None:
         return None
     due = getattr(order, amount) if order.state == payable_in else 0
+    if amount == "balance_owed_fen" and order.balance_loan_fen:
+        zh, en = "购车首付", "Car order down payment"
     return payables.Payable(ref=ref, amount_due_fen=due, destination_account=flows.account_id(account),
                             payer_user_id=order.customer_id, title_zh=f"{zh} {order.pk.hex[:8]}",
                             title_en=f"{en} {order.pk.hex[:8]}")
@@ -41,20 +42,20 @@ def deposit(ref: str) -> payables.Payable | None:
 
 
 def balance(ref: str) -> payables.Payable | None:
-    return _due(ref, OrderState.DEPOSIT_PAID, "balance_due_fen", "balances_held", "购车尾款", "Car order balance")
+    return _due(ref, OrderState.DEPOSIT_PAID, "balance_owed_fen", "balances_held", "购车尾款", "Car order balance")
 
 
-def _refuse_refund(refunded: payables.Refunded) -> None:
-    raise Conflict("refund-through-order", "购车款项请通过订单取消或退款办理", "Refund car-order payments through the order")
+def _refunded(refunded: payables.Refunded) -> None:
+    """The order asked for this refund and recorded it when it closed: nothing more to record."""
 
 
 def register() -> None:
     payables.register_kind(payables.PayableKind(
         DEPOSIT, "购车定金", "Car order deposit", deposit,
         lambda paid: services.record_deposit_paid(order_ref=paid.ref, amount_fen=paid.amount_fen, actor=paid.actor),
-        _refuse_refund))
+        _refunded, refunded_by_owner=True))
     payables.register_kind(payables.PayableKind(
         BALANCE, "购车尾款", "Car order balance", balance,
         lambda paid: services.record_balance_paid(order_ref=paid.ref, amount_fen=paid.amount_fen,
                                                   reference=f"payments:intent:{paid.intent_id}", actor=paid.actor),
-        _refuse_refund))
+        _refunded, refunded_by_owner=True))

@@ -197,9 +197,11 @@ def _refunded_loan_order(owner: Any, trim_id: Any) -> None:
             if app.state != app.State.APPROVED:
                 raise _NotSeededError
             loan = finance.accept_offer(subject, app.pk, agree=True, ip="127.0.0.1", user_agent="seed")
-            # The disbursement event reaches commerce after this seed commits: pay the order through the same hook.
-            services.record_external_balance_payment(order_ref=order.ref, amount_fen=loan.principal_fen, method="loan",
-                                                     reference=str(loan.pk), customer_user_id=str(owner), actor="seed")
+            # The disbursement event reaches commerce after this seed commits: record the loan through the same
+            # hook; the owner pays the down payment at the cashier, and the seller's default refunds it there.
+            services.record_loan_disbursed(order_ref=order.ref, amount_fen=loan.principal_fen, loan_ref=str(loan.pk),
+                                           customer_user_id=str(owner), actor="seed")
+            _pay_at_the_cashier(order, payables.BALANCE)
             services.seller_cannot_deliver(_login("ops"), order_id=order.pk, reason="厂家停产 / model discontinued")
     except (Problem, _NotSeededError):
         return

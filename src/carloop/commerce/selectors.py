@@ -71,7 +71,7 @@ def order_terms(order_ref: str) -> OrderTerms | None:
     order = CarOrder.objects.filter(pk=order_id).first()
     if order is None:
         return None
-    due = order.balance_due_fen if order.state == OrderState.DEPOSIT_PAID else 0
+    due = order.balance_due_fen if order.state == OrderState.DEPOSIT_PAID and not order.balance_loan_fen else 0
     return OrderTerms(customer_user_id=order.customer_id, price_fen=order.total_fen, balance_due_fen=due,
                       refunded=order.state == OrderState.REFUNDED)
 

@@ -15,10 +15,9 @@ def _text(value: object) -> str | None:
 
 def on_loan_disbursed(event: DomainEvent) -> None:
     payload = event.payload
-    services.record_external_balance_payment(order_ref=str(payload.get("order_ref", "")),
-                                             amount_fen=int(payload.get("amount_fen", 0)), method="loan",
-                                             reference=str(payload.get("loan_id", "")),
-                                             customer_user_id=_text(payload.get("customer_user_id")), actor=event.actor)
+    services.record_loan_disbursed(order_ref=str(payload.get("order_ref", "")), amount_fen=int(payload.get("amount_fen", 0)),
+                                   loan_ref=str(payload.get("loan_id", "")),
+                                   customer_user_id=_text(payload.get("customer_user_id")), actor=event.actor)
 
 
 def register() -> None:

@@ -70,6 +70,9 @@ class PayableKind:
     lookup: Callable[[str], Payable | None]
     on_paid: Callable[[Paid], None]
     on_refunded: Callable[[Refunded], None]
+    # True: only the owner refunds it (through ``payments.services.refund_payable``, e.g. a car order's
+    # cancellation under the deposit rules); finance operations' own refund of such an intent is a 409.
+    refunded_by_owner: bool = False
 
 
 @dataclass(frozen=True)

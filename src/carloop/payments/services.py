@@ -455,11 +455,15 @@ def recover_missing_notifications(older_than: timedelta = timedelta(minutes=2), 
 # ------------------------------------------------------------------------------------------------------ refunds
 
 
-def refund(*, intent_id: uuid.UUID | str, amount_fen: int, reason: str, actor: str) -> Refund:
+def refund(*, intent_id: uuid.UUID | str, amount_fen: int, reason: str, actor: str, by_owner: bool = False) -> Refund:
     """Refund part or all of a paid intent, back to the tenders that paid it in the reverse of the tender order
-    (the external method first, coupons last). Each tender's part has its own state."""
+    (the external method first, coupons last). Each tender's part has its own state. A kind its owner refunds
+    (``refunded_by_owner``) is refunded only through :func:`refund_payable`."""
     with transaction.atomic():
         intent = _lock(intent_id)
+        if _kind(intent.kind).refunded_by_owner and not by_owner:
+            raise Conflict("refund-through-owner", "该款项须由业务方办理退款（如取消订单）",
+                           "This payment is refunded through what it paid for (e.g. cancelling the order)")
         if intent.state != IntentState.SUCCEEDED:
             raise Conflict("intent-not-paid", "只能退款已支付的款项", "Only a paid intent can be refunded", state=intent.state)
         if amount_fen <= 0 or amount_fen > intent.amount_fen - intent.refunded_fen:
@@ -496,6 +500,26 @@ def refund(*, intent_id: uuid.UUID | str, amount_fen: int, reason: str, actor: s
         _record(intent, actor, "refund_requested", refund_id=str(refund_row.pk), amount_fen=amount_fen)
         _finish_refund(refund_row, intent, actor)
         return refund_row
+
+
+def refund_payable(*, kind: str, ref: str, amount_fen: int, reason: str, actor: str) -> list[Refund]:
+    """The payable's owner returns ``amount_fen`` of what was paid for ``kind``/``ref`` (a cancelled car order's
+    deposit or balance): refunds of its paid intents, oldest first, each back to its tenders. 409
+    ``nothing-to-refund`` when the paid intents hold less. Runs in the caller's transaction."""
+    refunds: list[Refund] = []
+    left = amount_fen
+    with transaction.atomic():
+        paid = PaymentIntent.objects.filter(kind=kind, ref=ref, state=IntentState.SUCCEEDED).order_by("succeeded_at", "pk")
+        for intent_id, amount, refunded in paid.values_list("pk", "amount_fen", "refunded_fen"):
+            take = min(left, amount - refunded)
+            if take > 0:
+                refunds.append(refund(intent_id=intent_id, amount_fen=take, reason=reason, actor=actor, by_owner=True))
+                left -= take
+            if left == 0:
+                break
+        if left:
+            raise Conflict("nothing-to-refund", "没有可退的已支付款项", "No paid payment is left to refund", missing_fen=str(left))
+    return refunds
 
 
 def _request_provider_refund(intent: PaymentIntent, refund_row: Refund, part: RefundPart, tender: Tender, actor: str) -> None:

@@ -16,7 +16,7 @@ from carloop.commerce.services.orders import (
     deliver,
     record_balance_paid,
     record_deposit_paid,
-    record_external_balance_payment,
+    record_loan_disbursed,
     schedule_delivery,
     seller_cannot_deliver,
 )
@@ -27,6 +27,6 @@ from carloop.commerce.services.trade_in import quote_trade_in
 __all__ = [
     "PriceBreakdown", "allocate_vehicle", "answer_campaign", "book_test_drive",
     "cancel", "cancel_test_drive", "change_battery_plan", "close_campaign", "create_campaign", "create_order", "deliver",
-    "next_cycle_start", "price", "quote_trade_in", "record_balance_paid", "record_deposit_paid", "record_external_balance_payment",
+    "next_cycle_start", "price", "quote_trade_in", "record_balance_paid", "record_deposit_paid", "record_loan_disbursed",
     "record_swap", "roll_battery_cycles", "schedule_delivery", "seller_cannot_deliver",
 ]

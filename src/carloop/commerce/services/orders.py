@@ -13,7 +13,16 @@ from django_fsm import TransitionNotAllowed
 
 from carloop.commerce import ledger_flows as flows
 from carloop.commerce import selectors
-from carloop.commerce.models import ORDER_REF_PREFIX, BatterySubscription, Bundle, CarOrder, OrderState, TradeInQuote
+from carloop.commerce.models import (
+    BALANCE_KIND,
+    DEPOSIT_KIND,
+    ORDER_REF_PREFIX,
+    BatterySubscription,
+    Bundle,
+    CarOrder,
+    OrderState,
+    TradeInQuote,
+)
 from carloop.commerce.services._shared import _bad, acting_on, policy
 from carloop.commerce.services.pricing import price
 from carloop.core import audit, events, notifications
@@ -21,6 +30,7 @@ from carloop.core.authz import Subject
 from carloop.core.errors import Conflict, NotFound
 from carloop.core.timeutil import business_date, now
 from carloop.identity import selectors as identity_q
+from carloop.payments import services as payments
 from carloop.vehicles import selectors as vehicles_q
 from carloop.vehicles import services as vehicles
 
@@ -143,13 +153,17 @@ def record_deposit_paid(*, order_ref: str, amount_fen: int, actor: str) -> None:
 
 
 def record_balance_paid(*, order_ref: str, amount_fen: int, reference: str, actor: str) -> None:
-    """The cashier was paid the balance in full (into ``balances_held``): record it."""
+    """The cashier was paid the balance (into ``balances_held``): in full, or the buyer's own down payment beside
+    a disbursed loan. Record it."""
     order = _order_for_ref(order_ref)
     _require_state(order, OrderState.DEPOSIT_PAID)
-    if amount_fen != order.balance_due_fen:
+    if amount_fen != order.balance_owed_fen:
         raise Conflict("amount-mismatch", "支付金额与尾款不符", "The amount paid is not the balance due")
     order.balance_held_fen = amount_fen
-    _record_balance(order, "full", reference, actor)
+    if order.balance_loan_fen:
+        _record_balance(order, "loan", order.balance_reference, actor)
+    else:
+        _record_balance(order, "full", reference, actor)
 
 
 def _order_for_ref(order_ref: str) -> CarOrder:
@@ -179,14 +193,12 @@ def _record_balance(order: CarOrder, method: str, reference: str, actor: str) ->
 
 
 @transaction.atomic
-def record_external_balance_payment(*, order_ref: str, amount_fen: int, method: str, reference: str,
-                                    customer_user_id: str | None = None, actor: str = "system") -> bool:
-    """The hook for balance paid elsewhere (a finance loan disbursed to the seller, a payments-app checkout).
-
-    ``amount_fen`` may be less than the balance due: the buyer pays the rest as the down payment, held here
-    like a full payment. More than the balance due, or another customer's payment, moves nothing and is audited.
-    Idempotent: a replay for an order already past the deposit stage is ignored. Returns whether the order moved.
-    """
+def record_loan_disbursed(*, order_ref: str, amount_fen: int, loan_ref: str, customer_user_id: str | None = None,
+                          actor: str = "system") -> bool:
+    """A finance loan paid (part of) the balance to the seller. All of it: the balance is paid. Less: the buyer
+    pays the rest, the down payment, at the cashier (the balance payable now asks for it). More than the balance
+    due, or another customer's loan, changes nothing and is audited. Idempotent: an order that already has its
+    loan, or is past the deposit stage, is left alone. Returns whether the order changed."""
     if not order_ref.startswith(ORDER_REF_PREFIX):
         return False
     try:
@@ -194,20 +206,25 @@ def record_external_balance_payment(*, order_ref: str, amount_fen: int, method: 
     except ValueError:
         return False
     order = CarOrder.objects.select_for_update().filter(pk=order_id).first()
-    if order is None or order.state != OrderState.DEPOSIT_PAID:
+    if order is None or order.state != OrderState.DEPOSIT_PAID or order.balance_loan_fen:
         return False
     if customer_user_id is not None and customer_user_id != str(order.customer_id):
         audit.record(actor, "commerce.order.balance_payer_mismatch", "commerce.order", order.pk,
-                     {"payer": customer_user_id, "reference": reference})
+                     {"payer": customer_user_id, "reference": loan_ref})
         return False
     if not 0 < amount_fen <= order.balance_due_fen:
         audit.record(actor, "commerce.order.balance_amount_mismatch", "commerce.order", order.pk,
-                     {"expected_fen": order.balance_due_fen, "received_fen": amount_fen, "reference": reference})
+                     {"expected_fen": order.balance_due_fen, "received_fen": amount_fen, "reference": loan_ref})
         return False
-    own_fen = order.balance_due_fen - amount_fen
-    flows.move(order.ref, "balance", "external", "balances_held", own_fen, flows.BALANCE_IN, actor)
-    order.balance_held_fen = own_fen
-    _record_balance(order, method, reference, actor)
+    order.balance_loan_fen, order.balance_method, order.balance_reference = amount_fen, "loan", loan_ref
+    if order.balance_owed_fen == 0:
+        _record_balance(order, "loan", loan_ref, actor)
+        return True
+    order.save(update_fields=["balance_loan_fen", "balance_method", "balance_reference", "updated_at"])
+    audit.record(actor, "commerce.order.loan_disbursed", "commerce.order", order.pk,
+                 {"loan_fen": amount_fen, "down_payment_fen": order.balance_owed_fen, "reference": loan_ref})
+    notifications.notify(f"user:{order.customer_id}", "push", f"{order.ref}:loan", "您的购车分期已放款，请到收银台支付首付",
+                         "Your purchase loan is disbursed: pay the down payment at the cashier")
     return True
 
 
@@ -302,12 +319,12 @@ def cancel(subject: Subject, *, order_id: uuid.UUID) -> CarOrder:
     _require_state(order, *[s.value for s in (OrderState.DEPOSIT_PAID, OrderState.BALANCE_PAID,
                                               OrderState.VEHICLE_ALLOCATED, OrderState.DELIVERY_SCHEDULED)])
     forfeit = _binding(order) and order.cooling_off_until is not None and now() > order.cooling_off_until
+    steps: list[tuple[str, str, str, int, int]] = []
     if forfeit:
         order.deposit_forfeit_fen = order.deposit_fen
-        steps = [("forfeit-deposit", "deposits_held", "forfeited_deposits", order.deposit_fen, flows.DEPOSIT_FORFEIT)]
+        steps.append(("forfeit-deposit", "deposits_held", "forfeited_deposits", order.deposit_fen, flows.DEPOSIT_FORFEIT))
     else:
         order.deposit_refund_fen = order.deposit_fen
-        steps = [("refund-deposit", "deposits_held", "external", order.deposit_fen, flows.DEPOSIT_REFUND)]
     _close_with_refund(order, "buyer_withdrew" if forfeit else "buyer_cancelled", steps, actor)
     return order
 
@@ -320,7 +337,7 @@ def seller_cannot_deliver(subject: Subject, *, order_id: uuid.UUID, reason: str)
     _require_state(order, *[s.value for s in (OrderState.DEPOSIT_PAID, OrderState.BALANCE_PAID,
                                               OrderState.VEHICLE_ALLOCATED, OrderState.DELIVERY_SCHEDULED)])
     order.deposit_refund_fen = order.deposit_fen
-    steps = [("refund-deposit", "deposits_held", "external", order.deposit_fen, flows.DEPOSIT_REFUND)]
+    steps: list[tuple[str, str, str, int, int]] = []
     if _binding(order):
         order.penalty_fen = order.deposit_fen
         steps.append(("deposit-penalty", "deposit_penalties", "external", order.deposit_fen, flows.DEPOSIT_PENALTY))
@@ -330,10 +347,14 @@ def seller_cannot_deliver(subject: Subject, *, order_id: uuid.UUID, reason: str)
 
 def _close_with_refund(order: CarOrder, reason: str, steps: list[tuple[str, str, str, int, int]], actor: str,
                        note: str = "") -> None:
-    if order.balance_held_fen:
-        order.balance_refund_fen = order.balance_held_fen
-        steps.append(("refund-balance", "balances_held", "external", order.balance_held_fen, flows.BALANCE_REFUND))
+    """Close the order: the internal moves in ``steps`` (forfeit, penalty), then the cashier refunds the deposit
+    to be returned and the balance commerce holds from the intents that paid them."""
+    order.balance_refund_fen = order.balance_held_fen
     flows.move_all(order.ref, steps, actor)
+    for kind, amount in ((DEPOSIT_KIND, order.deposit_refund_fen), (BALANCE_KIND, order.balance_refund_fen)):
+        if amount:
+            payments.refund_payable(kind=kind, ref=order.ref, amount_fen=amount, reason=f"{order.ref} {reason}"[:200],
+                                    actor=actor)
     if order.vehicle_id:
         vehicles.release_allocation(order.vehicle_id)
     _release_trade_in(order)
