@@ -11,7 +11,7 @@ def loan_parts(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("commerce", "0001_initial"),
+        ("commerce", "0002_bilingual_labels"),
     ]
 
     operations = [
