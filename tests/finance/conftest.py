@@ -44,8 +44,8 @@ class World:
             min_amount_fen=500_000, max_amount_fen=50_000_000, min_term=6, max_term=36, terms=[12, 24],
             rate_table={"B": "0.1099"}, max_ltv=Decimal("0.8"), grace_days=0, penalty_rate=Decimal("0.2"),
         )
-        services.add_capital(self.partner.pk, 1_000_000_000, "initial")
-        services.add_capital(None, 1_000_000_000, "initial")
+        fund_capital(self.partner.pk, 1_000_000_000, "initial")
+        fund_capital(None, 1_000_000_000, "initial")
 
     def customer(self, kind: str = "customer") -> Subject:
         return identity.subject_for_user(self.actors.user(kind))
@@ -78,3 +78,13 @@ class World:
 def world(actors: Any, settings: Any) -> World:
     settings.CARLOOP_DECISION_PROVIDER = "rules"
     return World(actors)
+
+
+def fund_capital(partner_id: Any, amount_fen: int, key: str) -> None:
+    """A funder's capital call, paid by bank transfer: finance operations confirm it at the cashier."""
+    from carloop.finance.models import CAPITAL_KIND
+    from carloop.payments import services as payments
+
+    call = services.call_capital(partner_id, amount_fen, key)
+    payments.confirm_deposit(kind=CAPITAL_KIND, ref=call.ref, bank_txn_id=f"CAPITAL-{call.pk.hex}",
+                             value_date=date.today(), actor="finops")

@@ -52,6 +52,12 @@ def _bank_line(actors: Any) -> dict[str, Any]:
     return {**values, "line": str(BankStatementLine.objects.get().pk)}
 
 
+def _capital_call(actors: Any) -> dict[str, Any]:
+    from carloop.finance import services as finance
+
+    return {"ref": finance.call_capital(None, 100_000, "case").ref}
+
+
 CASES = [
     Case("POST", "/api/v1/payments/intents", setup=_bill, body={"kind": "{kind}", "ref": "{ref}"},
          expect={"customer": 201, "anonymous": 401, "*": 404}),
@@ -70,6 +76,9 @@ CASES = [
     Case("GET", "/api/v1/payments/bank-lines", expect={**FINANCE, "anonymous": 401, "*": 403}),
     Case("POST", "/api/v1/payments/bank-lines/{line}/match", setup=_bank_line, body={"intent_id": "{intent}"},
          expect={"finance_ops": 409, "admin": 409, "anonymous": 401, "*": 403}),
+    Case("POST", "/api/v1/payments/deposits", setup=_capital_call,
+         body={"kind": "finance.capital", "ref": "{ref}", "bank_txn_id": "B77", "value_date": "2026-12-01"},
+         expect={"finance_ops": 201, "admin": 201, "anonymous": 401, "*": 403}),
 ]
 
 

@@ -87,8 +87,29 @@ class TenderSource:
     account: Callable[[uuid.UUID | None, str], uuid.UUID]
 
 
+@dataclass(frozen=True)
+class Cashier:
+    """What the cashier (registered by ``carloop.payments`` at start-up) offers apps below it that may not import
+    it: ``confirm_deposit(kind=, ref=, bank_txn_id=, value_date=, actor=)`` books money finance operations saw
+    arrive in our bank account for a payable (a funder's capital), as a bank-transfer intent matched by them;
+    it returns the intent's id. Finance's demo seed funds its pools this way."""
+
+    confirm_deposit: Callable[..., uuid.UUID]
+
+
 _kinds: dict[str, PayableKind] = {}
 _tenders: dict[str, TenderSource] = {}
+_cashier: list[Cashier] = []
+
+
+def register_cashier(cashier: Cashier) -> None:
+    _cashier[:] = [cashier]
+
+
+def cashier() -> Cashier:
+    if not _cashier:
+        raise RuntimeError("no cashier registered (is carloop.payments installed?)")
+    return _cashier[0]
 
 
 def register_kind(kind: PayableKind) -> None:

@@ -13,8 +13,10 @@ class FinanceConfig(AppConfig):
 
         from carloop.core import nav, periodic
         from carloop.finance import subscribers, tasks
+        from carloop.finance.services import products
 
         subscribers.register()
+        products.register_payables()
         periodic.register(periodic.Periodic("finance.cob", tasks.run_cob, at=time(0, 30)))
 
         nav.register(nav.NavItem("finance:index", "汽车金融", "Auto finance", nav.everyone, order=40,

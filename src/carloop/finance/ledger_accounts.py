@@ -30,7 +30,7 @@ PLATFORM = "platform"
 POOL, RECEIVABLE, LENT, WRITEOFF, INCOME, SETTLEMENT, PAYOUT = 2100, 2110, 2120, 2130, 2200, 2300, 2310
 
 # transfer codes
-T_CAPITAL = 2001
+T_CAPITAL = 6002  # the cashier's transfer of confirmed money to its payable (a capital call's pool); payments' code
 T_DISBURSE = 2101
 T_BOOK = 2102
 T_UPFRONT_FEE = 2103

@@ -326,3 +326,37 @@ class CobRun(Entity):
         verbose_name = lt("日终批处理", "close-of-business run")
         verbose_name_plural = lt("日终批处理", "close-of-business runs")
         ordering = ["-business_date"]
+
+
+class CapitalCall(Entity):
+    """Capital a funder is to put into its lending pool (``partner`` empty: the platform's own). It is paid by a
+    bank transfer the cashier books (payable kind ``finance.capital``), never on finance's own word."""
+
+    class State(models.TextChoices):
+        OPEN = "open", lt("待到账", "Awaiting the money")
+        RECEIVED = "received", lt("已到账", "Received")
+
+    partner = models.ForeignKey("identity.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    amount_fen = models.BigIntegerField()
+    key = models.CharField(max_length=100)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    received_at = models.DateTimeField(null=True, blank=True)
+    reference = models.CharField(max_length=100, blank=True, help_text="The cashier's intent that paid it")
+    created_by = models.CharField(max_length=80)
+
+    class Meta:
+        verbose_name = lt("注资", "capital call")
+        verbose_name_plural = lt("注资", "capital calls")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "key"], name="finance_capital_call_key",
+                                    nulls_distinct=False),
+            models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="finance_capital_call_amount_pos"),
+        ]
+
+    @property
+    def ref(self) -> str:
+        return f"{CAPITAL_REF_PREFIX}{self.pk}"
+
+
+CAPITAL_REF_PREFIX = "finance:capital:"
+CAPITAL_KIND = "finance.capital"

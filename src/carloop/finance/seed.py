@@ -9,11 +9,12 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from carloop.core import payables
 from carloop.core.errors import Problem
 from carloop.core.seeding import SeedContext
 from carloop.core.timeutil import business_date
 from carloop.finance import cob, services
-from carloop.finance.models import Application, Installment, Loan
+from carloop.finance.models import CAPITAL_KIND, Application, CapitalCall, Installment, Loan
 from carloop.identity import selectors as identity
 
 PARTNER_TERMS = {"招商银行股份有限公司": (7000, Decimal("0.0450")), "中信消费金融有限公司": (5000, Decimal("0.0600"))}
@@ -28,8 +29,8 @@ def seed(ctx: SeedContext) -> None:
             code = f"joint-{bp // 100}-{'cmb' if '招商' in name else 'citic'}"
             plans[name] = services.create_funding_plan(code, f"{name} {bp // 100}% / 平台 {100 - bp // 100}%",
                                                        [(partners[name].id, bp, rate)])
-            services.add_capital(partners[name].id, 2_000_000_000_00, "seed")
-    services.add_capital(None, 500_000_000_00, "seed")
+            _capital(partners[name].id, 2_000_000_000_00)
+    _capital(None, 500_000_000_00)
     cmb = plans.get("招商银行股份有限公司")
     citic = plans.get("中信消费金融有限公司")
     services.create_product(
@@ -92,6 +93,14 @@ def _seed_loans(ctx: SeedContext) -> None:
         _repay_history(ctx, subject, loan, today, made)
         made += 1
     cob.run(today)
+
+
+def _capital(partner_id: Any, amount_fen: int) -> None:
+    """The funder's capital, called here and paid by bank transfer: finance operations confirm it at the cashier."""
+    call = services.call_capital(partner_id, amount_fen, "seed", actor="seed")
+    if call.state == CapitalCall.State.OPEN:
+        payables.cashier().confirm_deposit(kind=CAPITAL_KIND, ref=call.ref, bank_txn_id=f"SEED-CAPITAL-{call.pk.hex[:16]}",
+                                           value_date=business_date(), actor="seed")
 
 
 def _secured_loan(ctx: SeedContext, subject: Any, user_id: Any, disbursed: date) -> bool:

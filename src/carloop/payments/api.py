@@ -1,5 +1,6 @@
 """The cashier's JSON API, mounted at /api/v1/payments/: intents (create, read, confirm with tenders, cancel),
-refunds, provider notifications, and bank-statement import and matching for finance operations."""
+refunds, provider notifications, and for finance operations bank-statement import and matching and confirmed
+deposits."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from carloop.core.errors import Invalid, Problem
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.i18n import t
 from carloop.core.idempotency import idempotent
 from carloop.core.money import Yuan, parse_yuan, yuan_str
+from carloop.core.timeutil import BusinessDate
 from carloop.identity.selectors import subject_of
 from carloop.payments import selectors, services
 from carloop.payments.bank_transfer import receiving_account
@@ -242,3 +244,21 @@ def match_line(request: HttpRequest, line_id: uuid.UUID, body: MatchIn) -> Any:
     subject.require_role("finance_ops")
     line = services.match_bank_line(line_id=line_id, intent_id=body.intent_id, actor=subject.ref)
     return BankLineOut(**bank_line_out(line))
+
+
+class DepositIn(Schema):
+    kind: str
+    ref: str
+    bank_txn_id: str = Field(min_length=1, max_length=64)
+    value_date: BusinessDate
+
+
+@router.post("/deposits", response={201: IntentOut},
+             summary="Confirm money that reached our bank account for a payable, e.g. a funder's capital (finance operations)")
+@idempotent
+def confirm_deposit(request: HttpRequest, body: DepositIn) -> Any:
+    subject = subject_of(request)
+    subject.require_role("finance_ops")
+    intent = services.confirm_deposit(kind=body.kind, ref=body.ref, bank_txn_id=body.bank_txn_id,
+                                      value_date=body.value_date, actor=subject.ref)
+    return Status(201, intent_out(intent))

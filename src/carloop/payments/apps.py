@@ -11,9 +11,11 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from datetime import time, timedelta
 
-        from carloop.core import nav, periodic
-        from carloop.payments import tasks
+        from carloop.core import nav, payables, periodic
+        from carloop.payments import services, tasks
 
+        payables.register_cashier(payables.Cashier(
+            confirm_deposit=lambda **kw: services.confirm_deposit(**kw).pk))
         periodic.register(periodic.Periodic("payments.expire_intents", tasks.expire_intents, every=timedelta(minutes=1)))
         periodic.register(periodic.Periodic("payments.recover_notifications", tasks.recover_notifications,
                                             every=timedelta(minutes=5)))

@@ -135,6 +135,10 @@ def create_intent(*, kind: str, ref: str, subject: Subject, actor: str) -> Payme
         raise NotFound()
     if payable.amount_due_fen <= 0:
         raise Conflict("nothing-due", "当前没有应付款项", "Nothing is due on this now")
+    return _open_intent(kind, ref, payable, actor)
+
+
+def _open_intent(kind: str, ref: str, payable: payables.Payable, actor: str) -> PaymentIntent:
     open_intent = PaymentIntent.objects.filter(kind=kind, ref=ref, state__in=OPEN_STATES).first()
     if open_intent is not None:
         return open_intent
@@ -152,6 +156,41 @@ def create_intent(*, kind: str, ref: str, subject: Subject, actor: str) -> Payme
             raise
         return existing
     return intent
+
+
+def open_bank_transfer(*, kind: str, ref: str, actor: str) -> PaymentIntent:
+    """Finance operations expect a bank transfer (对公转账) for a payable nobody pays at a checkout (a funder's
+    capital): an intent showing our receiving account and its reference, booked when a statement line matches."""
+    payable = _kind(kind).lookup(ref)
+    if payable is None:
+        raise NotFound()
+    if payable.amount_due_fen <= 0:
+        raise Conflict("nothing-due", "当前没有应付款项", "Nothing is due on this now")
+    with transaction.atomic():
+        intent = _lock(_open_intent(kind, ref, payable, actor).pk)
+        if intent.state == IntentState.CREATED:
+            _open_external(intent, BANK_TRANSFER, intent.amount_fen, actor)
+        elif intent.method != BANK_TRANSFER.name:
+            raise Conflict("intent-in-progress", "该款项正在以其他方式支付", "This is being paid another way", state=intent.state)
+        return intent
+
+
+def confirm_deposit(*, kind: str, ref: str, bank_txn_id: str, value_date: date, actor: str) -> PaymentIntent:
+    """Finance operations confirm money that reached our bank account for a payable, quoting the bank's
+    transaction id: it becomes a statement line matched by them, which books the payable's bank-transfer intent
+    (opened for it if need be). A transaction id already recorded is a 409."""
+    with transaction.atomic():
+        intent = open_bank_transfer(kind=kind, ref=ref, actor=actor)
+        line, created = BankStatementLine.objects.get_or_create(bank_txn_id=bank_txn_id[:64], defaults={
+            "value_date": value_date, "amount_fen": intent.amount_fen, "reference": intent.reference or "",
+            "payer_name": "", "state": BankLineState.UNMATCHED, "imported_by": actor})
+        if not created:
+            raise Conflict("bank-line-exists", "该银行流水已登记", "This bank transaction is already recorded")
+        outcome = _match(line, intent, actor)
+        if outcome != NotificationOutcome.BOOKED:
+            raise Conflict("deposit-not-booked", "到账未能入账", "The deposit could not be booked", outcome=str(outcome))
+        intent.refresh_from_db()
+        return intent
 
 
 def parse_tenders(raw: list[dict[str, Any]]) -> list[TenderRequest]:

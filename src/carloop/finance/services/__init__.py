@@ -17,7 +17,7 @@ from carloop.finance.services.origination import (
     set_pledge_status,
 )
 from carloop.finance.services.products import (
-    add_capital,
+    call_capital,
     create_funding_plan,
     create_product,
     new_product_version,
@@ -36,8 +36,8 @@ from carloop.finance.services.servicing import (
 )
 
 __all__ = [
-    "CONSENT_TEXT", "LOWER_INSTALLMENT", "OPEN", "SHORTER_TERM", "ApplicationInput", "accept_offer", "add_capital",
-    "apply", "apply_risk_review", "bucket_for", "create_funding_plan", "create_product",
+    "CONSENT_TEXT", "LOWER_INSTALLMENT", "OPEN", "SHORTER_TERM", "ApplicationInput", "accept_offer",
+    "apply", "apply_risk_review", "bucket_for", "call_capital", "create_funding_plan", "create_product",
     "new_product_version", "offer_schedule", "order_refunded", "payoff_quote", "principal_shares", "repay", "review",
     "set_pledge_status", "unwind", "write_off",
 ]

@@ -9,14 +9,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from carloop.core import audit
-from carloop.core.errors import FieldError, Invalid, NotFound, Problem
+from carloop.core import audit, payables
+from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
 from carloop.finance import decisions
 from carloop.finance import ledger_accounts as accounts
 from carloop.finance.amortization import Method, Schedule, ScheduleInputError, build_schedule
-from carloop.finance.models import FundingPlan, FundingShare, LoanProduct, ProductKind
-from carloop.ledger import services as ledger
+from carloop.finance.models import CAPITAL_KIND, CAPITAL_REF_PREFIX, CapitalCall, FundingPlan, FundingShare, LoanProduct, ProductKind
 
 BP = 10_000
 
@@ -124,12 +124,59 @@ def offer_schedule(product: LoanProduct, amount_fen: int, term: int, rate: Decim
 
 
 @transaction.atomic
-def add_capital(partner_id: uuid.UUID | None, amount_fen: int, key: str, actor: str = "system") -> None:
-    """A funder puts money into its lending pool (from outside carloop); ``key`` makes it idempotent."""
+def call_capital(partner_id: uuid.UUID | None, amount_fen: int, key: str, actor: str = "system") -> CapitalCall:
+    """A funder is to put ``amount_fen`` into its lending pool: the call the cashier's bank transfer pays (finance
+    operations confirm the money in our bank account; the pool is credited then, never here). ``key`` makes it
+    idempotent per funder."""
     if amount_fen <= 0:
         raise _bad("invalid-amount", "/amount", "金额须大于零", "The amount must be greater than zero")
-    funder = accounts.funder_key(partner_id)
-    ledger.transfer(id=f"finance:capital:{funder}:{key}", debit=ledger.system_account("external").id,
-                    credit=accounts.pool(funder).id, amount_fen=amount_fen, code=accounts.T_CAPITAL,
-                    memo="注资 capital", actor=actor)
-    audit.record(actor, "finance.capital.added", "finance.funder", funder, {"amount_fen": amount_fen, "key": key})
+    call, created = CapitalCall.objects.get_or_create(partner_id=partner_id, key=key, defaults={
+        "amount_fen": amount_fen, "created_by": actor})
+    if not created and call.amount_fen != amount_fen:
+        raise Invalid("idempotency-key-reused", "该键已用于不同金额的注资", "This key was used for a different capital call")
+    if created:
+        audit.record(actor, "finance.capital.called", "finance.funder", accounts.funder_key(partner_id),
+                     {"amount_fen": amount_fen, "key": key, "call_id": str(call.pk)})
+    return call
+
+
+def capital_payable(ref: str) -> payables.Payable | None:
+    """The cashier's view of a capital call: due until received, into the funder's pool."""
+    call = _capital_call(ref, lock=False)
+    if call is None:
+        return None
+    funder = accounts.funder_key(call.partner_id)
+    return payables.Payable(ref=ref, amount_due_fen=call.amount_fen if call.state == CapitalCall.State.OPEN else 0,
+                            destination_account=accounts.pool(funder).id, payer_org_id=call.partner_id,
+                            title_zh=f"资金方注资 {funder}", title_en=f"Funder capital {funder}")
+
+
+def capital_received(paid: payables.Paid) -> None:
+    """The cashier booked the call's money into the pool (inside its transaction): record it."""
+    call = _capital_call(paid.ref, lock=True)
+    if call is None or call.state != CapitalCall.State.OPEN or paid.amount_fen != call.amount_fen:
+        raise Conflict("capital-not-due", "该注资不在待到账状态", "This capital call is not awaiting its money")
+    call.state, call.received_at, call.reference = CapitalCall.State.RECEIVED, timezone.now(), f"payments:intent:{paid.intent_id}"
+    call.save(update_fields=["state", "received_at", "reference", "updated_at"])
+    audit.record(paid.actor, "finance.capital.added", "finance.funder", accounts.funder_key(call.partner_id),
+                 {"amount_fen": call.amount_fen, "key": call.key, "intent_id": str(paid.intent_id)})
+
+
+def _refuse_capital_refund(refunded: payables.Refunded) -> None:
+    raise Conflict("capital-not-refundable", "注资不能退款", "Capital is not refunded")
+
+
+def _capital_call(ref: str, *, lock: bool) -> CapitalCall | None:
+    if not ref.startswith(CAPITAL_REF_PREFIX):
+        return None
+    try:
+        call_id = uuid.UUID(ref.removeprefix(CAPITAL_REF_PREFIX))
+    except ValueError:
+        return None
+    qs = CapitalCall.objects.select_for_update() if lock else CapitalCall.objects
+    return qs.filter(pk=call_id).first()
+
+
+def register_payables() -> None:
+    payables.register_kind(payables.PayableKind(CAPITAL_KIND, "资金方注资", "Funder capital", capital_payable,
+                                                capital_received, _refuse_capital_refund, refunded_by_owner=True))
