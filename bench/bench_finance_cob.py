@@ -57,10 +57,11 @@ def build_book(n_loans: int) -> dict[str, Any]:
     from django.core.management import call_command
     from django.utils import timezone
 
+    from carloop.core import payables
     from carloop.core.seeding import SeedContext, fake_uscc
     from carloop.finance import services
     from carloop.finance.amortization import build_schedule
-    from carloop.finance.models import Application, Installment, Loan, LoanFunding
+    from carloop.finance.models import CAPITAL_KIND, Application, Installment, Loan, LoanFunding
     from carloop.finance.services import bucket_for
     from carloop.identity import services as identity
 
@@ -74,8 +75,10 @@ def build_book(n_loans: int) -> dict[str, Any]:
         "car-purchase", kind="purchase_installment", name_zh="购车分期", name_en="Car purchase", method="equal_installment",
         min_amount_fen=1_000_000, max_amount_fen=100_000_000, min_term=12, max_term=36, terms=[12, 24, 36],
         rate_table={"B": "0.0699"}, grace_days=3, penalty_rate=Decimal("0.18"), funding_plan=plan)
-    services.add_capital(partner.pk, 10**15, "bench")
-    services.add_capital(None, 10**15, "bench")
+    for funder in (partner.pk, None):  # capital by bank transfer, confirmed at the cashier
+        call = services.call_capital(funder, 10**15, "bench")
+        payables.cashier().confirm_deposit(kind=CAPITAL_KIND, ref=call.ref, bank_txn_id=f"BENCH-{call.pk.hex}",
+                                           value_date=date.today(), actor="bench")
     user_model = get_user_model()
     users = user_model.objects.bulk_create([user_model(username=f"bench{i:05d}") for i in range(2000)])
     rng = ctx.rng
