@@ -34,21 +34,62 @@ def test_pages_are_for_operators_only(actors, kind):
     assert Client().get("/risk/").status_code == 302
 
 
-def test_review_queue_and_decision_from_the_page(actors):
-    result = services.decide(request(customer(), monthly_income_fen=150_000))
+def test_review_queue_shows_applicant_rules_and_sla_and_decides_after_confirmation(actors):
+    applicant = customer()
+    result = services.decide(request(applicant, monthly_income_fen=150_000))
     review = ReviewCase.objects.get(decision_id=result.decision_id)
     c = client_for(actors, "risk_analyst")
     html = c.get("/risk/reviews/").content.decode()
-    assert "P_DTI_REFER" in html and "剩余" in html
-    response = c.post(f"/risk/reviews/{review.pk}/decide/", {"outcome": "approve", "approved_amount": "25000.00", "price_tier": "C"})
+    assert "王** · " + applicant.test_phone[:3] + "****" + applicant.test_phone[-4:] in html  # masked applicant
+    assert "P_DTI_REFER" in html and "月供超过申报月收入的 50%" in html and "剩余" in html and "¥30,000.00" in html
+    assert f"/risk/reviews/{review.pk}/" in html and "/decide/" not in html  # decided on its own page
+    detail = c.get(f"/risk/reviews/{review.pk}/").content.decode()
+    assert 'class="approve"' in detail and 'class="decline"' in detail and "dti_pct" in detail
+    asked = c.post(f"/risk/reviews/{review.pk}/decide/", {"outcome": "approve", "approved_amount": "25000.00", "price_tier": "C"})
+    assert asked.status_code == 200 and "确认通过" in asked.content.decode() and "¥25,000.00" in asked.content.decode()
+    review.refresh_from_db()
+    assert review.status == "open"  # nothing recorded before the confirmation
+    too_much = c.post(f"/risk/reviews/{review.pk}/decide/", {"outcome": "approve", "approved_amount": "90000.00"}, follow=True)
+    assert "批准金额须大于 0 且不超过申请金额" in too_much.content.decode()
+    response = c.post(f"/risk/reviews/{review.pk}/decide/",
+                      {"outcome": "approve", "approved_amount": "25000.00", "price_tier": "C", "confirmed": "yes"})  # fmt: skip
     assert response.status_code == 302
     review.refresh_from_db()
     assert review.status == "approved" and review.approved_amount_fen == 2_500_000
-    ops_html = client_for(actors, "ops").get("/risk/reviews/?status=approved").content.decode()
-    assert "approved" in ops_html.lower() or "已通过" in ops_html
-    assert "/decide/" not in ops_html  # ops may watch the queue, analysts decide
+    ops = client_for(actors, "ops")
+    assert "P_DTI_REFER" in ops.get("/risk/reviews/?status=approved").content.decode()
+    assert "/decide/" not in ops.get(f"/risk/reviews/{review.pk}/").content.decode()  # ops may watch, analysts decide
+    assert ops.post(f"/risk/reviews/{review.pk}/decide/", {"outcome": "decline", "confirmed": "yes"}).status_code == 403
     detail = c.get(f"/risk/decisions/{result.decision_id}/").content.decode()
     assert "P_DTI_REFER" in detail and "dti_pct" in detail
+
+
+def test_review_queue_filters_sorts_and_pages(actors):
+    from carloop.risk import views
+
+    small = services.decide(request(customer(), amount_fen=2_000_000, monthly_income_fen=100_000))
+    large = services.decide(request(customer(), amount_fen=4_000_000, monthly_income_fen=200_000, product_kind="car_secured"))
+    c = client_for(actors, "risk_analyst")
+    by_amount = c.get("/risk/reviews/?sort=amount").content.decode()
+    assert by_amount.index("¥40,000.00") < by_amount.index("¥20,000.00")
+    smallest_first = c.get("/risk/reviews/?sort=amount_asc").content.decode()
+    assert smallest_first.index("¥20,000.00") < smallest_first.index("¥40,000.00")
+    only_secured = c.get("/risk/reviews/?product=car_secured").content.decode()
+    assert "¥40,000.00" in only_secured and "¥20,000.00" not in only_secured
+    assert "¥40,000.00" not in c.get("/risk/reviews/?status=approved").content.decode()
+    assert "队列为空" in c.get("/risk/reviews/?sla=overdue").content.decode()  # both are within their SLA
+    ReviewCase.objects.filter(decision_id=small.decision_id).update(due_at="2020-01-01T00:00:00Z")
+    overdue = c.get("/risk/reviews/?sla=overdue").content.decode()
+    assert "¥20,000.00" in overdue and "¥40,000.00" not in overdue and "已超时" in overdue
+    assert large.outcome == small.outcome == "refer"
+    views.REVIEWS_PER_PAGE, per_page = 1, views.REVIEWS_PER_PAGE
+    try:
+        first = c.get("/risk/reviews/?sort=amount").content.decode()
+        second = c.get("/risk/reviews/?sort=amount&page=2").content.decode()
+    finally:
+        views.REVIEWS_PER_PAGE = per_page
+    assert "¥40,000.00" in first and "¥20,000.00" not in first and "sort=amount&amp;page=2" in first
+    assert "¥20,000.00" in second and "第 2 / 2 页" in second
 
 
 def test_ring_report_page(actors):

@@ -64,6 +64,12 @@ def mask_id(id_number: str) -> str:
     return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"
 
 
+def mask_name(name: str) -> str:
+    """A person's name as operators see it in lists: the first character, the rest starred (王小明 → 王**)."""
+    name = name.strip()
+    return f"{name[:1]}{'*' * (len(name) - 1)}" if len(name) > 1 else "*" * len(name)
+
+
 def mask_bank_card(card: str) -> str:
     digits = normalize("bank_card", card)
     return f"{'*' * max(len(digits) - 4, 0)}{digits[-4:]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
@@ -58,6 +59,18 @@ def customer_facts(user_id: uuid.UUID | str) -> CustomerFacts | None:
         id_number_masked=pii.mask_id(profile.id_number or "") if profile else "",
         phone_masked=pii.mask_phone(user.phone or ""),
     )
+
+
+def customers_masked(user_ids: Iterable[uuid.UUID | str]) -> dict[str, str]:
+    """How operators' lists name customers, in one query: the real name (else the display name) masked after its
+    first character, and the masked mobile number; keyed by the user id as a string."""
+    users = User.objects.filter(pk__in=set(user_ids)).select_related("customer_profile")
+    out: dict[str, str] = {}
+    for user in users:
+        profile: CustomerProfile | None = getattr(user, "customer_profile", None)
+        name = pii.mask_name((profile.real_name if profile else "") or user.display_name or user.username)
+        out[str(user.pk)] = " · ".join(part for part in (name, pii.mask_phone(user.phone or "")) if part)
+    return out
 
 
 def _visible_check(outcome: str | None) -> str:

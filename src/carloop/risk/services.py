@@ -32,6 +32,7 @@ REVIEW_SLA = timedelta(hours=4)
 LARGE_AMOUNT_FEN = 5_000_000  # 50,000 yuan: geo-anomaly and new-device rules apply above this
 # score -> price tier; below DECLINE_BELOW decline, between it and the last tier refer to a human
 TIERS = [(620, "A"), (590, "B"), (560, "C"), (530, "D")]
+TIER_NAMES = ("A", "B", "C", "D", "E")  # E: only an analyst approves at tier E
 DECLINE_BELOW = 500
 TIER_D_SHARE = Decimal("0.80")  # tier D is approved for at most 80% of the amount asked
 VELOCITY = [  # (field on CreditDecision, window, refer at, decline at, code, zh, en)
@@ -515,22 +516,31 @@ def decide(req: DecisionRequest, *, actor: str = "system") -> DecisionResult:
     return result_of(d)
 
 
+def checked_review_terms(
+    review: ReviewCase, outcome: str, approved_amount_fen: int | None, price_tier: str | None
+) -> tuple[int | None, str | None]:
+    """The (approved amount, price tier) a review decision records: an approval defaults to the amount asked and
+    tier E, a decline records neither; raises a 422 ``Problem`` on an unknown outcome or an amount out of range."""
+    if outcome not in ("approve", "decline"):
+        raise Invalid("invalid-review-outcome", "结论应为 approve 或 decline", "Outcome must be approve or decline",
+                      [FieldError("/outcome", "无效结论", "Invalid outcome")])  # fmt: skip
+    if outcome == "decline":
+        return None, None
+    amount = approved_amount_fen or review.decision.amount_fen
+    if amount <= 0 or amount > review.decision.amount_fen:
+        raise Invalid("invalid-approved-amount", "批准金额须大于 0 且不超过申请金额", "The approved amount must be positive and at most the amount asked",
+                      [FieldError("/approved_amount", "金额无效", "Invalid amount")])  # fmt: skip
+    if price_tier and price_tier not in TIER_NAMES:
+        raise Invalid("invalid-price-tier", "定价档无效", "Unknown price tier", [FieldError("/price_tier", "应为 A–E", "Use A to E")])
+    return amount, price_tier or "E"
+
+
 def decide_review(
     review: ReviewCase, *, outcome: str, approved_amount_fen: int | None, price_tier: str | None, note: str, actor: str
 ) -> ReviewCase:
     """An analyst's decision on a referred application; finance learns it from ``risk.review.decided``."""
-    if outcome not in ("approve", "decline"):
-        raise Invalid("invalid-review-outcome", "结论应为 approve 或 decline", "Outcome must be approve or decline",
-                      [FieldError("/outcome", "无效结论", "Invalid outcome")])  # fmt: skip
     d = review.decision
-    if outcome == "approve":
-        approved_amount_fen = approved_amount_fen or d.amount_fen
-        if approved_amount_fen <= 0 or approved_amount_fen > d.amount_fen:
-            raise Invalid("invalid-approved-amount", "批准金额须大于 0 且不超过申请金额", "The approved amount must be positive and at most the amount asked",
-                          [FieldError("/approved_amount", "金额无效", "Invalid amount")])  # fmt: skip
-        price_tier = price_tier or "E"
-    else:
-        approved_amount_fen, price_tier = None, None
+    approved_amount_fen, price_tier = checked_review_terms(review, outcome, approved_amount_fen, price_tier)
     with transaction.atomic():
         locked = ReviewCase.objects.select_for_update().get(pk=review.pk)
         if locked.status != ReviewCase.Status.OPEN:

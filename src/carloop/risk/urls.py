@@ -5,6 +5,7 @@ from carloop.risk import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("reviews/", views.reviews, name="reviews"),
+    path("reviews/<uuid:review_id>/", views.review, name="review"),
     path("reviews/<uuid:review_id>/decide/", views.decide_review, name="decide_review"),
     path("decisions/<uuid:decision_id>/", views.decision, name="decision"),
     path("rings/", views.rings, name="rings"),

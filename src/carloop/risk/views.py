@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,8 +18,10 @@ from carloop.core.authz import Subject
 from carloop.core.errors import Problem
 from carloop.core.i18n import t
 from carloop.core.money import parse_yuan
+from carloop.identity import selectors as identity_q
 from carloop.identity.selectors import subject_of
 from carloop.risk import graph, selectors, services
+from carloop.risk.models import ReviewCase
 
 
 def _operator(request: HttpRequest, *roles: str) -> Subject | HttpResponse:
@@ -55,39 +59,95 @@ def _shares(counts: list[int]) -> list[float]:  # float-ok: chart percentages
     return [round(100 * c / total, 2) for c in counts]
 
 
+REVIEW_SORTS = {"sla": ("due_at",), "newest": ("-created_at",), "amount": ("-decision__amount_fen", "due_at"),
+                "amount_asc": ("decision__amount_fen", "due_at")}  # fmt: skip
+REVIEWS_PER_PAGE = 20
+
+
+def _review_item(review: ReviewCase, now: datetime, applicants: dict[str, str]) -> dict[str, Any]:
+    d = review.decision
+    described = {r["code"]: r for r in d.reasons}
+    return {
+        "review": review, "decision": d, "applicant": applicants.get(str(d.customer_user_id), "—"),
+        "hits": [described.get(code) or {"code": code, "zh": "", "en": ""} for code in d.rule_hits],
+        "minutes_left": int((review.due_at - now).total_seconds() // 60) if review.status == "open" else None,
+    }  # fmt: skip
+
+
 def reviews(request: HttpRequest) -> HttpResponse:
+    """The manual review queue: filter by status, product, rule hit and SLA; sort; one page of rows at a time."""
     subject = _operator(request, "ops", *selectors.ANALYST_ROLES)
     if isinstance(subject, HttpResponse):
         return subject
     status = request.GET.get("status", "open")
-    rows = selectors.reviews_readable_by(subject)
-    if status in ("open", "approved", "declined"):
-        rows = rows.filter(status=status)
+    status = status if status in ReviewCase.Status.values else "open"
+    sort = request.GET.get("sort", "sla")
+    sort = sort if sort in REVIEW_SORTS else "sla"
+    rows = selectors.reviews_readable_by(subject).filter(status=status)
+    products = sorted(set(rows.values_list("decision__product_kind", flat=True)))
+    rules = sorted({code for hits in rows.values_list("decision__rule_hits", flat=True)[:2000] for code in hits})
+    product, rule, overdue = request.GET.get("product", ""), request.GET.get("rule", ""), request.GET.get("sla") == "overdue"
+    if product:
+        rows = rows.filter(decision__product_kind=product)
+    if rule:
+        rows = rows.filter(decision__rule_hits__icontains=json.dumps(rule))
     now = timezone.now()
-    items = [
-        {"review": r, "decision": r.decision, "minutes_left": int((r.due_at - now).total_seconds() // 60) if r.status == "open" else None}
-        for r in rows[:200]
-    ]
-    return render(
-        request, "risk/reviews.html", {"items": items, "status": status, "can_decide": subject.has_role(*selectors.ANALYST_ROLES)}
-    )
+    if overdue and status == "open":
+        rows = rows.filter(due_at__lt=now)
+    page = Paginator(rows.order_by(*REVIEW_SORTS[sort]), REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
+    applicants = identity_q.customers_masked(r.decision.customer_user_id for r in page)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "risk/reviews.html", {
+        "items": [_review_item(r, now, applicants) for r in page], "page": page, "query": query.urlencode(),
+        "status": status, "sort": sort, "product": product, "rule": rule, "overdue": overdue,
+        "statuses": ReviewCase.Status.choices, "products": products, "rules": rules,
+    })  # fmt: skip
+
+
+def review(request: HttpRequest, review_id: uuid.UUID) -> HttpResponse:
+    """One referred application with everything needed to decide it, and the decision form."""
+    subject = _operator(request, "ops", *selectors.ANALYST_ROLES)
+    if isinstance(subject, HttpResponse):
+        return subject
+    found = selectors.reviews_readable_by(subject).filter(pk=review_id).first()
+    if found is None:
+        raise Http404
+    return render(request, "risk/review.html", _review_context(subject, found))
+
+
+def _review_context(subject: Subject, found: ReviewCase) -> dict[str, Any]:
+    d = found.decision
+    item = _review_item(found, timezone.now(), identity_q.customers_masked([d.customer_user_id]))
+    return {**item, "features": sorted((d.context.get("features") or {}).items()),
+            "signals": sorted((d.context.get("signals") or {}).items()), "tiers": services.TIER_NAMES,
+            "can_decide": found.status == "open" and subject.has_role(*selectors.ANALYST_ROLES)}  # fmt: skip
 
 
 @require_POST
 def decide_review(request: HttpRequest, review_id: uuid.UUID) -> HttpResponse:
+    """Approve or decline in two steps: the first post shows what will be recorded, the confirmed one records it."""
     subject = _operator(request, *selectors.ANALYST_ROLES)
     if isinstance(subject, HttpResponse):
         return subject
-    review = selectors.reviews_readable_by(subject).filter(pk=review_id).first()
-    if review is None:
+    found = selectors.reviews_readable_by(subject).filter(pk=review_id).first()
+    if found is None:
         raise Http404
+    outcome = request.POST.get("outcome", "")
+    form = {"outcome": outcome, "approved_amount": request.POST.get("approved_amount", "").strip(),
+            "price_tier": request.POST.get("price_tier", ""), "note": request.POST.get("note", "").strip()}  # fmt: skip
     try:
-        amount = parse_yuan(request.POST["approved_amount"], field="approved_amount") if request.POST.get("approved_amount") else None
-        services.decide_review(review, outcome=request.POST.get("outcome", ""), approved_amount_fen=amount,
-                               price_tier=request.POST.get("price_tier") or None, note=request.POST.get("note", ""), actor=subject.ref)  # fmt: skip
-        messages.success(request, t("审核结论已记录", "Review decision recorded"))
+        amount = parse_yuan(form["approved_amount"], field="approved_amount") if form["approved_amount"] else None
+        if request.POST.get("confirmed") != "yes":
+            terms = services.checked_review_terms(found, outcome, amount, form["price_tier"] or None)
+            context = {**_review_context(subject, found), "confirm": form, "confirm_amount_fen": terms[0], "confirm_tier": terms[1]}
+            return render(request, "risk/review.html", context)
+        services.decide_review(found, outcome=outcome, approved_amount_fen=amount, price_tier=form["price_tier"] or None,
+                               note=form["note"], actor=subject.ref)  # fmt: skip
     except Problem as problem:
         messages.error(request, t(problem.zh, problem.en))
+        return redirect("risk:review", review_id=found.pk)
+    messages.success(request, t("审核结论已记录", "Review decision recorded"))
     return redirect("risk:reviews")
 
 
