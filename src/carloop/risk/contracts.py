@@ -10,7 +10,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from carloop.core import labels
+
 Outcome = Literal["approve", "decline", "refer"]
+PRODUCT_KINDS: dict[str, tuple[str, str]] = {
+    "purchase_installment": ("购车分期", "Purchase instalment"),
+    "car_secured": ("车抵贷", "Car-secured loan"),
+    "trade_in": ("置换金融", "Trade-in finance"),
+    "credit_line": ("授信额度", "Credit line"),
+    "cash_loan": ("现金贷", "Cash loan"),
+}
+labels.register("risk.product_kind", PRODUCT_KINDS)
+labels.register("risk.outcome", {"approve": ("通过", "Approve"), "decline": ("拒绝", "Decline"), "refer": ("转人工", "Refer")})
+labels.register("risk.psi_level", {"ok": ("稳定", "Stable"), "warn": ("关注", "Watch"), "alert": ("告警", "Alert")})
 
 
 @dataclass(frozen=True)
