@@ -22,8 +22,9 @@ def test_dashboard_with_charts(actors):
     assert page.status_code == 200
     html = page.content.decode()
     assert "风控看板" in html and 'id="scores"' in html and "chart-4.6.1" in html and "risk-charts" in html
+    assert "决策数" in html and "评分区间" in html and "Decisions" not in html  # axes in the page's language
     english = client_for(actors, "ops").get("/risk/?lang=en").content.decode()
-    assert "Risk dashboard" in english
+    assert "Risk dashboard" in english and "Score band" in english and "评分区间" not in english
 
 
 @pytest.mark.parametrize("kind", ["customer", "store_manager", "lender_analyst"])

@@ -1,0 +1,63 @@
+"""Operator journeys at a desk (1280×900): the risk dashboard's charts, deciding a referred application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from carloop.identity import services as identity
+from carloop.risk import services as risk
+from carloop.risk.models import ReviewCase
+from tests.browser.conftest import fits, screenshot, sign_in
+from tests.risk.factories import customer, request
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+@pytest.fixture
+def desk(page: Any, live_server: Any) -> Any:
+    page.base_url = live_server.url
+    return page
+
+
+def analyst() -> Any:
+    return identity.create_staff_user(username="analyst", password="Tr0ub4dour&3x", platform_roles=("risk_analyst",))
+
+
+def test_dashboard_charts_fill_their_cards_and_the_menu_is_one_line(desk: Any) -> None:
+    risk.decide(request(customer()))
+    risk.decide(request(customer(), monthly_income_fen=150_000))
+    sign_in(desk, analyst())
+    desk.goto("/risk/?lang=en")
+    desk.wait_for_function("() => window.Chart && Chart.getChart('daily') && Chart.getChart('scores')")
+    main_width = desk.evaluate("() => document.querySelector('main').clientWidth")
+    for chart in ("daily", "scores"):
+        box = desk.locator(f"#{chart}").bounding_box()
+        assert box["height"] >= 280 and box["width"] >= main_width * 0.9, (chart, box, main_width)
+    titles = desk.evaluate("() => Object.values(Chart.getChart('daily').options.scales).map(s => s.title.text)")
+    assert titles == ["Date", "Decisions", "Approval rate (%)"]
+    links = desk.evaluate("() => Array.from(document.querySelectorAll('nav.main a')).map(a => a.getBoundingClientRect().top)")
+    assert len(set(links)) == 1, "the operator menu wraps"
+    fits(desk)
+    screenshot(desk, "risk-dashboard")
+
+
+def test_an_analyst_decides_a_referred_application_after_confirming(desk: Any) -> None:
+    result = risk.decide(request(customer(), monthly_income_fen=150_000))
+    sign_in(desk, analyst())
+    desk.goto("/risk/reviews/")
+    assert "月供超过申报月收入的 50%" in desk.inner_text("table.queue")
+    desk.click("table.queue a.button")
+    approve, decline = desk.locator("button.approve"), desk.locator("button.decline")
+    assert approve.evaluate("b => getComputedStyle(b).backgroundColor") != decline.evaluate("b => getComputedStyle(b).backgroundColor")
+    desk.fill("input[name=approved_amount]", "25000")
+    approve.click()
+    desk.wait_for_selector(".card.confirm")
+    assert "¥25,000.00" in desk.inner_text(".card.confirm")
+    assert ReviewCase.objects.get(decision_id=result.decision_id).status == "open"
+    desk.click("button[name=confirmed]")
+    desk.wait_for_url("**/risk/reviews/")
+    assert "审核结论已记录" in desk.content()
+    review = ReviewCase.objects.get(decision_id=result.decision_id)
+    assert review.status == "approved" and review.approved_amount_fen == 2_500_000
