@@ -49,6 +49,7 @@ def test_an_analyst_decides_a_referred_application_after_confirming(desk: Any) -
     desk.goto("/risk/reviews/")
     assert "月供超过申报月收入的 50%" in desk.inner_text("table.queue")
     desk.click("table.queue a.button")
+    desk.wait_for_selector("button.approve")
     approve, decline = desk.locator("button.approve"), desk.locator("button.decline")
     assert approve.evaluate("b => getComputedStyle(b).backgroundColor") != decline.evaluate("b => getComputedStyle(b).backgroundColor")
     desk.fill("input[name=approved_amount]", "25000")
