@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 @pytest.fixture
 def desk(page: Any, live_server: Any) -> Any:
+    risk.clear_config_cache()  # a rule set cached by an earlier test in this process is gone with its database
     page.base_url = live_server.url
     return page
 
