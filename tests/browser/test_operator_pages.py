@@ -46,6 +46,7 @@ def test_dashboard_charts_fill_their_cards_and_the_menu_is_one_line(desk: Any) -
 
 def test_an_analyst_decides_a_referred_application_after_confirming(desk: Any) -> None:
     result = risk.decide(request(customer(), monthly_income_fen=150_000))
+    assert result.outcome == "refer", result
     sign_in(desk, analyst())
     desk.goto("/risk/reviews/")
     assert "月供超过申报月收入的 50%" in desk.inner_text("table.queue")
