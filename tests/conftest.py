@@ -26,6 +26,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _empty_sms_inbox() -> Iterator[None]:
+    """Each test reads only the messages the simulator SMS backend delivered during it."""
+    from carloop.core import notifications
+
+    notifications.SIMULATOR_INBOX.clear()
+    yield
+
+
 @pytest.fixture
 def actors(db: None) -> Iterator[Actors]:
     """One user per subject kind, each with an API token (see tests/harness.py)."""

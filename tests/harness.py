@@ -169,3 +169,17 @@ class Actors:
         if body is not None:
             kwargs |= {"data": json.dumps(body), "content_type": "application/json"}
         return getattr(client, method.lower())(path, **kwargs)
+
+
+def signup_code(phone: str, client_ip: str = "127.0.0.1") -> str:
+    """Request a sign-up code for ``phone`` and read it from what the simulator SMS backend delivered."""
+    import re
+
+    from carloop.core import notifications
+    from carloop.identity import services
+
+    services.send_signup_code(phone=phone, client_ip=client_ip)
+    digits = services.normalize_phone(phone)
+    match = re.search(r"\b(\d{6})\b", notifications.simulator_inbox(digits)[-1].en)
+    assert match is not None, "no code was sent"
+    return match.group(1)

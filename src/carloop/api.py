@@ -39,6 +39,8 @@ api = CarloopAPI(
 def problem_response(request: HttpRequest, problem: Problem) -> HttpResponse:
     response = api.create_response(request, problem.as_dict(current(), instance=request.path), status=problem.status)
     response["Content-Type"] = PROBLEM_TYPE
+    for name, value in problem.headers.items():
+        response[name] = value
     return response
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -166,6 +167,13 @@ AXES_VERBOSE = False
 # appends the address it saw to X-Forwarded-For, set CARLOOP_BEHIND_PROXY=true to read that entry instead.
 BEHIND_PROXY = _env_bool("CARLOOP_BEHIND_PROXY", False)
 
+# Sign-up proves the mobile number with a one-time SMS code (docs/identity.md).
+SIGNUP_CODE_TTL = timedelta(minutes=10)
+SIGNUP_CODE_MAX_ATTEMPTS = 5  # tries per code
+SIGNUP_CODE_INTERVAL = timedelta(minutes=1)  # between two codes to one number
+SIGNUP_CODES_PER_HOUR = 5  # per number
+SIGNUP_CODES_PER_HOUR_PER_IP = 20
+
 # Real-name verification (two-factor name + ID number check) through a KYC provider adapter (docs/identity.md):
 # `simulator` (demo, tests), `none` (nobody is verified), or a dotted path to a `carloop.identity.kyc.KycProvider`.
 KYC_PROVIDER = os.environ.get("CARLOOP_KYC_PROVIDER", "none" if PRODUCTION else "simulator")
@@ -212,7 +220,8 @@ if PRODUCTION and PAYMENTS_SIMULATOR_KEY == DEMO_PAYMENTS_SIMULATOR_KEY:
 # Our receiving bank account shown on bank-transfer (对公转账) intents.
 PAYMENTS_RECEIVING_ACCOUNT = os.environ.get("CARLOOP_PAYMENTS_RECEIVING_ACCOUNT", "招商银行北京分行 · 1109 0000 0000 0001 · 车循环科技有限公司")
 
-NOTIFICATION_BACKEND = os.environ.get("CARLOOP_NOTIFICATION_BACKEND", "console")
+# `simulator` keeps what it delivered in memory for the tests to read (carloop.core.notifications.simulator_inbox).
+NOTIFICATION_BACKEND = os.environ.get("CARLOOP_NOTIFICATION_BACKEND", "simulator" if "pytest" in sys.modules else "console")
 NOTIFICATION_DIR = VAR_DIR / "notifications"
 
 LOGGING = {

@@ -29,12 +29,12 @@ def test_validation_error_has_field_pointers_and_language() -> None:
     body = response.json()
     assert body["type"].endswith("/validation-error")
     assert body["detail"] == "The request is invalid"
-    assert {e["pointer"] for e in body["errors"]} == {"/password"}
+    assert {e["pointer"] for e in body["errors"]} == {"/password", "/code"}
 
 
 @pytest.mark.django_db
 def test_domain_validation_is_localised_zh_by_default() -> None:
-    response = Client().post("/api/v1/identity/signup", data=json.dumps({"phone": "123", "password": "x" * 12}), content_type="application/json")
+    response = Client().post("/api/v1/identity/signup", data=json.dumps({"phone": "123", "code": "123456", "password": "x" * 12}), content_type="application/json")
     assert response.status_code == 422
     body = response.json()
     assert body["detail"] == "手机号格式无效"

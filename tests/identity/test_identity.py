@@ -8,7 +8,7 @@ from django.test import Client
 from carloop.core.errors import Problem
 from carloop.core.models import Event
 from carloop.identity import selectors, services
-from tests.harness import SUBJECT_KINDS, Case, run_case
+from tests.harness import SUBJECT_KINDS, Case, run_case, signup_code
 
 VALID_ID = "11010519491231002X"  # the GB 11643 example number: born 1949-12-31, female
 
@@ -171,11 +171,18 @@ def _own_token(actors):  # type: ignore[no-untyped-def]
     return {}
 
 
-SIGNUP = {"phone": "{phone}", "password": "Tr0ub4dour&3x"}
+SIGNUP = {"phone": "{phone}", "code": "{code}", "password": "Tr0ub4dour&3x"}
+
+
+def _fresh_number(actors):  # type: ignore[no-untyped-def]
+    phone = f"137{__import__('random').randrange(10**8):08d}"
+    return {"phone": phone, "code": signup_code(phone)}
+
 
 CASES = [
-    Case("POST", "/api/v1/identity/signup", body=SIGNUP, setup=lambda a: {"phone": f"137{__import__('random').randrange(10**8):08d}"},
-         expect={"*": 201}),
+    Case("POST", "/api/v1/identity/signup/code", body={"phone": "{phone}"},
+         setup=lambda a: {"phone": f"137{__import__('random').randrange(10**8):08d}"}, expect={"*": 202}),
+    Case("POST", "/api/v1/identity/signup", body=SIGNUP, setup=_fresh_number, expect={"*": 201}),
     Case("GET", "/api/v1/identity/me", expect={"anonymous": 401, "*": 200}),
     Case("POST", "/api/v1/identity/me/kyc", body={"real_name": "张三", "id_number": "bad"}, expect={"anonymous": 401, "*": 422}),
     Case("POST", "/api/v1/identity/customers/{user_id}/kyc-correction",

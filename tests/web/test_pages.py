@@ -1,6 +1,7 @@
 import pytest
 from django.test import Client
 
+from carloop.core import notifications
 from carloop.identity import services
 from tests.harness import SUBJECT_KINDS
 
@@ -16,7 +17,13 @@ def test_home_speaks_chinese_by_default_and_english_on_request() -> None:
 @pytest.mark.django_db
 def test_signup_then_kyc_page_flow() -> None:
     client = Client()
-    response = client.post("/signup/", {"phone": "13600001111", "password": "Tr0ub4dour&3x", "display_name": "小李"})
+    sent = client.post("/signup/", {"phone": "13600001111", "action": "send_code"})
+    assert sent.status_code == 200 and "如果该手机号可以注册，验证码已发送" in sent.content.decode()
+    code = notifications.simulator_inbox("13600001111")[-1].zh.split("验证码是 ")[1][:6]
+    response = client.post("/signup/", {"phone": "13600001111", "password": "Tr0ub4dour&3x", "display_name": "小李",
+                                        "code": "000000" if code != "000000" else "111111"})
+    assert response.status_code == 200 and "请输入短信收到的 6 位验证码，或重新获取" in response.content.decode()
+    response = client.post("/signup/", {"phone": "13600001111", "password": "Tr0ub4dour&3x", "display_name": "小李", "code": code})
     assert response.status_code == 302 and response["Location"] == "/me/"
     page = client.post("/me/", {"real_name": "李四", "id_number": "110105194912310021"}).content.decode()
     assert "身份证号" in page and "✔ 已认证" not in page

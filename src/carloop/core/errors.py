@@ -27,6 +27,7 @@ class Problem(Exception):  # noqa: N818 - RFC 9457 calls it a problem
     en: str
     errors: list[FieldError] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # response headers, e.g. Retry-After on a 429
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.status} {self.slug}: {self.en}")

@@ -1,15 +1,51 @@
-"""SMS/push notifications through an outbox; the configured backend delivers (console or file for the demo)."""
+"""SMS/push notifications through an outbox; the configured backend delivers (console or file for the demo,
+the simulator for tests), and ``send_sms_now`` sends a one-time code straight to a number."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from carloop.core import pii
 from carloop.core.models import Notification
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A message the simulator backend delivered (tests read one-time codes from it)."""
+
+    to: str
+    channel: str
+    zh: str
+    en: str
+
+
+SIMULATOR_INBOX: list[Delivered] = []
+
+
+def simulator_inbox(to: str) -> list[Delivered]:
+    """What the simulator backend delivered to ``to`` (a mobile number, or ``user:<uuid>``), oldest first."""
+    return [message for message in SIMULATOR_INBOX if message.to == to]
+
+
+def _deliver(to: str, channel: str, zh: str, en: str) -> None:
+    backend = settings.NOTIFICATION_BACKEND
+    if backend == "simulator":
+        SIMULATOR_INBOX.append(Delivered(to, channel, zh, en))
+        return
+    line = json.dumps({"to": pii.scrub(to), "channel": channel, "zh": zh, "en": en}, ensure_ascii=False)
+    if backend == "file":
+        directory = Path(settings.NOTIFICATION_DIR)
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / f"{channel}.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    elif backend == "console":
+        print(f"[{channel}] {line}")  # noqa: T201 - the console backend's job is to print
 
 
 def notify(recipient: str, channel: str, dedupe_key: str, zh: str, en: str) -> bool:
@@ -25,15 +61,13 @@ def notify(recipient: str, channel: str, dedupe_key: str, zh: str, en: str) -> b
 def send_pending(limit: int = 10_000) -> int:
     """Deliver queued messages with the configured backend and mark them sent."""
     pending = list(Notification.objects.filter(sent_at__isnull=True).order_by("created_at")[:limit])
-    backend = settings.NOTIFICATION_BACKEND
     for message in pending:
-        line = json.dumps({"to": message.recipient, "channel": message.channel, "zh": message.text_zh, "en": message.text_en}, ensure_ascii=False)
-        if backend == "file":
-            directory = Path(settings.NOTIFICATION_DIR)
-            directory.mkdir(parents=True, exist_ok=True)
-            with (directory / f"{message.channel}.jsonl").open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
-        elif backend == "console":
-            print(f"[{message.channel}] {line}")  # noqa: T201 - the console backend's job is to print
+        _deliver(message.recipient, message.channel, message.text_zh, message.text_en)
     Notification.objects.filter(pk__in=[m.pk for m in pending]).update(sent_at=timezone.now())
     return len(pending)
+
+
+def send_sms_now(phone: str, zh: str, en: str) -> None:
+    """Send an SMS to a mobile number at once, outside the outbox: a one-time code must not rest in clear in a
+    table, and is useless late. The demo backends print or write the number masked (the code in clear)."""
+    _deliver(phone, Notification.Channel.SMS, zh, en)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from carloop.core import authz
 from carloop.core.errors import NotFound
-from carloop.core.http import PUBLIC, PUBLIC_DOC
+from carloop.core.http import PUBLIC, PUBLIC_DOC, client_ip
+from carloop.core.i18n import t
 from carloop.core.pagination import Page
 from carloop.identity import selectors, services
 from carloop.identity.models import ApiToken, Organisation, User
@@ -18,8 +20,19 @@ from carloop.identity.models import ApiToken, Organisation, User
 router = Router(tags=["identity"])
 
 
+class SignupCodeIn(Schema):
+    phone: str = Field(..., max_length=20, examples=["13812345678"])
+
+
+class SignupCodeOut(Schema):
+    detail: str = Field(..., description="The same whether or not the number can be registered")
+    expires_in_seconds: int
+    resend_after_seconds: int
+
+
 class SignupIn(Schema):
-    phone: str = Field(..., examples=["13812345678"])
+    phone: str = Field(..., max_length=20, examples=["13812345678"])
+    code: str = Field(..., max_length=10, description="The one-time code from POST /identity/signup/code")
     password: str = Field(..., min_length=8, max_length=128)
     display_name: str = Field("", max_length=100)
 
@@ -104,9 +117,22 @@ def _current_user(request: HttpRequest) -> tuple[User, authz.Subject]:
     return user, subject
 
 
-@router.post("/signup", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response={201: MeOut}, summary="Register a car owner with a mobile number")
+@router.post("/signup/code", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response={202: SignupCodeOut},
+             summary="Send a one-time sign-up code by SMS",
+             description="The answer is the same whether or not the number can be registered. The code is valid for 10 "
+                         "minutes and 5 tries. At most one code a minute and 5 an hour per number, 20 an hour per "
+                         "client address: over that, 429 with Retry-After.")
+def signup_code(request: HttpRequest, body: SignupCodeIn) -> Status[SignupCodeOut]:
+    services.send_signup_code(phone=body.phone, client_ip=client_ip(request))
+    return Status(202, SignupCodeOut(detail=t(*services.SIGNUP_CODE_SENT), expires_in_seconds=int(settings.SIGNUP_CODE_TTL.total_seconds()),
+                                     resend_after_seconds=int(settings.SIGNUP_CODE_INTERVAL.total_seconds())))
+
+
+@router.post("/signup", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response={201: MeOut}, summary="Register a car owner with a mobile number",
+             description="Needs the one-time code sent to the number; a wrong, expired or used code is 422 invalid-code, "
+                         "also for a number that already has an account.")
 def signup(request: HttpRequest, body: SignupIn) -> Status[MeOut]:
-    user = services.register_customer(phone=body.phone, password=body.password, display_name=body.display_name)
+    user = services.sign_up(phone=body.phone, code=body.code, password=body.password, display_name=body.display_name)
     return Status(201, _me(user, selectors.subject_for_user(user)))
 
 

@@ -179,3 +179,22 @@ class ApiToken(Entity):
     class Meta:
         verbose_name = lt("API 令牌", "API token")
         verbose_name_plural = lt("API 令牌", "API tokens")
+
+class PhoneCode(Entity):
+    """A one-time SMS code that proves the caller holds a mobile number (sign-up). Only a keyed hash is kept.
+
+    A row is written for every code request that passed the throttles, also for a number that cannot be
+    registered (no code is sent then and ``code_hash`` is empty), so the throttles count both alike.
+    """
+
+    phone_index = models.CharField(max_length=64)
+    client_ip = models.CharField(max_length=45, blank=True)
+    code_hash = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["phone_index", "created_at"]), models.Index(fields=["client_ip", "created_at"])]
+        verbose_name = lt("注册短信验证码", "sign-up SMS code")
+        verbose_name_plural = lt("注册短信验证码", "sign-up SMS codes")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import math
 import re
 import secrets
 import uuid
@@ -17,10 +19,10 @@ from django.utils import timezone
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
-from carloop.core import audit, events, pii
+from carloop.core import audit, events, notifications, pii
 from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
 from carloop.identity import kyc
-from carloop.identity.models import ApiToken, CustomerProfile, KycCheck, Membership, Organisation, PlatformRole, User
+from carloop.identity.models import ApiToken, CustomerProfile, KycCheck, Membership, Organisation, PhoneCode, PlatformRole, User
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 TOKEN_PREFIX = "cl_"
@@ -51,23 +53,125 @@ def find_account(identifier: str) -> User | None:
     return user
 
 
-def register_customer(*, phone: str, password: str, display_name: str = "", username: str | None = None) -> User:
-    """Create a car owner account; the mobile number is the sign-in name."""
-    digits = normalize_phone(phone)
-    index = pii.blind_index("phone", digits)
-    if User.objects.filter(phone_index=index).exists():
-        raise Conflict("phone-taken", "该手机号已注册", "This mobile number is already registered")
+def _check_password(password: str) -> None:
     try:
         validate_password(password)
     except ValidationError as exc:
         raise Invalid("weak-password", "密码强度不足", "The password is too weak",
                       errors=[FieldError("/password", "；".join(exc.messages), "; ".join(exc.messages))]) from exc
+
+
+def _create_customer(digits: str, index: str, password: str, display_name: str, username: str | None = None) -> User:
     with transaction.atomic():
         user = User(username=username or f"u{index[:12]}", display_name=display_name, phone=digits, phone_index=index)
         user.set_password(password)
         user.save()
         CustomerProfile.objects.create(user=user)
         events.publish("identity.customer.registered", f"identity:user:{user.pk}", {"user_id": str(user.pk)}, actor=f"user:{user.pk}")
+    return user
+
+
+def register_customer(*, phone: str, password: str, display_name: str = "", username: str | None = None) -> User:
+    """Create a car owner account without proof of the number (the seed, tests, operators); the mobile number
+    is the sign-in name. Callers on the public edge use ``send_signup_code`` and ``sign_up``."""
+    digits = normalize_phone(phone)
+    index = pii.blind_index("phone", digits)
+    if User.objects.filter(phone_index=index).exists():
+        raise Conflict("phone-taken", "该手机号已注册", "This mobile number is already registered")
+    _check_password(password)
+    return _create_customer(digits, index, password, display_name, username)
+
+
+SIGNUP_CODE_SENT = ("如果该手机号可以注册，验证码已发送，10 分钟内有效", "If this number can be registered, a code was sent; it is valid for 10 minutes")
+
+
+def _code_hash(row_id: uuid.UUID, code: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), f"signup-code:{row_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    """A Retry-After value: whole seconds, at least one."""
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def _too_many(moment: datetime, now: datetime) -> Problem:
+    seconds = _seconds_until(moment, now)
+    return Problem(429, "too-many-codes", "获取验证码过于频繁，请稍后再试", "Too many codes requested; try again later",
+                   extra={"retry_after": seconds}, headers={"Retry-After": str(seconds)})
+
+
+def _throttle(index: str, client_ip: str, now: datetime) -> None:
+    """Refuse a code request over the limits: per number one a minute and 5 an hour, per client address 20 an hour."""
+    hour = now - timedelta(hours=1)
+    for rows, limit in ((PhoneCode.objects.filter(phone_index=index), settings.SIGNUP_CODES_PER_HOUR),
+                        (PhoneCode.objects.filter(client_ip=client_ip), settings.SIGNUP_CODES_PER_HOUR_PER_IP)):
+        recent = list(rows.filter(created_at__gt=hour).order_by("-created_at").values_list("created_at", flat=True)[:limit])
+        if len(recent) >= limit:
+            raise _too_many(recent[-1] + timedelta(hours=1), now)
+    last = PhoneCode.objects.filter(phone_index=index).order_by("-created_at").values_list("created_at", flat=True).first()
+    if last is not None and now - last < settings.SIGNUP_CODE_INTERVAL:
+        raise _too_many(last + settings.SIGNUP_CODE_INTERVAL, now)
+
+
+def send_signup_code(*, phone: str, client_ip: str) -> None:
+    """Send a one-time sign-up code to a mobile number (valid 10 minutes, 5 tries, one use), within the throttles.
+
+    The caller's answer is the same whether or not the number can be registered, and the throttles count both
+    alike: a registered number gets no code but an SMS telling its holder to sign in instead, so nobody but
+    the holder of the phone learns whether it has an account.
+    """
+    digits = normalize_phone(phone)
+    index = pii.blind_index("phone", digits)
+    now = timezone.now()
+    with transaction.atomic():
+        _throttle(index, client_ip, now)
+        row = PhoneCode.objects.create(phone_index=index, client_ip=client_ip, expires_at=now + settings.SIGNUP_CODE_TTL)
+        if User.objects.filter(phone_index=index).exists():
+            code = ""
+        else:
+            code = f"{secrets.randbelow(10**6):06d}"
+            row.code_hash = _code_hash(row.pk, code)
+            row.save(update_fields=["code_hash", "updated_at"])
+    if not code:
+        notifications.send_sms_now(digits, "【车循环】有人用本手机号申请注册。该号码已有账户，请直接登录；如忘记密码请联系客服。",
+                                   "[carloop] Someone tried to sign up with this number. It already has an account: sign in, "
+                                   "or contact customer service if you forgot your password.")
+        return
+    minutes = int(settings.SIGNUP_CODE_TTL.total_seconds() // 60)
+    notifications.send_sms_now(digits, f"【车循环】您的注册验证码是 {code}，{minutes} 分钟内有效。请勿告诉他人。",
+                               f"[carloop] Your sign-up code is {code}, valid for {minutes} minutes. Do not share it.")
+
+
+def _accept_code(index: str, code: str) -> bool:
+    """Spend one try of the number's latest code; True (and the code used up) when it matches."""
+    now = timezone.now()
+    row = PhoneCode.objects.select_for_update().filter(phone_index=index).order_by("-created_at").first()
+    if row is None or not row.code_hash or row.used_at is not None or row.expires_at <= now or row.attempts >= settings.SIGNUP_CODE_MAX_ATTEMPTS:
+        return False
+    row.attempts += 1
+    matches = hmac.compare_digest(row.code_hash, _code_hash(row.pk, code.strip()))
+    if matches:
+        row.used_at = now
+    row.save(update_fields=["attempts", "used_at", "updated_at"])
+    return matches
+
+
+def sign_up(*, phone: str, code: str, password: str, display_name: str = "") -> User:
+    """Create a car owner account for a number whose one-time code the caller has (``send_signup_code``).
+
+    A wrong, expired, used-up or never-sent code is one answer (422 ``invalid-code``), also for a registered
+    number: sign-up tells nobody whether a number has an account.
+    """
+    digits = normalize_phone(phone)
+    _check_password(password)
+    index = pii.blind_index("phone", digits)
+    with transaction.atomic():
+        accepted = _accept_code(index, code)
+        free = accepted and not User.objects.filter(phone_index=index).exists()
+        user = _create_customer(digits, index, password, display_name) if free else None
+    if user is None:
+        raise Invalid("invalid-code", "验证码错误或已失效", "The code is wrong or no longer valid",
+                      errors=[FieldError("/code", "请输入短信收到的 6 位验证码，或重新获取", "Enter the 6-digit code from the SMS, or request a new one")])
     return user
 
 
@@ -134,10 +238,14 @@ def verify_kyc(user: User, *, real_name: str, id_number: str, city: str = "") ->
                 return profile
             raise Conflict("kyc-verified", "实名信息已认证，不能自行修改；如需更正请联系客服",
                            "Your verified identity cannot be changed; contact customer service for a correction")
-        since = timezone.now() - timedelta(days=1)
-        if KycCheck.objects.filter(profile=profile, created_at__gte=since).count() >= settings.KYC_SUBMISSIONS_PER_DAY:
+        now = timezone.now()
+        recent = list(KycCheck.objects.filter(profile=profile, created_at__gte=now - timedelta(days=1)).order_by("-created_at")
+                      .values_list("created_at", flat=True)[:settings.KYC_SUBMISSIONS_PER_DAY])
+        if len(recent) >= settings.KYC_SUBMISSIONS_PER_DAY:
+            retry_after = _seconds_until(recent[-1] + timedelta(days=1), now)
             raise Problem(429, "too-many-kyc-submissions", "今日提交实名认证次数过多，请明天再试",
-                          "Too many verification attempts today; try again tomorrow")
+                          "Too many verification attempts today; try again tomorrow",
+                          extra={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)})
         check = _declare(profile, name, value, facts, city)
         audit.record(f"user:{user.pk}", "kyc.declared", "identity.customer", user.pk, {"id_number": pii.mask_id(value), "check": str(check.pk)})
     _ask_provider(check.pk, retry=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
@@ -12,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 from carloop.core.errors import Problem
+from carloop.core.http import client_ip
 from carloop.core.i18n import lt, t
 from carloop.identity import selectors, services
 
@@ -30,9 +33,23 @@ class LogoutView(auth_views.LogoutView):
 
 
 class SignupForm(forms.Form):
+    """Two steps on one form: "send code" needs the number only; signing up needs the code and a password too."""
+
     phone = forms.CharField(label=lt("手机号", "Mobile number"), max_length=20)
+    code = forms.CharField(label=lt("短信验证码", "SMS code"), max_length=10, required=False)
     display_name = forms.CharField(label=lt("昵称", "Display name"), max_length=100, required=False)
-    password = forms.CharField(label=lt("密码", "Password"), widget=forms.PasswordInput, min_length=8)
+    password = forms.CharField(label=lt("密码", "Password"), widget=forms.PasswordInput, min_length=8, required=False)
+
+    def sending_code(self) -> bool:
+        return self.data.get("action") == "send_code"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.sending_code():
+            for name in ("code", "password"):
+                if not data.get(name) and name not in self.errors:
+                    self.add_error(name, t("必填", "Required"))
+        return data
 
 
 class KycForm(forms.Form):
@@ -52,17 +69,27 @@ def _apply_problem(form: forms.Form, problem: Problem) -> None:
 
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
+    context: dict[str, Any] = {"form": form}
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            user = services.register_customer(phone=form.cleaned_data["phone"], password=form.cleaned_data["password"],
-                                              display_name=form.cleaned_data["display_name"])
+            if form.sending_code():
+                services.send_signup_code(phone=data["phone"], client_ip=client_ip(request))
+                context["code_sent"] = t(*services.SIGNUP_CODE_SENT)
+            else:
+                user = services.sign_up(phone=data["phone"], code=data["code"], password=data["password"],
+                                        display_name=data["display_name"])
+                login(request, user, backend="carloop.identity.auth.PhoneOrUsernameBackend")
+                messages.success(request, t("注册成功，请完成实名认证", "Welcome! Please complete real-name verification."))
+                return redirect("web:profile")
         except Problem as problem:
             _apply_problem(form, problem)
-        else:
-            login(request, user, backend="carloop.identity.auth.PhoneOrUsernameBackend")
-            messages.success(request, t("注册成功，请完成实名认证", "Welcome! Please complete real-name verification."))
-            return redirect("web:profile")
-    return render(request, "web/signup.html", {"form": form})
+            if problem.status == 429:
+                response = render(request, "web/signup.html", context, status=429)
+                for name, value in problem.headers.items():
+                    response[name] = value
+                return response
+    return render(request, "web/signup.html", context)
 
 
 @login_required
