@@ -171,15 +171,20 @@ class Actors:
         return getattr(client, method.lower())(path, **kwargs)
 
 
-def signup_code(phone: str, client_ip: str = "127.0.0.1") -> str:
-    """Request a sign-up code for ``phone`` and read it from what the simulator SMS backend delivered."""
+def sent_code(phone: str) -> str:
+    """The one-time code in the latest SMS the simulator backend delivered to ``phone``."""
     import re
 
     from carloop.core import notifications
+
+    match = re.search(r"\b(\d{6})\b", notifications.simulator_inbox(phone)[-1].en)
+    assert match is not None, "no code was sent"
+    return match.group(1)
+
+
+def signup_code(phone: str, client_ip: str = "127.0.0.1") -> str:
+    """Request a sign-up code for ``phone`` and read it from what the simulator SMS backend delivered."""
     from carloop.identity import services
 
     services.send_signup_code(phone=phone, client_ip=client_ip)
-    digits = services.normalize_phone(phone)
-    match = re.search(r"\b(\d{6})\b", notifications.simulator_inbox(digits)[-1].en)
-    assert match is not None, "no code was sent"
-    return match.group(1)
+    return sent_code(services.normalize_phone(phone))

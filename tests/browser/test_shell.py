@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import screenshot
+from tests.harness import sent_code
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -16,9 +17,12 @@ def test_sign_up_verify_and_switch_language(page: Any) -> None:
     assert "欢迎来到 carloop" in page.content()
     page.click("text=注册")
     page.fill("input[name=phone]", "13700137000")
+    page.click("button:has-text('获取验证码')")
+    page.wait_for_selector("text=验证码已发送")
+    page.fill("input[name=code]", sent_code("13700137000"))
     page.fill("input[name=display_name]", "陈晨")
     page.fill("input[name=password]", "Tr0ub4dour&3x")
-    page.click("button[type=submit]")
+    page.click("button:has-text('注册')")
     page.wait_for_url("**/me/")
     page.fill("input[name=real_name]", "陈晨")
     page.fill("input[name=id_number]", "11010519491231002X")

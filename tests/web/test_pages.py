@@ -1,9 +1,8 @@
 import pytest
 from django.test import Client
 
-from carloop.core import notifications
 from carloop.identity import services
-from tests.harness import SUBJECT_KINDS
+from tests.harness import SUBJECT_KINDS, sent_code
 
 
 @pytest.mark.django_db
@@ -19,7 +18,7 @@ def test_signup_then_kyc_page_flow() -> None:
     client = Client()
     sent = client.post("/signup/", {"phone": "13600001111", "action": "send_code"})
     assert sent.status_code == 200 and "如果该手机号可以注册，验证码已发送" in sent.content.decode()
-    code = notifications.simulator_inbox("13600001111")[-1].zh.split("验证码是 ")[1][:6]
+    code = sent_code("13600001111")
     response = client.post("/signup/", {"phone": "13600001111", "password": "Tr0ub4dour&3x", "display_name": "小李",
                                         "code": "000000" if code != "000000" else "111111"})
     assert response.status_code == 200 and "请输入短信收到的 6 位验证码，或重新获取" in response.content.decode()
