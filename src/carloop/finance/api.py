@@ -11,14 +11,13 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from carloop.core.errors import Forbidden, NotFound
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.i18n import t
 from carloop.core.idempotency import idempotent, service_key
 from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.core.timeutil import BusinessDate, business_date
 from carloop.finance import selectors, services
-from carloop.finance.models import Application, Installment, Loan, LoanProduct
+from carloop.finance.models import Application, Installment, Loan, LoanProduct, Repayment
 from carloop.finance.quotes import build_quote, parse_quote_request, schedule_json
 from carloop.identity.selectors import subject_of
 
@@ -161,7 +160,7 @@ def application_out(app: Application) -> dict[str, Any]:
         offer = {"amount": yuan_str(app.offer_amount_fen), "term": app.offer_term, "annual_rate": str(app.offer_rate),
                  "apr": str(app.offer_apr), "apr_effective": str(app.offer_apr_effective), "apr_label": t(*APR_LABEL),
                  "expires_on": app.offer_expires_on, "first_payment": yuan_str(schedule.payments[0])}
-    loan = Loan.objects.filter(application=app).values_list("pk", flat=True).first()
+    loan = selectors.loan_id_of(app)
     return {"id": app.pk, "state": app.state, "product": app.product.code, "product_version": app.product.version,
             "amount": yuan_str(app.amount_fen), "term": app.term, "order_ref": app.order_ref, "offer": offer,
             "decline_reasons": [{"code": r["code"], "text": t(r["zh"], r["en"])} for r in app.decline_reasons],
@@ -210,10 +209,7 @@ class ReviewIn(Schema):
 
 @router.post("/applications/{application_id}/review", response=ApplicationOut, summary="Manual review of a referral")
 def review_application(request: HttpRequest, application_id: uuid.UUID, body: ReviewIn) -> dict[str, Any]:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    selectors.get_application(subject, application_id)
-    return application_out(services.review(subject, application_id, body.approve, body.note))
+    return application_out(services.review(subject_of(request), application_id, body.approve, body.note))
 
 
 # ------------------------------------------------------------------------------------------------------ loans
@@ -283,12 +279,7 @@ class AcceptIn(Schema):
              summary="E-sign the offer: creates the contract and disburses (Idempotency-Key)")
 @idempotent
 def accept_offer(request: HttpRequest, application_id: uuid.UUID, body: AcceptIn) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    app = selectors.get_application(subject, application_id)
-    if app.customer_id != subject.user_id:
-        raise Forbidden("只有申请人本人可以签约", "Only the applicant can sign")
-    loan = services.accept_offer(subject, application_id, agree=body.agree, ip=request.META.get("REMOTE_ADDR", ""),
+    loan = services.accept_offer(subject_of(request), application_id, agree=body.agree, ip=request.META.get("REMOTE_ADDR", ""),
                                  user_agent=request.headers.get("User-Agent", ""))
     return Status(201, loan_out(loan))
 
@@ -332,17 +323,8 @@ class RepaymentOut(Schema):
     outstanding_principal: str
 
 
-def _actable_loan(request: HttpRequest, loan_id: uuid.UUID) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    loan = selectors.get_loan(subject, loan_id)
-    if loan.customer_id != subject.user_id and not subject.has_role("finance_ops", "ops"):
-        raise Forbidden()
-    return subject
-
-
-def repayment_out(rep: Any) -> dict[str, Any]:
-    loan = Loan.objects.get(pk=rep.loan_id)
+def repayment_out(rep: Repayment) -> dict[str, Any]:
+    loan = rep.loan
     return {"id": rep.pk, "kind": rep.kind, "amount": yuan_str(rep.amount_fen), "penalty": yuan_str(rep.penalty_fen),
             "fee": yuan_str(rep.fee_fen), "interest": yuan_str(rep.interest_fen), "principal": yuan_str(rep.principal_fen),
             "prepayment_fee": yuan_str(rep.prepayment_fee_fen), "business_date": rep.business_date,
@@ -353,8 +335,7 @@ def repayment_out(rep: Any) -> dict[str, Any]:
              summary="Repay (Idempotency-Key required); an excess with a prepayment option prepays principal")
 @idempotent(required=True)
 def create_repayment(request: HttpRequest, loan_id: uuid.UUID, body: RepaymentIn) -> Any:
-    subject = _actable_loan(request, loan_id)
-    rep, _ = services.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
+    rep, _ = services.repay(subject_of(request), loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
                             key=service_key(request) or "", on=business_date(), prepayment_option=body.prepayment_option)
     return Status(201, repayment_out(rep))
 
@@ -370,8 +351,7 @@ class PayoffOut(Schema):
 
 @router.get("/loans/{loan_id}/payoff", response=PayoffOut, summary="Payoff quote, valid for one business date")
 def get_payoff(request: HttpRequest, loan_id: uuid.UUID) -> dict[str, Any]:
-    subject = _actable_loan(request, loan_id)
-    q = services.payoff_quote(subject, loan_id, business_date())
+    q = services.payoff_quote(subject_of(request), loan_id, business_date())
     return {"valid_on": q.valid_on, "overdue": yuan_str(q.overdue_fen), "principal": yuan_str(q.principal_fen),
             "accrued_interest": yuan_str(q.accrued_interest_fen), "prepayment_fee": yuan_str(q.prepayment_fee_fen),
             "total": yuan_str(q.total_fen)}
@@ -385,8 +365,7 @@ class PayoffIn(Schema):
              summary="Pay the loan off with today's payoff amount (Idempotency-Key required)")
 @idempotent(required=True)
 def pay_off(request: HttpRequest, loan_id: uuid.UUID, body: PayoffIn) -> Any:
-    subject = _actable_loan(request, loan_id)
-    rep, _ = services.repay(subject, loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
+    rep, _ = services.repay(subject_of(request), loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
                             key=service_key(request) or "", on=business_date(), kind="payoff")
     return Status(201, repayment_out(rep))
 
@@ -397,10 +376,7 @@ class WriteOffIn(Schema):
 
 @router.post("/loans/{loan_id}/write-off", response=LoanOut, summary="Write a loan off (finance ops, with reason)")
 def write_off(request: HttpRequest, loan_id: uuid.UUID, body: WriteOffIn) -> dict[str, Any]:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    selectors.get_loan(subject, loan_id)
-    return loan_out(services.write_off(subject, loan_id, body.reason, business_date()))
+    return loan_out(services.write_off(subject_of(request), loan_id, body.reason, business_date()))
 
 
 class PledgeIn(Schema):
@@ -409,20 +385,10 @@ class PledgeIn(Schema):
 
 @router.post("/loans/{loan_id}/pledge", response=LoanOut, summary="Track the car pledge registration (ops)")
 def set_pledge(request: HttpRequest, loan_id: uuid.UUID, body: PledgeIn) -> dict[str, Any]:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    selectors.get_loan(subject, loan_id)
-    return loan_out(services.set_pledge_status(subject, loan_id, body.status))
+    return loan_out(services.set_pledge_status(subject_of(request), loan_id, body.status))
 
 
 # --------------------------------------------------------------------------------------------------- partners
-
-
-def _partner_view(request: HttpRequest, org_id: uuid.UUID) -> None:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    if not (subject.in_org(org_id, "lender_analyst") or subject.has_role("finance_ops", "risk_analyst")):
-        raise NotFound()
 
 
 class PortfolioOut(Schema):
@@ -436,8 +402,7 @@ class PortfolioOut(Schema):
 
 @router.get("/partners/{org_id}/portfolio", response=PortfolioOut, summary="A funding partner's portfolio")
 def partner_portfolio(request: HttpRequest, org_id: uuid.UUID) -> dict[str, Any]:
-    _partner_view(request, org_id)
-    p = selectors.portfolio(org_id)
+    p = selectors.portfolio(selectors.readable_partner(subject_of(request), org_id))
     return {"partner_id": p.partner_id, "loans": p.loans, "principal": yuan_str(p.principal_fen),
             "outstanding": yuan_str(p.outstanding_fen), "buckets": {k: yuan_str(v) for k, v in p.buckets.items()},
             "vintages": [{**{k: v for k, v in row.items() if not k.endswith("_fen")},
@@ -458,8 +423,7 @@ class PartnerStatementOut(Schema):
 @router.get("/partners/{org_id}/statements/{day}", response=PartnerStatementOut,
             summary="A partner's daily statement, reconciled to the ledger")
 def partner_statement(request: HttpRequest, org_id: uuid.UUID, day: BusinessDate) -> dict[str, Any]:
-    _partner_view(request, org_id)
-    s = selectors.daily_statement(org_id, day)
+    s = selectors.daily_statement(selectors.readable_partner(subject_of(request), org_id), day)
     return {"partner_id": s.partner_id, "day": s.day, "opening": yuan_str(s.opening_fen), "closing": yuan_str(s.closing_fen),
             "ledger": {k: yuan_str(v) for k, v in s.ledger.items()}, "loans": {k: yuan_str(v) for k, v in s.loans.items()},
             "reconciled": s.reconciled,

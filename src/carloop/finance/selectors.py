@@ -42,6 +42,29 @@ def loans_readable_by(subject: Subject) -> QuerySet[Loan]:
     return qs.none()
 
 
+def reviews(subject: Subject) -> bool:
+    """Risk analysts and operations decide referred applications."""
+    return subject.has_role("risk_analyst", "ops")
+
+
+def repays(subject: Subject, loan: Loan) -> bool:
+    """The borrower repays their loan; finance operations and operations post repayments for them."""
+    return (subject.kind == "customer" and loan.customer_id == subject.user_id) or subject.has_role("finance_ops", "ops")
+
+
+def readable_partner(subject: Subject, partner_id: uuid.UUID) -> uuid.UUID:
+    """A funding partner whose books (portfolio, statements) the caller reads: its own analysts, finance operations
+    and risk analysts. Anyone else gets a 404."""
+    if subject.in_org(partner_id, "lender_analyst") or subject.has_role("finance_ops", "risk_analyst"):
+        return partner_id
+    raise NotFound()
+
+
+def loan_id_of(application: Application) -> uuid.UUID | None:
+    """The contract an accepted application became."""
+    return Loan.objects.filter(application=application).values_list("pk", flat=True).first()
+
+
 def get_application(subject: Subject, application_id: uuid.UUID | str) -> Application:
     app = applications_readable_by(subject).filter(pk=application_id).first()
     if app is None:

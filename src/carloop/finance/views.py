@@ -140,7 +140,7 @@ def application_detail(request: HttpRequest, application_id: uuid.UUID) -> HttpR
         offer = services.offer_schedule(app.product, app.offer_amount_fen, app.offer_term, app.offer_rate, business_date())
     return render(request, "finance/application.html", {
         "app": app, "offer": offer, "rows": offer.rows() if offer else [], "is_owner": app.customer_id == subject.user_id,
-        "may_review": subject.has_role("risk_analyst", "ops") and app.state == Application.State.REFERRED,
+        "may_review": selectors.reviews(subject) and app.state == Application.State.REFERRED,
         "decisions": app.decisions.order_by("created_at")})
 
 
@@ -151,7 +151,7 @@ def loan_detail(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
     subject = subject_of(request)
     loan = selectors.get_loan(subject, loan_id)
     today = business_date()
-    may_repay = loan.customer_id == subject.user_id or subject.has_role("finance_ops", "ops")
+    may_repay = selectors.repays(subject, loan)
     if request.method == "POST":
         try:
             action = request.POST.get("action")
@@ -159,7 +159,7 @@ def loan_detail(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
                 services.write_off(subject, loan.pk, request.POST.get("reason", ""), today)
             elif action == "pledge":
                 services.set_pledge_status(subject, loan.pk, request.POST.get("status", ""))
-            elif may_repay:
+            else:
                 amount = parse_yuan(request.POST.get("amount", ""), field="amount")
                 kind = "payoff" if action == "payoff" else "regular"
                 services.repay(subject, loan.pk, amount_fen=amount, key=request.POST.get("key", ""), on=today,
@@ -231,8 +231,7 @@ def partners(request: HttpRequest) -> HttpResponse:
 @_guard
 def partner(request: HttpRequest, org_id: uuid.UUID) -> HttpResponse:
     subject = subject_of(request)
-    if not (subject.in_org(org_id, "lender_analyst") or subject.has_role("finance_ops", "risk_analyst")):
-        raise Http404
+    selectors.readable_partner(subject, org_id)
     org = identity.get_organisation(org_id)
     try:
         day = date.fromisoformat(request.GET.get("day", ""))

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from carloop.core import audit, events, orders
 from carloop.core.authz import Subject
-from carloop.core.errors import Conflict, NotFound, Problem
+from carloop.core.errors import Conflict, Forbidden, NotFound, Problem
 from carloop.core.money import format_cny
 from carloop.core.timeutil import business_date
-from carloop.finance import decisions
+from carloop.finance import decisions, selectors
 from carloop.finance import ledger_accounts as accounts
 from carloop.finance.amortization import Method, build_schedule
 from carloop.finance.models import Application, ApplicationDecision, Installment, Loan, LoanFunding, LoanProduct, ProductKind
@@ -173,10 +173,13 @@ def _publish_decided(app: Application, actor: str) -> None:
 @transaction.atomic
 def review(subject: Subject, application_id: uuid.UUID, approve: bool, note: str = "", *, on: date | None = None) -> Application:
     """Manual review of a referred application (risk analysts and ops)."""
-    subject.require_role("risk_analyst", "ops")
-    app = Application.objects.select_for_update(of=("self",)).select_related("product").filter(pk=application_id).first()
+    subject.require_authenticated()
+    app = (selectors.applications_readable_by(subject).select_for_update(of=("self",))
+           .filter(pk=application_id).first())
     if app is None:
         raise NotFound()
+    if not selectors.reviews(subject):
+        raise Forbidden()
     if app.state != Application.State.REFERRED:
         raise Conflict("not-referred", "该申请不在人工审核队列中", "This application is not waiting for review")
     _settle_referral(app, approve, app.amount_fen, decisions.DEFAULT_TIER, note, subject.ref, "manual", on or business_date())
@@ -265,10 +268,13 @@ def contract_digest(app: Application) -> str:
 def accept_offer(subject: Subject, application_id: uuid.UUID, *, agree: bool, ip: str = "", user_agent: str = "",
                  on: date | None = None) -> Loan:
     """E-sign the offer: records the signature consent, creates the contract (loan) and disburses it."""
-    app = (Application.objects.select_for_update(of=("self",)).select_related("product", "product__funding_plan")
-           .filter(pk=application_id, customer_id=subject.user_id).first())
+    subject.require_authenticated()
+    app = (selectors.applications_readable_by(subject).select_for_update(of=("self",))
+           .select_related("product", "product__funding_plan").filter(pk=application_id).first())
     if app is None:
         raise NotFound()
+    if subject.kind != "customer" or app.customer_id != subject.user_id:
+        raise Forbidden("只有申请人本人可以签约", "Only the applicant can sign")
     if not agree:
         raise _bad("signature-required", "/agree", "须确认同意合同条款方可签约", "You must agree to the contract terms to sign")
     if app.state != Application.State.APPROVED:
@@ -372,10 +378,8 @@ def disburse(loan: Loan, *, actor: str, on: date) -> Loan:
 
 @transaction.atomic
 def set_pledge_status(subject: Subject, loan_id: uuid.UUID, status: str) -> Loan:
-    subject.require_role("ops", "finance_ops")
-    loan = Loan.objects.select_for_update().filter(pk=loan_id).first()
-    if loan is None:
-        raise NotFound()
+    """Operations track the registration and release of a car pledge."""
+    loan = servicing.loan_acted_on(subject, loan_id, "ops", "finance_ops")
     if loan.pledge_status == Loan.Pledge.NONE or status not in (Loan.Pledge.REGISTERED, Loan.Pledge.RELEASED):
         raise _bad("invalid-pledge-status", "/status", "抵押状态无效", "Invalid pledge status")
     loan.pledge_status = status

@@ -22,9 +22,10 @@ from django.utils import timezone
 
 from carloop.core import audit, events, notifications
 from carloop.core.authz import Subject
-from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
+from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
 from carloop.core.money import format_cny
 from carloop.finance import ledger_accounts as accounts
+from carloop.finance import selectors
 from carloop.finance.amortization import Method, _annuity_factors, _half_up_div, add_months, build_schedule
 from carloop.finance.models import Installment, Loan, LoanFunding, Repayment
 from carloop.ledger import selectors as ledger_q
@@ -92,13 +93,28 @@ def _request_hash(**fields: Any) -> str:
 
 
 def _loan_for(subject: Subject, loan_id: uuid.UUID, *, lock: bool = True, product: bool = True) -> Loan:
-    """The loan (with its product when ``product``: prepayments and payoffs need its fees and rules)."""
-    qs = Loan.objects.select_related("product") if product else Loan.objects.all()
+    """The loan the caller repays (with its product when ``product``: prepayments and payoffs need its fees and
+    rules): 404 unless the caller reads it, 403 unless they may repay it (``selectors.repays``)."""
+    subject.require_authenticated()
+    qs = selectors.loans_readable_by(subject)
+    qs = qs if product else qs.select_related(None)
     if lock:  # the loan row only: locking its product too would serialize every repayment of that product
         qs = qs.select_for_update(of=("self",))
     loan = qs.filter(pk=loan_id).first()
-    if loan is None or not (loan.customer_id == subject.user_id or subject.has_role("finance_ops", "ops")):
+    if loan is None:
         raise NotFound()
+    if not selectors.repays(subject, loan):
+        raise Forbidden()
+    return loan
+
+
+def loan_acted_on(subject: Subject, loan_id: uuid.UUID, *roles: str) -> Loan:
+    """The loan, row-locked: 404 unless the caller reads it, 403 unless they hold one of ``roles``."""
+    subject.require_authenticated()
+    loan = selectors.loans_readable_by(subject).select_related(None).select_for_update().filter(pk=loan_id).first()
+    if loan is None:
+        raise NotFound()
+    subject.require_role(*roles)
     return loan
 
 
@@ -446,10 +462,8 @@ def _ledger_transfers(loan: Loan, funding: list[LoanFunding], outstanding_before
 
 @transaction.atomic
 def write_off(subject: Subject, loan_id: uuid.UUID, reason: str, on: date) -> Loan:
-    subject.require_role("finance_ops")
-    loan = Loan.objects.select_for_update().filter(pk=loan_id).first()
-    if loan is None:
-        raise NotFound()
+    """Finance operations write an uncollectable loan off, with a reason."""
+    loan = loan_acted_on(subject, loan_id, "finance_ops")
     if not reason.strip():
         raise Invalid("reason-required", "核销须填写原因", "A write-off needs a reason",
                       errors=[FieldError("/reason", "必填", "Required")])
