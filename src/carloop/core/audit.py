@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+
+from carloop.core import authz
 from carloop.core.models import AuditEntry
 
 
@@ -13,3 +16,9 @@ def record(actor: str, action: str, object_type: str, object_id: object, data: d
 
 def history(object_type: str, object_id: object) -> list[AuditEntry]:
     return list(AuditEntry.objects.filter(object_type=object_type, object_id=str(object_id)).order_by("at"))
+
+
+def readable_by(subject: authz.Subject) -> QuerySet[AuditEntry]:
+    """The audit trail is for platform operators: anyone else is 403 (401 when anonymous)."""
+    subject.require_role(*authz.OPERATOR_ROLES)
+    return AuditEntry.objects.all()

@@ -24,9 +24,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from carloop.core import authz
 from carloop.core.models import Event
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,12 @@ class _Subscription:
 
 
 _subscriptions: list[_Subscription] = []
+
+
+def readable_by(subject: authz.Subject) -> QuerySet[Event]:
+    """The event log, newest first, is for platform operators: anyone else is 403 (401 when anonymous)."""
+    subject.require_role(*authz.OPERATOR_ROLES)
+    return Event.objects.order_by("-id")
 
 
 def subscribe(pattern: str, handler: Handler, *, background: bool = False, relaxed_commit: bool = False) -> None:

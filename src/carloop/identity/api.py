@@ -216,8 +216,7 @@ def _token_out(token: ApiToken) -> TokenOut:
 
 @router.get("/tokens", response=list[TokenOut], summary="The caller's API tokens")
 def list_tokens(request: HttpRequest) -> list[TokenOut]:
-    user, _ = _current_user(request)
-    return [_token_out(t) for t in ApiToken.objects.filter(user=user).order_by("-created_at")]
+    return [_token_out(t) for t in selectors.tokens_readable_by(selectors.subject_of(request))]
 
 
 @router.post("/tokens", response={201: NewTokenOut}, summary="Create an API token (shown once)")

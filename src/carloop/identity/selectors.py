@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from carloop.core import authz, pii
 from carloop.core.authz import ANONYMOUS, Subject
 from carloop.identity.contracts import CustomerFacts, OrganisationInfo
-from carloop.identity.models import CustomerProfile, KycCheck, Membership, Organisation, PlatformRole, User
+from carloop.identity.models import ApiToken, CustomerProfile, KycCheck, Membership, Organisation, PlatformRole, User
 
 
 def subject_for_user(user: User | None) -> Subject:
@@ -33,6 +33,13 @@ def subject_of(request: HttpRequest) -> Subject:
         cached = subject_for_user(getattr(request, "user", None))
         request._carloop_subject = cached  # type: ignore[attr-defined]
     return cached
+
+
+def tokens_readable_by(subject: Subject) -> QuerySet[ApiToken]:
+    """A caller's API tokens are theirs alone, newest first."""
+    if subject.user_id is None:
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(user_id=subject.user_id).order_by("-created_at")
 
 
 def customer_facts(user_id: uuid.UUID | str) -> CustomerFacts | None:
