@@ -1,3 +1,5 @@
+import re
+
 from django.test import Client
 
 from carloop.commerce import services
@@ -91,3 +93,26 @@ def test_report_page_with_enough_answers_renders_charts_data(actors):
     assert page.status_code == 200 and "report-data" in body and "OPP" in body
     services.close_campaign(as_subject(actors.user("manufacturer_analyst")), campaign_id=campaign.pk)
     assert logged_in(actors, "customer").get(f"/commerce/campaigns/{campaign.pk}/").status_code == 404
+
+
+def test_questionnaire_price_order_error_is_shown_once_and_keeps_the_answers(actors):
+    campaign = make_campaign(actors.org("manufacturer_analyst"))
+    client = logged_in(actors, "customer")
+    form = {**ANSWERS["answers"], "vw_too_cheap": "95000"}  # above "expensive": the four prices do not ascend
+    response = client.post(f"/commerce/campaigns/{campaign.pk}/", form)
+    body = response.content.decode()
+    assert response.status_code == 422 and not CampaignResponse.objects.exists()
+    assert body.count("四个价格应从低到高") == 1
+    assert 'value="95000"' in body and 'value="79800"' in body, "what the person typed stays in the form"
+    assert re.search(r'value="retro"\s+checked', body) and re.search(r'value="adas"\s+checked', body)
+
+
+def test_the_battery_plan_chosen_while_configuring_is_in_the_order(actors):
+    trim = make_trim(msrp_yuan=101_800, swap=True, battery_yuan=36_000)
+    plan = make_plan(monthly_yuan=299)
+    client = logged_in(actors, "customer")
+    client.post(f"/commerce/configure/{trim.pk}/order/", {"colour_code": "white", "deposit_kind": "binding",
+                                                           "battery_mode": "subscription", "battery_plan_id": str(plan.pk)})
+    order = CarOrder.objects.get()
+    page = client.get(f"/commerce/orders/{order.pk}/").content.decode()
+    assert "电池租用" in page and "¥299.00/月" in page

@@ -40,8 +40,14 @@ View = Callable[..., HttpResponse]
 
 
 def _message(request: HttpRequest, problem: Problem) -> None:
-    details = "; ".join(t(e.zh, e.en) for e in problem.errors)
-    messages.error(request, t(problem.zh, problem.en) + (f"（{details}）" if details else ""))
+    messages.error(request, problem_text(problem))
+
+
+def problem_text(problem: Problem) -> str:
+    """The problem in the page's language, with the field errors that say more than its title (said once)."""
+    title = t(problem.zh, problem.en)
+    details = "; ".join(dict.fromkeys(t(e.zh, e.en) for e in problem.errors if t(e.zh, e.en) != title))
+    return title + (f"（{details}）" if details else "")
 
 
 def guarded(redirect_to: Callable[..., str] | None = None) -> Callable[[View], View]:
@@ -331,20 +337,35 @@ def questionnaire(request: HttpRequest, campaign_id: uuid.UUID) -> HttpResponse:
     if campaign is None:
         raise NotFound()
     existing = selectors.own_answer(subject, campaign)
+    error, error_key = "", ""
     if request.method == "POST":
         answers: dict[str, Any] = {}
         for q in campaign.questions:
             answers[q["key"]] = request.POST.getlist(q["key"]) if q["kind"] == "multi" else request.POST.get(q["key"], "")
-        services.answer_campaign(subject, campaign_id=campaign.pk, answers=answers)
-        messages.success(request, t("感谢参与！截止前可随时修改。", "Thank you! You can edit your answer until the campaign closes."))
-        return redirect("commerce:questionnaire", campaign_id=campaign.pk)
-    previous = dict(existing.answers) if existing else {}
-    for key, value in previous.items():
-        if key == "price" or key.startswith("vw_"):
-            previous[key] = str(int(value) // 100)
-    questions = [{**q, "previous": previous.get(q["key"], [] if q["kind"] == "multi" else "")} for q in campaign.questions]
-    return render(request, "commerce/questionnaire.html", {"campaign": campaign, "questions": questions,
-                                                           "previous": previous})
+        try:
+            services.answer_campaign(subject, campaign_id=campaign.pk, answers=answers)
+        except Problem as problem:
+            if problem.status != 422:
+                raise
+            # Shown once, beside the question it is about, with what the person typed kept in the form.
+            error = problem_text(problem)
+            pointer = problem.errors[0].pointer if problem.errors else ""
+            error_key = pointer.rsplit("/", 1)[-1]
+            previous = answers
+        else:
+            messages.success(request, t("感谢参与！截止前可随时修改。", "Thank you! You can edit your answer until the campaign closes."))
+            return redirect("commerce:questionnaire", campaign_id=campaign.pk)
+    else:
+        previous = dict(existing.answers) if existing else {}
+        for key, value in previous.items():
+            if key == "price" or key.startswith("vw_"):
+                previous[key] = str(int(value) // 100)
+    keys = {q["key"] for q in campaign.questions}
+    questions = [{**q, "previous": previous.get(q["key"], [] if q["kind"] == "multi" else ""),
+                  "error": error if q["key"] == error_key else ""} for q in campaign.questions]
+    return render(request, "commerce/questionnaire.html", {
+        "campaign": campaign, "questions": questions, "previous": existing is not None,
+        "error": error if error_key not in keys else ""}, status=422 if error else 200)
 
 
 def _pct(value: float | None) -> str:  # float-ok: shares, not money
