@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from carloop.finance import services
 from tests.commerce.factories import make_campaign, make_plan, make_slot
-from tests.finance.conftest import World
+from tests.finance.conftest import DISBURSED_ON, World
 from tests.vehicles.factories import owned_vehicle
 
 
@@ -21,6 +22,10 @@ class OwnerWorld(World):
         self.slot = make_slot(actors.org("store_manager"), self.order.trim.series_id, capacity=3)
         self.campaign = make_campaign(actors.org("manufacturer_analyst"))
         self.vehicle = owned_vehicle(self.user)
+
+    def sign_offer(self) -> Any:
+        """The owner signs the offer for the order's balance: the loan pays it."""
+        return services.accept_offer(self.customer(), self.application.pk, agree=True, on=DISBURSED_ON)
 
     def pages(self) -> dict[str, str]:
         """The owner's journey, page by page (name → path)."""

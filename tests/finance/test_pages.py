@@ -21,11 +21,15 @@ def login(actors: Any, kind: str) -> Client:
 
 
 def test_calculator_is_public_and_shows_the_apr(client: Client) -> None:
-    page = client.get("/finance/calculator/?principal=100000.00&annual_rate=0.06&term=36&method=equal_installment")
+    page = client.get("/finance/calculator/?principal=100000.00&annual_rate=6&term=36&method=equal_installment")
     assert page.status_code == 200
     body = page.content.decode()
-    assert "6.0000%" in body and "3042.19" in body
-    bad = client.get("/finance/calculator/?principal=-1&annual_rate=0.06&term=36&method=equal_installment",
+    assert "6.0000%" in body and "3042.19" in body, "the rate is typed as a percentage"
+    assert "3042.19" in client.get("/finance/calculator/?principal=100000.00&annual_rate=6%25&term=36"
+                                   "&method=equal_installment").content.decode()
+    typo = client.get("/finance/calculator/?principal=100000.00&annual_rate=six&term=36&method=equal_installment")
+    assert "年利率请填百分数" in typo.content.decode()
+    bad = client.get("/finance/calculator/?principal=-1&annual_rate=6&term=36&method=equal_installment",
                      headers={"HX-Request": "true"})
     assert bad.status_code == 200 and "金额" in bad.content.decode()
 
@@ -34,15 +38,29 @@ def test_customer_journey_through_the_pages(world: World, actors: Any) -> None:
     client = login(actors, "customer")
     index = client.get("/finance/").content.decode()
     assert "A 4.99% · B 6.99% · C 9.99%" in index and "0.0499" not in index  # rates read as percentages
-    assert client.get("/finance/apply/?product=car-purchase").status_code == 200
-    response = client.post("/finance/apply/", {"product": "car-purchase", "amount": "80000.00", "term": "24",
-                                               "order_ref": "ORD-9", "merchant": str(world.dealer.pk),
-                                               "car_price": "120000.00", "consent": "on"})
+    form = client.get("/finance/apply/?product=car-purchase&order_ref=ORD-9&car_price=120000.00&amount=80000.00"
+                      "&term=24").content.decode()
+    assert 'type="hidden" name="order_ref" value="ORD-9"' in form, "the order reference is not a field to edit"
+    assert 'name="monthly_income"' in form
+    assert "预计月供" in form and "¥3,509.35 – ¥3,691.22" in form, "the payment over the A–C tier rates"
+    preview = client.get("/finance/apply/preview/?product=car-purchase&amount=80000.00&term=24").content.decode()
+    assert "¥3,509.35 – ¥3,691.22" in preview
+    assert client.get("/finance/apply/preview/?product=car-purchase&amount=lots").content.decode().strip() == ""
+    apply = {"product": "car-purchase", "amount": "80000.00", "term": "24", "order_ref": "ORD-9",
+             "merchant": str(world.dealer.pk), "car_price": "120000.00", "consent": "on"}
+    missing = client.post("/finance/apply/", apply)
+    assert missing.status_code == 200 and "请填写月收入" in missing.content.decode() and not Application.objects.exists()
+    response = client.post("/finance/apply/", {**apply, "monthly_income": "20000.00"})
     app = Application.objects.get()
     assert response.status_code == 302 and app.state == Application.State.APPROVED
+    assert app.monthly_income_fen == 2_000_000
     offer_page = client.get(f"/finance/applications/{app.pk}/").content.decode()
     assert "6.9900%" in offer_page  # the APR, shown before the monthly rate
     assert offer_page.index("6.9900%") < offer_page.index("0.5825%")
+    assert f'href="/finance/applications/{app.pk}/contract/"' in offer_page, "I have read the contract: it links to it"
+    draft = client.get(f"/finance/applications/{app.pk}/contract/").content.decode()
+    assert "汽车消费借款合同" in draft and "尚未签署" in draft and "¥80,000.00" in draft and "6.9900%" in draft
+    assert login(actors, "other_customer").get(f"/finance/applications/{app.pk}/contract/").status_code == 404
     client.post(f"/finance/applications/{app.pk}/", {"agree": "on"})
     loan = Loan.objects.get()
     assert loan.state == Loan.State.ACTIVE

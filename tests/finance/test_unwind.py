@@ -68,6 +68,7 @@ def test_a_refunded_order_unwinds_its_loan_and_refunds_what_was_repaid(loop: Any
     client = login(actors, "customer")
     page = client.get(f"/finance/loans/{loan.pk}/").content.decode()
     assert "已退车退贷" in page and "无需继续还款" in page
+    assert "当期应还" not in page and "未还" not in page, "a cancelled loan shows nothing due and nothing owed"
     order_page = client.get(f"/commerce/orders/{order.pk}/").content.decode()
     assert f'href="/finance/loans/{loan.pk}/"' in order_page and "退车退贷" in order_page
 

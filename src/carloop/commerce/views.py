@@ -217,6 +217,7 @@ def _loan_apply_url(order: CarOrder) -> str:
     most_yuan = (Decimal(order.total_fen) * (1 - product.min_down_payment) / 100).to_integral_value(ROUND_FLOOR)
     most_fen = int(most_yuan) * 100
     query = {"product": product.code, "order_ref": order.ref, "amount": yuan_str(min(order.balance_due_fen, most_fen)),
+             "term": str(max(product.terms)),
              "car_price": yuan_str(order.total_fen), "merchant": str(dealers[0].id) if dealers else ""}
     return f"{reverse('finance:apply')}?{urlencode(query)}"
 

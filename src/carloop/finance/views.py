@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import messages
@@ -13,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from carloop.core.errors import Problem
+from carloop.core.errors import FieldError, Invalid, Problem
 from carloop.core.i18n import t
 from carloop.core.money import parse_yuan
 from carloop.core.timeutil import business_date
@@ -58,15 +60,34 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "finance/index.html", context)
 
 
+def _fraction(percent: str | None, field: str, zh: str, en: str) -> str | None:
+    """A rate typed as a percentage ("6", "5.99 %") as the decimal fraction the quote takes ("0.06")."""
+    text = (percent or "").strip().removesuffix("%").strip()
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0:
+        raise Invalid("invalid-quote", "报价参数无效", "Invalid quote input",
+                      errors=[FieldError(f"/{field}", zh, en)])
+    return str(value / 100)
+
+
 def calculator(request: HttpRequest) -> HttpResponse:
     params = request.GET
     context: dict[str, Any] = {"params": params}
     if "principal" in params:
         try:
+            annual = _fraction(params.get("annual_rate"), "annual_rate", "年利率请填百分数，例如 6 表示 6%",
+                               "Enter the annual rate as a percentage, e.g. 6 for 6 %")
+            fee = _fraction(params.get("monthly_fee_rate"), "monthly_fee_rate", "月费率请填百分数，例如 0.45 表示 0.45%",
+                            "Enter the monthly fee rate as a percentage, e.g. 0.45 for 0.45 %")
             quote = build_quote(parse_quote_request(
-                principal=params.get("principal"), annual_rate=params.get("annual_rate") or None,
+                principal=params.get("principal"), annual_rate=annual,
                 term=params.get("term"), method=params.get("method"),
-                monthly_fee_rate=params.get("monthly_fee_rate") or None, start=params.get("start") or None,
+                monthly_fee_rate=fee, start=params.get("start") or None,
                 product=params.get("product") or None, today=business_date()))
             apr, effective = quote.apr_pair()
             context |= {"quote": quote, "rows": quote.rows(), "apr": apr, "apr_effective": effective}
@@ -94,8 +115,12 @@ def apply(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = request.POST
         try:
+            if not form.get("monthly_income", "").strip():
+                raise Invalid("income-required", "请填写月收入", "Enter your monthly income",
+                              errors=[FieldError("/monthly_income", "请填写月收入（税后，元）", "Enter your monthly income (after tax, yuan)")])
             data = services.ApplicationInput(
                 product=code, amount_fen=parse_yuan(form.get("amount", ""), field="amount"),
+                monthly_income_fen=parse_yuan(form["monthly_income"], field="monthly_income"),
                 term=int(form.get("term") or 0), consent=form.get("consent") == "on",
                 order_ref=form.get("order_ref", "").strip(),
                 merchant_org_id=uuid.UUID(form["merchant"]) if form.get("merchant") else None,
@@ -109,10 +134,33 @@ def apply(request: HttpRequest) -> HttpResponse:
             if problem.status in (401, 403, 404):
                 raise
             _problem(request, problem)
+    form = request.POST if request.method == "POST" else request.GET
     return render(request, "finance/apply.html", {"products": products, "product": product, "facts": facts,
-                                                  "garage": garage, "dealers": dealers,
-                                                  "form": request.POST if request.method == "POST" else request.GET,
-                                                  "consent_text": services.CONSENT_TEXT})
+                                                  "garage": garage, "dealers": dealers, "form": form,
+                                                  "consent_text": services.CONSENT_TEXT,
+                                                  **_preview(product, form.get("amount"), form.get("term"))})
+
+
+def _preview(product: Any, amount: str | None, term: str | None) -> dict[str, Any]:
+    """The monthly payment before applying: its range over the product's risk-tier rates (the offer fixes it)."""
+    if product is None or not amount:
+        return {"preview": None}
+    try:
+        amount_fen = parse_yuan(amount, field="amount")
+        months = int(term) if term and term.isdigit() else product.terms[0]
+        rates = sorted(Decimal(r) for r in product.rate_table.values()) or [Decimal(0)]
+        first = [services.offer_schedule(product, amount_fen, months, rate, business_date()).payments[0]
+                 for rate in (rates[0], rates[-1])]
+    except Problem:
+        return {"preview": None}
+    return {"preview": {"low_fen": min(first), "high_fen": max(first), "term": months,
+                        "low_rate": rates[0], "high_rate": rates[-1]}}
+
+
+def apply_preview(request: HttpRequest) -> HttpResponse:
+    """htmx partial of the application form: the monthly payment for the amount and term typed so far."""
+    product = next((p for p in selectors.current_products() if p.code == request.GET.get("product")), None)
+    return render(request, "finance/_preview.html", _preview(product, request.GET.get("amount"), request.GET.get("term")))
 
 
 @login_required
@@ -174,13 +222,37 @@ def loan_detail(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
     if loan.state == Loan.State.ACTIVE and may_repay:
         payoff = services.payoff_quote(subject, loan.pk, today)
     rows = selectors.installments(loan)
-    next_due = next((i for i in rows if i.owed_fen > 0), None)
+    owes = loan.state in (Loan.State.ACTIVE, Loan.State.WRITTEN_OFF)  # an unwound or paid-off loan is owed nothing
+    next_due = next((i for i in rows if i.owed_fen > 0), None) if owes else None
     return render(request, "finance/loan.html", {
         "loan": loan, "rows": rows, "payoff": payoff, "may_repay": may_repay and loan.state == Loan.State.ACTIVE,
-        "next_due": next_due, "key": uuid.uuid4().hex, "today": today,
+        "next_due": next_due, "owes": owes, "key": uuid.uuid4().hex, "today": today,
         "is_finance_ops": subject.has_role("finance_ops"), "is_ops": subject.has_role("ops", "finance_ops"),
         "dpd": (today - loan.oldest_unpaid_due).days if loan.oldest_unpaid_due and loan.oldest_unpaid_due < today else 0,
     })
+
+
+@login_required
+@_guard
+def offer_contract(request: HttpRequest, application_id: uuid.UUID) -> HttpResponse:
+    """The contract the applicant is asked to sign: the offer's terms and schedule, unsigned."""
+    subject = subject_of(request)
+    app = selectors.get_application(subject, application_id)
+    if not (app.offer_amount_fen and app.offer_term and app.offer_rate is not None):
+        raise Http404
+    product = app.product
+    offer = services.offer_schedule(product, app.offer_amount_fen, app.offer_term, app.offer_rate, business_date())
+    shares = list(product.funding_plan.shares.select_related("partner")) if product.funding_plan else []
+    funding = [*shares, SimpleNamespace(partner=None, share_bp=10_000 - sum(s.share_bp for s in shares))]
+    draft = SimpleNamespace(
+        contract_no=t("（签约时生成）", "(assigned on signing)"), apr=app.offer_apr, apr_effective=app.offer_apr_effective,
+        principal_fen=app.offer_amount_fen, term=app.offer_term, annual_rate=app.offer_rate, method=product.method,
+        monthly_fee_rate=product.monthly_fee_rate, upfront_fee_fen=offer.upfront_fee_fen, penalty_rate=product.penalty_rate,
+        start_date=None, signature=None, order_ref=app.order_ref)
+    return render(request, "finance/contract.html", {
+        "loan": draft, "rows": offer.rows(), "facts": identity.customer_facts(app.customer_id), "draft": True,
+        "merchant": identity.get_organisation(app.merchant_id) if app.merchant_id else None, "product": product,
+        "funding": [f for f in funding if f.share_bp], "application": app})
 
 
 @login_required

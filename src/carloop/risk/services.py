@@ -41,9 +41,23 @@ VELOCITY = [  # (field on CreditDecision, window, refer at, decline at, code, zh
     ("device_id", timedelta(hours=24), 3, 5, "F_VEL_DEVICE", "同一设备 24 小时内多次申请", "Several applications from one device in 24 hours"),
     ("ip", timedelta(hours=1), 5, 10, "F_VEL_IP", "同一 IP 1 小时内大量申请", "Many applications from one IP in an hour"),
 ]  # fmt: skip
+VELOCITY_WINDOW = max(check[1] for check in VELOCITY)
 GRAPH_DECLINE_HOPS = 2
 GRAPH_REFER_HOPS = 4
 RING_REFER_SIZE = 5
+
+
+def move_recent_decisions_back(customer_user_id: uuid.UUID, *, by: timedelta, window: timedelta) -> int:
+    """Seeding only: a demo story told after the fact (the demo owner's earlier, refunded purchase) moves the
+    customer's decisions of the last ``window`` back ``by``, so that the velocity rules see them as history and the
+    demo owner's own application is decided at once. Returns how many moved."""
+    now = timezone.now()
+    moved = 0
+    for decision in CreditDecision.objects.filter(customer_user_id=customer_user_id, created_at__gte=now - window):
+        CreditDecision.objects.filter(pk=decision.pk).update(created_at=decision.created_at - by)
+        ReviewCase.objects.filter(decision_id=decision.pk).update(due_at=decision.created_at - by + REVIEW_SLA)
+        moved += 1
+    return moved
 
 
 # --- blacklist ---------------------------------------------------------------------------------------------
