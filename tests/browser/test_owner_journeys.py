@@ -12,7 +12,7 @@ from carloop.commerce import services as commerce
 from carloop.finance import ledger_accounts
 from tests.browser.conftest import fits, shot, sign_in
 from tests.browser.owner_world import OwnerWorld
-from tests.commerce.factories import make_trim, pay_deposit
+from tests.commerce.factories import OPERATIONS, make_trim, pay_deposit
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -27,8 +27,7 @@ def owner(actors: Any, settings: Any) -> Iterator[OwnerWorld]:
 
 def test_a_purchase_loan_is_decided_at_once_and_signed_after_reading_the_contract(sized_page: Any, owner: OwnerWorld) -> None:
     page = sized_page
-    order = commerce.create_order(customer_user_id=owner.user.pk, trim_id=make_trim(msrp_yuan=150_000).pk,
-                                  colour_code="white", actor="test")
+    order = commerce.create_order(owner.customer(), trim_id=make_trim(msrp_yuan=150_000).pk, colour_code="white")
     pay_deposit(order)
     sign_in(page, owner.user)
     page.goto(f"/commerce/orders/{order.pk}/")
@@ -83,7 +82,7 @@ def test_a_cancelled_loan_asks_for_nothing(sized_page: Any, owner: OwnerWorld, d
     with django_capture_on_commit_callbacks(execute=True):
         loan = owner.sign_offer()
     with django_capture_on_commit_callbacks(execute=True):
-        commerce.seller_cannot_deliver(order_id=owner.order.pk, reason="停产", actor="user:ops")
+        commerce.seller_cannot_deliver(OPERATIONS, order_id=owner.order.pk, reason="停产")
     sign_in(page, owner.user)
     page.goto(f"/finance/loans/{loan.pk}/")
     text = page.inner_text("main")

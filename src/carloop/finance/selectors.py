@@ -83,6 +83,20 @@ def installments(loan: Loan) -> list[Installment]:
     return list(loan.installments.order_by("period"))
 
 
+@dataclass(frozen=True)
+class PlannedShare:
+    partner: Any  # the partner Organisation, None for the platform
+    share_bp: int
+
+
+def planned_funding(product: LoanProduct) -> list[PlannedShare]:
+    """Who would fund a loan of ``product`` and in what shares (its funding plan; the platform funds the rest)."""
+    shares = [PlannedShare(s.partner, s.share_bp) for s in product.funding_plan.shares.select_related("partner")] \
+        if product.funding_plan else []
+    rest = 10_000 - sum(s.share_bp for s in shares)
+    return [*shares, PlannedShare(None, rest)] if rest else shares
+
+
 def current_products() -> list[LoanProduct]:
     return list(LoanProduct.objects.filter(is_current=True).order_by("kind", "code"))
 

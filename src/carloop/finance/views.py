@@ -242,8 +242,6 @@ def offer_contract(request: HttpRequest, application_id: uuid.UUID) -> HttpRespo
         raise Http404
     product = app.product
     offer = services.offer_schedule(product, app.offer_amount_fen, app.offer_term, app.offer_rate, business_date())
-    shares = list(product.funding_plan.shares.select_related("partner")) if product.funding_plan else []
-    funding = [*shares, SimpleNamespace(partner=None, share_bp=10_000 - sum(s.share_bp for s in shares))]
     draft = SimpleNamespace(
         contract_no=t("（签约时生成）", "(assigned on signing)"), apr=app.offer_apr, apr_effective=app.offer_apr_effective,
         principal_fen=app.offer_amount_fen, term=app.offer_term, annual_rate=app.offer_rate, method=product.method,
@@ -252,7 +250,7 @@ def offer_contract(request: HttpRequest, application_id: uuid.UUID) -> HttpRespo
     return render(request, "finance/contract.html", {
         "loan": draft, "rows": offer.rows(), "facts": identity.customer_facts(app.customer_id), "draft": True,
         "merchant": identity.get_organisation(app.merchant_id) if app.merchant_id else None, "product": product,
-        "funding": [f for f in funding if f.share_bp], "application": app})
+        "funding": selectors.planned_funding(product), "application": app})
 
 
 @login_required
