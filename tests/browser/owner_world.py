@@ -38,5 +38,5 @@ class OwnerWorld(World):
             "calculator": "/finance/calculator/?principal=100000&annual_rate=6&term=36&method=equal_installment",
             "apply": "/finance/apply/?product=car-purchase", "application": f"/finance/applications/{self.application.pk}/",
             "loan": f"/finance/loans/{self.loan.pk}/", "contract": f"/finance/loans/{self.loan.pk}/contract/",
-            "checkout": f"/payments/checkout/?kind=commerce.balance&ref={self.order.ref}", "profile": "/me/",
+            "checkout": f"/payments/checkout/?kind=commerce.balance&ref={self.order.ref}", "profile": "/me/", "inbox": "/me/inbox/",
         }

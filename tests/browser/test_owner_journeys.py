@@ -88,3 +88,42 @@ def test_a_cancelled_loan_asks_for_nothing(sized_page: Any, owner: OwnerWorld, d
     text = page.inner_text("main")
     assert "无需继续还款" in text and "当期应还" not in text and "未还" not in text
     fits(page)
+
+
+def test_find_a_car_by_text_then_book_and_cancel_a_test_drive(sized_page: Any, owner: OwnerWorld) -> None:
+    page = sized_page
+    sign_in(page, owner.user)
+    page.goto("/commerce/")
+    page.fill("input[name=q]", owner.order.trim.series.name_zh)
+    page.click("button:has-text('筛选')")
+    page.wait_for_url("**q=**")
+    assert page.locator("table.cards tbody tr").count() == 1
+    fits(page)
+    shot(page, "journey-search")
+    page.goto(f"/commerce/test-drives/?series={owner.order.trim.series_id}")
+    page.click("button:has-text('预约')")
+    page.wait_for_selector("text=我的试驾预约")
+    fits(page)
+    shot(page, "journey-test-drive")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('取消预约')")
+    page.wait_for_selector("text=试驾预约已取消")
+    assert page.locator("text=我的试驾预约").count() == 0
+
+
+def test_sent_reminders_are_in_the_inbox(sized_page: Any, owner: OwnerWorld) -> None:
+    from carloop.core import notifications
+
+    notifications.notify(f"user:{owner.user.pk}", "sms", "t-reminder", "您的贷款第 2 期将于 3 天后到期，应还 ¥3,087.25",
+                         "Instalment 2 of your loan is due in 3 days: ¥3,087.25")
+    notifications.send_pending()
+    page = sized_page
+    sign_in(page, owner.user)
+    page.goto("/")
+    if page.phone:
+        page.click(".menu-button")
+    page.click("nav.main >> text=消息")
+    page.wait_for_url("**/me/inbox/")
+    assert "第 2 期将于 3 天后到期" in page.inner_text("main")
+    fits(page)
+    shot(page, "journey-inbox")

@@ -116,3 +116,51 @@ def test_the_battery_plan_chosen_while_configuring_is_in_the_order(actors):
     order = CarOrder.objects.get()
     page = client.get(f"/commerce/orders/{order.pk}/").content.decode()
     assert "电池租用" in page and "¥299.00/月" in page
+
+
+def test_catalog_text_search(actors):
+    wanted, other = make_trim(), make_trim()
+    page = Client().get("/commerce/", {"q": f" 车系{wanted.series.name_zh[2:]} "}).content.decode()
+    assert str(wanted.pk) in page and str(other.pk) not in page
+    english = Client().get("/commerce/", {"q": f"{wanted.series.brand.name} 2025"}).content.decode()
+    assert str(wanted.pk) in english and str(other.pk) not in english
+    assert "没有符合条件的车型" in Client().get("/commerce/", {"q": "no-such-car"}).content.decode()
+
+
+def test_test_drive_slots_filter_by_city_and_day_page_and_my_bookings_cancel(actors):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from carloop.commerce.models import TestDriveSlot
+    from carloop.core.seeding import SeedContext, fake_uscc
+    from carloop.core.timeutil import business_date
+    from carloop.identity import services as identity_services
+
+    ctx = SeedContext(scale="demo", stdout=None, quiet=True, seed=3)
+    beijing = identity_services.create_organisation(kind="store", name="北京店", uscc_code=fake_uscc(ctx), city="北京市")
+    chengdu = identity_services.create_organisation(kind="store", name="成都店", uscc_code=fake_uscc(ctx), city="成都市")
+    series_id = make_trim().series_id
+    for store in (beijing, chengdu):
+        for day in range(1, 16):
+            TestDriveSlot.objects.create(store=store, series_id=series_id, capacity=2,
+                                         starts_at=timezone.now() + dt.timedelta(days=day, hours=1))
+    client = logged_in(actors, "customer")
+    first = client.get("/commerce/test-drives/").content.decode()
+    assert first.count('name="slot_id"') == 20 and "1 / 2" in first and "page=2" in first, "30 slots, 20 a page"
+    chengdu_page = client.get("/commerce/test-drives/", {"city": "成都市"}).content.decode()
+    assert chengdu_page.count('name="slot_id"') == 15 and "北京店" not in chengdu_page.split("<table")[-1]
+    day = (business_date() + dt.timedelta(days=3)).isoformat()
+    one_day = client.get("/commerce/test-drives/", {"city": "成都市", "date": day}).content.decode()
+    assert one_day.count('name="slot_id"') <= 1
+    slot = TestDriveSlot.objects.filter(store=chengdu).order_by("starts_at").first()
+    assert client.post("/commerce/test-drives/?city=成都市", {"slot_id": str(slot.pk)}).status_code == 302
+    mine = client.get("/commerce/test-drives/").content.decode()
+    assert "我的试驾预约" in mine and "取消预约" in mine
+    booking = slot.bookings.get()
+    assert logged_in(actors, "other_customer").post(f"/commerce/test-drives/bookings/{booking.pk}/cancel/").status_code == 404
+    assert client.post(f"/commerce/test-drives/bookings/{booking.pk}/cancel/").status_code == 302
+    booking.refresh_from_db()
+    slot.refresh_from_db()
+    assert booking.status == "cancelled" and slot.booked == 0
+    assert "我的试驾预约" not in client.get("/commerce/test-drives/").content.decode()

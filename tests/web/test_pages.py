@@ -83,3 +83,20 @@ def test_every_menu_entry_opens_for_whom_it_is_shown(actors, kind: str) -> None:
         assert response.status_code in (200, 302), f"{kind} sees {item.url_name} but gets {response.status_code}"
         if response.status_code == 302:
             assert "/login" not in response["Location"], f"{kind}: {item.url_name} sends to the login page"
+
+
+def test_the_owner_inbox_lists_what_was_sent(actors) -> None:
+    from carloop.core import notifications
+
+    owner = actors.user("customer")
+    notifications.notify(f"user:{owner.pk}", "sms", "reminder-1", "您的第 1 期还款将于 3 天后到期", "Instalment 1 is due in 3 days")
+    notifications.notify(f"user:{owner.pk}", "push", "order", "订单已确认", "Order confirmed")
+    notifications.notify(f"user:{actors.user('other_customer').pk}", "sms", "other", "别人的消息", "someone else's")
+    notifications.send_pending()
+    notifications.notify(f"user:{owner.pk}", "push", "later", "稍后发送", "sent later")
+    client = Client()
+    client.force_login(owner)
+    page = client.get("/me/inbox/").content.decode()
+    assert "您的第 1 期还款将于 3 天后到期" in page and "订单已确认" in page
+    assert "别人的消息" not in page and "稍后发送" not in page, "only what was sent to this owner"
+    assert 'href="/me/inbox/"' in client.get("/").content.decode()

@@ -4,6 +4,7 @@ it is a 404); the catalog extras (bundles, battery plans, swap stations, test-dr
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -29,7 +30,7 @@ from carloop.commerce.models import (
 from carloop.core import authz
 from carloop.core.authz import Subject
 from carloop.core.orders import OrderTerms
-from carloop.core.timeutil import now
+from carloop.core.timeutil import now, start_of_business_day
 
 
 def orders_readable_by(subject: Subject) -> QuerySet[CarOrder]:
@@ -135,13 +136,26 @@ def swap_stations(city: str = "") -> QuerySet[SwapStation]:
     return qs.filter(city=city) if city else qs
 
 
-def open_slots(series_id: uuid.UUID | None = None, store_id: uuid.UUID | None = None) -> QuerySet[TestDriveSlot]:
+def open_slots(series_id: uuid.UUID | None = None, store_id: uuid.UUID | None = None, *,
+               store_ids: list[uuid.UUID] | None = None, on: date | None = None) -> QuerySet[TestDriveSlot]:
+    """Upcoming slots, soonest first; ``store_ids`` (e.g. a city's stores) and ``on`` (a business day) narrow them."""
     qs = TestDriveSlot.objects.filter(starts_at__gt=now()).select_related("series", "store").order_by("starts_at")
     if series_id:
         qs = qs.filter(series_id=series_id)
     if store_id:
         qs = qs.filter(store_id=store_id)
+    if store_ids is not None:
+        qs = qs.filter(store_id__in=store_ids)
+    if on is not None:
+        start = start_of_business_day(on)
+        qs = qs.filter(starts_at__gte=start, starts_at__lt=start + timedelta(days=1))
     return qs
+
+
+def upcoming_bookings(subject: Subject) -> QuerySet[TestDriveBooking]:
+    """The caller's booked test drives that have not started yet, soonest first."""
+    return (bookings_readable_by(subject).filter(status=TestDriveBooking.Status.BOOKED, slot__starts_at__gt=now())
+            .select_related("slot", "slot__series", "slot__store").order_by("slot__starts_at"))
 
 
 def campaigns_readable_by(subject: Subject) -> QuerySet[Campaign]:

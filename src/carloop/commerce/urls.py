@@ -14,6 +14,7 @@ urlpatterns = [
     path("garage/", views.garage, name="garage"),
     path("garage/<uuid:vehicle_id>/<slug:action>/", views.garage_action, name="garage_action"),
     path("test-drives/", views.test_drives, name="test_drives"),
+    path("test-drives/bookings/<uuid:booking_id>/cancel/", views.test_drive_cancel, name="test_drive_cancel"),
     path("campaigns/", views.campaigns, name="campaigns"),
     path("campaigns/<uuid:campaign_id>/", views.questionnaire, name="questionnaire"),
     path("campaigns/<uuid:campaign_id>/report/", views.report, name="report"),

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -76,6 +77,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
     powertrain = request.GET.get("powertrain", "")
     swap_only = request.GET.get("swap") == "1"
     max_price = request.GET.get("max_price", "")
+    text = " ".join(request.GET.get("q", "").split())[:100]
     max_fen = None
     if max_price:
         try:
@@ -85,14 +87,14 @@ def catalog(request: HttpRequest) -> HttpResponse:
     lang = current()
 
     def rows() -> str:
-        trims = vehicles_q.catalog(brand=brand, powertrain=powertrain, swap_only=swap_only, max_price_fen=max_fen)
+        trims = vehicles_q.catalog(brand=brand, powertrain=powertrain, swap_only=swap_only, max_price_fen=max_fen, q=text)
         return catalog_rows_html(trims, lang)
 
-    rows_html = vehicles_q.cached_catalog(("catalog-rows", lang, brand, powertrain, swap_only, max_fen), rows)
+    rows_html = vehicles_q.cached_catalog(("catalog-rows", lang, brand, powertrain, swap_only, max_fen, text), rows)
     brands = vehicles_q.cached_catalog(("brands",), vehicles_q.brands)
     return render(request, "commerce/catalog.html", {
         "rows_html": mark_safe(rows_html), "brands": brands, "powertrains": list(POWERTRAINS),
-        "filters": {"brand": brand, "powertrain": powertrain, "swap": swap_only, "max_price": max_price},
+        "filters": {"brand": brand, "powertrain": powertrain, "swap": swap_only, "max_price": max_price, "q": text},
         "compare_max": COMPARE_MAX,
     })
 
@@ -303,21 +305,48 @@ def garage_action(request: HttpRequest, vehicle_id: uuid.UUID, action: str) -> H
 # --------------------------------------------------------------------------------------- test drives
 
 
+SLOTS_PER_PAGE = 20
+
+
 @guarded()
 def test_drives(request: HttpRequest) -> HttpResponse:
+    """Upcoming slots filtered by city, day and series, a page at a time; the owner's bookings with cancel."""
     subject = subject_of(request)
     if request.method == "POST":
         if not subject.is_authenticated:
             return redirect(f"/login/?next={request.path}")
         services.book_test_drive(subject, slot_id=uuid.UUID(request.POST["slot_id"]))
         messages.success(request, t("试驾预约成功", "Test drive booked"))
-        return redirect("commerce:test_drives")
-    series = request.GET.get("series", "")
+        return redirect(request.get_full_path())
+    params = request.GET
     try:
-        series_id = uuid.UUID(series) if series else None
+        series_id = uuid.UUID(params["series"]) if params.get("series") else None
     except ValueError:
         series_id = None
-    return render(request, "commerce/test_drives.html", {"slots": selectors.open_slots(series_id)[:100]})
+    try:
+        on = date.fromisoformat(params["date"]) if params.get("date") else None
+    except ValueError:
+        on = None
+    stores = identity_q.organisations_of_kind("store")
+    cities = sorted({s.city for s in stores if s.city})
+    city = params.get("city", "")
+    store_ids = [s.id for s in stores if s.city == city] if city in cities else None
+    slots = Paginator(selectors.open_slots(series_id, store_ids=store_ids, on=on), SLOTS_PER_PAGE)
+    page = slots.get_page(params.get("page"))
+    query = {k: v for k, v in {"city": city if store_ids is not None else "", "date": on.isoformat() if on else "",
+                               "series": str(series_id) if series_id else ""}.items() if v}
+    return render(request, "commerce/test_drives.html", {
+        "page": page, "cities": cities, "filters": query, "query": urlencode(query),
+        "bookings": selectors.upcoming_bookings(subject) if subject.kind == "customer" else []})
+
+
+@require_POST
+@login_required
+@guarded(lambda booking_id: "/commerce/test-drives/")
+def test_drive_cancel(request: HttpRequest, booking_id: uuid.UUID) -> HttpResponse:
+    services.cancel_test_drive(subject_of(request), booking_id=booking_id)
+    messages.success(request, t("试驾预约已取消", "Test drive cancelled"))
+    return redirect("commerce:test_drives")
 
 
 # --------------------------------------------------------------------------------------- co-creation

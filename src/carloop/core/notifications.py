@@ -58,6 +58,11 @@ def notify(recipient: str, channel: str, dedupe_key: str, zh: str, en: str) -> b
     return True
 
 
+def inbox(recipient: str, limit: int = 100) -> list[Notification]:
+    """What was sent to ``recipient`` (``user:<uuid>``), newest first: the owner's notifications inbox."""
+    return list(Notification.objects.filter(recipient=recipient, sent_at__isnull=False).order_by("-sent_at")[:limit])
+
+
 def send_pending(limit: int = 10_000) -> int:
     """Deliver queued messages with the configured backend and mark them sent."""
     pending = list(Notification.objects.filter(sent_at__isnull=True).order_by("created_at")[:limit])

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from carloop.core.authz import Subject
 from carloop.core.errors import Unauthorized
@@ -53,9 +53,15 @@ def get_trims(trim_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, TrimInfo]:
 
 
 def catalog(*, brand: str = "", powertrain: str = "", swap_only: bool = False, max_price_fen: int | None = None,
-            min_price_fen: int | None = None, series_id: uuid.UUID | None = None) -> list[TrimInfo]:
-    """Active trims, cheapest first within each series (public: no subject needed)."""
+            min_price_fen: int | None = None, series_id: uuid.UUID | None = None, q: str = "") -> list[TrimInfo]:
+    """Active trims, cheapest first within each series (public: no subject needed). ``q`` is a text search: every
+    word must appear in the brand, series or trim name (Chinese or English) or the model year."""
     qs = Trim.objects.filter(is_active=True)
+    for word in q.split()[:8]:
+        qs = qs.filter(Q(name__icontains=word) | Q(name_zh__icontains=word) | Q(series__name__icontains=word)
+                       | Q(series__name_zh__icontains=word) | Q(series__brand__name__icontains=word)
+                       | Q(series__brand__name_zh__icontains=word)
+                       | Q(model_year=int(word) if word.isdigit() and len(word) == 4 else -1))
     if brand:
         qs = qs.filter(series__brand__slug=brand)
     if powertrain:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("me/", views.profile, name="profile"),
+    path("me/inbox/", views.inbox, name="inbox"),
     path("docs/api/", RedirectView.as_view(url="/api/docs"), name="api_docs"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -13,6 +13,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
+from carloop.core import notifications
 from carloop.core.errors import Problem
 from carloop.core.http import client_ip
 from carloop.core.i18n import lt, t
@@ -109,6 +110,12 @@ def profile(request: HttpRequest) -> HttpResponse:
             return redirect("web:profile")
     facts = selectors.customer_facts(str(user.pk))
     return render(request, "web/profile.html", {"facts": facts, "form": form})
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The messages carloop sent the caller (repayment reminders, order and loan news), newest first."""
+    return render(request, "web/inbox.html", {"messages_sent": notifications.inbox(f"user:{request.user.pk}")})
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -5,7 +5,7 @@
       var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
       table.querySelectorAll("tbody tr").forEach(function (row) {
         Array.prototype.forEach.call(row.children, function (cell, i) {
-          if (heads[i] && !cell.hasAttribute("data-label")) { cell.setAttribute("data-label", heads[i]); }
+          if (heads[i] && cell.colSpan === 1 && !cell.hasAttribute("data-label")) { cell.setAttribute("data-label", heads[i]); }
         });
       });
     });
