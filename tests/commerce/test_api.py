@@ -184,6 +184,11 @@ def test_bad_amount_in_answers_is_422_and_changes_nothing(actors):
                           content_type="application/json")
     assert response.status_code == 422
     assert response.json()["errors"][0]["pointer"] == "/answers/vw_cheap"
+    number = {"answers": {**ANSWERS["answers"], "vw_cheap": 120000}}
+    response = client.put(f"/api/v1/commerce/campaigns/{campaign_id}/response", json.dumps(number),
+                          content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "/answers/vw_cheap"
     reversed_prices = {"answers": {**ANSWERS["answers"], "vw_too_cheap": "120000"}}
     response = client.put(f"/api/v1/commerce/campaigns/{campaign_id}/response", json.dumps(reversed_prices),
                           content_type="application/json")

@@ -82,7 +82,7 @@ def _clean_answers(campaign: Campaign, raw: dict[str, Any]) -> dict[str, Any]:
                 raise _bad("invalid-answer", pointer, "选项无效", "Invalid choice")
             value = [c for c in (o["code"] for o in q["options"]) if c in value]
         else:
-            value = parse_yuan(str(value), field=f"answers.{key}")
+            value = parse_yuan(value, field=f"answers.{key}")
         cleaned[key] = value
     vw = [int(cleaned[k]) for k in ("vw_too_cheap", "vw_cheap", "vw_expensive", "vw_too_expensive") if k in cleaned]
     if len(vw) == 4 and not vw[0] <= vw[1] <= vw[2] <= vw[3]:
