@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from carloop.finance import ledger_accounts
+from tests.browser.owner_world import OwnerWorld
+
 CHROMIUM = os.environ.get("CARLOOP_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 SCREENSHOTS = os.environ.get("CARLOOP_SCREENSHOTS", "")
 
@@ -61,6 +64,14 @@ def sized_page(request: Any, browser: Any, live_server: Any) -> Iterator[Any]:
     page.phone, page.base_url = phone, live_server.url
     yield page
     context.close()
+
+
+@pytest.fixture
+def owner(actors: Any, settings: Any) -> Iterator[OwnerWorld]:
+    settings.CARLOOP_DECISION_PROVIDER = "rules"
+    ledger_accounts.clear_cache()  # each test's database is new: cached account ids are not
+    yield OwnerWorld(actors)
+    ledger_accounts.clear_cache()
 
 
 def sign_in(page: Any, user: Any) -> None:

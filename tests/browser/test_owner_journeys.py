@@ -3,26 +3,16 @@ reading the contract, a survey that keeps what was typed, a cancelled loan that 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from carloop.commerce import services as commerce
-from carloop.finance import ledger_accounts
 from tests.browser.conftest import fits, shot, sign_in
 from tests.browser.owner_world import OwnerWorld
 from tests.commerce.factories import OPERATIONS, make_trim, pay_deposit
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-
-@pytest.fixture
-def owner(actors: Any, settings: Any) -> Iterator[OwnerWorld]:
-    settings.CARLOOP_DECISION_PROVIDER = "rules"
-    ledger_accounts.clear_cache()  # each test's database is new: cached account ids are not
-    yield OwnerWorld(actors)
-    ledger_accounts.clear_cache()
 
 
 def test_a_purchase_loan_is_decided_at_once_and_signed_after_reading_the_contract(sized_page: Any, owner: OwnerWorld) -> None:

@@ -3,24 +3,14 @@ tap, the menu opens from a button and tables become cards."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from carloop.finance import ledger_accounts
 from tests.browser.conftest import fits, shot, sign_in
 from tests.browser.owner_world import OwnerWorld
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-
-@pytest.fixture
-def owner(actors: Any, settings: Any) -> Iterator[OwnerWorld]:
-    settings.CARLOOP_DECISION_PROVIDER = "rules"
-    ledger_accounts.clear_cache()  # each test's database is new: cached account ids are not
-    yield OwnerWorld(actors)
-    ledger_accounts.clear_cache()
 
 
 def test_every_owner_page_fits(sized_page: Any, owner: OwnerWorld) -> None:
