@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from carloop.core import audit, events, pii
@@ -51,13 +51,10 @@ def move_recent_decisions_back(customer_user_id: uuid.UUID, *, by: timedelta, wi
     """Seeding only: a demo story told after the fact (the demo owner's earlier, refunded purchase) moves the
     customer's decisions of the last ``window`` back ``by``, so that the velocity rules see them as history and the
     demo owner's own application is decided at once. Returns how many moved."""
-    now = timezone.now()
-    moved = 0
-    for decision in CreditDecision.objects.filter(customer_user_id=customer_user_id, created_at__gte=now - window):
-        CreditDecision.objects.filter(pk=decision.pk).update(created_at=decision.created_at - by)
-        ReviewCase.objects.filter(decision_id=decision.pk).update(due_at=decision.created_at - by + REVIEW_SLA)
-        moved += 1
-    return moved
+    recent = CreditDecision.objects.filter(customer_user_id=customer_user_id, created_at__gte=timezone.now() - window)
+    with transaction.atomic():
+        ReviewCase.objects.filter(decision__in=recent).update(due_at=F("due_at") - by)
+        return recent.update(created_at=F("created_at") - by)
 
 
 # --- blacklist ---------------------------------------------------------------------------------------------
