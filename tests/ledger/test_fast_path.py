@@ -205,6 +205,19 @@ def test_the_statement_is_prepared_after_a_few_uses() -> None:
         assert cursor.fetchone()[0] == 1
 
 
+def test_a_connection_whose_prepared_statements_the_server_lost_is_replaced_and_the_transfer_retried() -> None:
+    """The crash probe once saw psycopg's record of prepared statements out of step with the server's
+    ("prepared statement … already exists"): such a connection is replaced and the transfer retried, like a lost one."""
+    world, wallet = _funded()
+    for i in range(8):
+        ledger.transfer(id=f"fast:stale:{i}", debit=wallet, credit=world, amount_fen=1, code=2)
+    before = connection.connection
+    before.pgconn.exec_(b"DEALLOCATE ALL")  # behind psycopg's back: it still thinks the statement is prepared
+    result = ledger.transfer(id="fast:stale:after", debit=wallet, credit=world, amount_fen=1, code=2)
+    assert not result.replayed and connection.connection is not before
+    assert ledger_q.balance(wallet).balance_fen == 10_000 - 9
+
+
 @pytest.mark.parametrize("callers_transaction", [False, True], ids=["autocommit", "in-callers-transaction"])
 def test_a_check_violation_on_the_fast_path_is_a_409_and_the_callers_work_survives(
     monkeypatch: pytest.MonkeyPatch, callers_transaction: bool

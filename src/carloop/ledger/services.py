@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, ProgrammingError, connection, transaction
 from django.utils import timezone
 
 from carloop.core.errors import Conflict, FieldError, Invalid, Problem
@@ -43,6 +43,9 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serial
 # admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now; class 08 and no SQLSTATE at all
 # ("server closed the connection unexpectedly") also mean the connection is gone.
 CONNECTION_LOST_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# duplicate_prepared_statement, invalid_sql_statement_name: psycopg's record of the connection's prepared
+# statements is out of step with the server's (seen under backend terminations); a fresh connection starts clean.
+STALE_PREPARED_SQLSTATES = frozenset({"42P05", "26000"})
 _LIMIT_CONSTRAINTS = frozenset({"ledger_account_debits_within_credits", "ledger_account_credits_within_debits"})
 KNOWN_ACCOUNT_FLAGS = (
     AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS | AccountFlags.HISTORY
@@ -252,9 +255,18 @@ def _lost_connection(exc: OperationalError) -> bool:
     return sqlstate is None or sqlstate in CONNECTION_LOST_SQLSTATES or sqlstate.startswith("08")
 
 
-def _transient(exc: OperationalError) -> bool:
-    """A failure that a new attempt can get past: a deadlock, a serialization failure or a lost connection."""
-    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES or _lost_connection(exc)
+def _stale_connection(exc: OperationalError | ProgrammingError) -> bool:
+    """Whether the connection must be replaced before a new attempt: it is gone, or its prepared statements are
+    out of step with the server's."""
+    if isinstance(exc, ProgrammingError):
+        return connection.vendor == "postgresql" and getattr(exc.__cause__, "sqlstate", None) in STALE_PREPARED_SQLSTATES
+    return _lost_connection(exc)
+
+
+def _transient(exc: OperationalError | ProgrammingError) -> bool:
+    """A failure that a new attempt can get past: a deadlock, a serialization failure, a lost connection or one
+    whose prepared statements went out of step."""
+    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES or _stale_connection(exc)
 
 
 def _retry_problem() -> Problem:
@@ -296,12 +308,12 @@ def _execute(specs: list[TransferSpec], *, batch: bool) -> list[TransferResult]:
             if problem is None:
                 raise
             raise problem from exc
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
             if not _transient(exc):
                 raise
             if in_callers_transaction or attempt == MAX_ATTEMPTS - 1:
                 raise _retry_problem() from exc
-            if _lost_connection(exc):
+            if _stale_connection(exc):
                 connection.close()  # the next attempt connects afresh
         time.sleep(random.uniform(0, 0.002 * 2**attempt))  # float-ok: back-off seconds, not money
     raise AssertionError("unreachable")
