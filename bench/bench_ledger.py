@@ -2,8 +2,8 @@
 
 Scenarios (16 worker processes each, to side-step the GIL): single transfers and linked batches of 100
 over 1,000 accounts and over 10 hot accounts. pgbench runs first in its own scratch database
-(``pgbench -i`` then ``-c 16 -j 2 -T <duration>``). Goals: single ≥ 50 % of pgbench's tps; batches of 100
-≥ 5× pgbench's tps counted in transfers/s. Writes bench/results/ledger.json and ledger.md.
+(``pgbench -i`` then ``-c 16 -j 2 -T <duration>``). Goals: single ≥ 1.0× pgbench's tps, 10 hot accounts ≥ 0.5×;
+batches of 100 ≥ 5× pgbench's tps counted in transfers/s. Writes bench/results/ledger.json and ledger.md.
 
     .venv/bin/python bench/bench_ledger.py [--duration 20] [--workers 16]
 
@@ -252,16 +252,20 @@ def _markdown(report: dict[str, Any]) -> str:
     goals = report["goals"]
     lines += [
         "",
-        f"Goal single ≥ 0.5× pgbench (1,000 accounts): {goals['single_ratio']}× → "
+        f"Goal single ≥ 1.0× pgbench (1,000 accounts): {goals['single_ratio']}× → "
         f"{'met' if goals['single_met'] else 'NOT met'}.",
+        f"Goal single ≥ 0.5× pgbench (10 hot accounts): {goals['hot_ratio']}× → "
+        f"{'met' if goals['hot_met'] else 'NOT met'}.",
         f"Goal batch of 100 ≥ 5× pgbench in transfers/s (1,000 accounts): {goals['batch_ratio']}× → "
         f"{'met' if goals['batch_met'] else 'NOT met'}.",
         f"Invariant after the run: Σdebits = Σcredits → {report['invariants']['debits_equal_credits']}.",
         "",
-        "A ledger call is BEGIN, one `SELECT … FOR NO KEY UPDATE` of the accounts in primary-key order, one "
-        "statement inserting the transfers (`ON CONFLICT DO NOTHING`) and updating the balances (arrays, binary "
-        "parameters), and COMMIT, plus Django/Python work per call; pgbench's tpcb-like is 3 updates, 1 select and "
-        "1 insert driven from C. Batches of 100 touch up to 200 accounts, so concurrent batches overlap and queue "
+        "A single transfer is one statement in autocommit (it locks both accounts in primary-key order, checks the "
+        "limits rendered from the engine's sides, inserts the transfer and stores both balances; psycopg prepares "
+        "it), plus Django/Python work per call. A batch is BEGIN, one `SELECT … FOR NO KEY UPDATE` of the accounts "
+        "in primary-key order, one statement inserting the transfers and updating the balances, and COMMIT. "
+        "pgbench's tpcb-like is 3 updates, 1 select and 1 insert driven from C, against 100,000 accounts at scale 1 "
+        "(its smallest). Batches of 100 touch up to 200 accounts, so concurrent batches overlap and queue "
         "(wide batches take one advisory lock first); hot-account scenarios serialize on the row locks by design. "
         "The machine's 2 cores are shared with the PostgreSQL server, the 16 workers and other users' jobs.",
     ]
@@ -310,6 +314,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     by_name = {s["scenario"]: s for s in scenarios}
     single = by_name.get("single, 1,000 accounts", {}).get("ratio_to_pgbench") or 0
     batched = by_name.get("batch 100, 1,000 accounts", {}).get("ratio_to_pgbench") or 0
+    hot = by_name.get("single, 10 hot accounts", {}).get("ratio_to_pgbench") or 0
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgres": server,
                     "loadavg": loadavg},
@@ -317,7 +322,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "duration_s": args.duration,
         "pgbench": pg,
         "scenarios": scenarios,
-        "goals": {"single_ratio": single, "single_met": single >= 0.5, "batch_ratio": batched,
+        "goals": {"single_ratio": single, "single_met": single >= 1.0, "hot_ratio": hot, "hot_met": hot >= 0.5,
+                  "batch_ratio": batched,
                   "batch_met": batched >= 5},
         "invariants": _check_invariants(),
     }
