@@ -190,6 +190,33 @@ def test_a_connection_lost_while_idle_is_retried(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("error", [
+    psycopg.DatabaseError('server sent data ("D" message) without prior row description ("T" message)'),
+    psycopg.InternalError("got no result from the query"),
+], ids=["stray-data", "no-result"])
+def test_a_connection_out_of_step_with_the_server_is_replaced_and_the_call_retried(
+    monkeypatch: pytest.MonkeyPatch, error: psycopg.Error
+) -> None:
+    """What the crash probe saw callers get from a connection dying under pg_terminate_backend: client-side
+    protocol errors with no SQLSTATE. The connection is replaced and the call retried (its id makes it safe)."""
+    low, high = _accounts()
+    real, failed = ledger._attempt, []
+
+    def once(specs: Any, batch: bool) -> Any:
+        if not failed:
+            failed.append(connection.connection)
+            with connection.wrap_database_errors:
+                raise error
+        return real(specs, batch)
+
+    monkeypatch.setattr(ledger, "_attempt", once)
+    ledger.transfer(id="res:stray", debit=low, credit=high, amount_fen=4_000, code=2)
+    _moved(low, high, 4_000)
+    assert connection.connection is not failed[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_inside_a_callers_transaction_a_lost_connection_is_a_503_and_the_next_unit_of_work_reconnects(
     sessions: tuple[psycopg.Connection[Any], psycopg.Connection[Any]],
 ) -> None:

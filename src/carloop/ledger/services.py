@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, ProgrammingError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from carloop.core.errors import Conflict, FieldError, Invalid, Problem
@@ -247,25 +247,24 @@ def _check_ids(specs: Sequence[TransferSpec], batch: bool) -> None:
             ) from None
 
 
-def _lost_connection(exc: OperationalError) -> bool:
-    """Whether ``exc`` means the PostgreSQL connection is gone (the server ended it, or it broke)."""
+def _stale_connection(exc: DatabaseError) -> bool:
+    """Whether the PostgreSQL connection must be replaced before a new attempt: the server ended it or it broke
+    (a lost-connection SQLSTATE, class 08, or a driver error with no SQLSTATE at all, such as protocol data out of
+    order from a dying backend), or its prepared statements are out of step with the server's."""
     if connection.vendor != "postgresql":
         return False
-    sqlstate = getattr(exc.__cause__, "sqlstate", None)
-    return sqlstate is None or sqlstate in CONNECTION_LOST_SQLSTATES or sqlstate.startswith("08")
+    import psycopg
+
+    cause = exc.__cause__
+    if not isinstance(cause, psycopg.Error):
+        return False
+    sqlstate = cause.sqlstate
+    return (sqlstate is None or sqlstate in CONNECTION_LOST_SQLSTATES or sqlstate in STALE_PREPARED_SQLSTATES
+            or sqlstate.startswith("08"))
 
 
-def _stale_connection(exc: OperationalError | ProgrammingError) -> bool:
-    """Whether the connection must be replaced before a new attempt: it is gone, or its prepared statements are
-    out of step with the server's."""
-    if isinstance(exc, ProgrammingError):
-        return connection.vendor == "postgresql" and getattr(exc.__cause__, "sqlstate", None) in STALE_PREPARED_SQLSTATES
-    return _lost_connection(exc)
-
-
-def _transient(exc: OperationalError | ProgrammingError) -> bool:
-    """A failure that a new attempt can get past: a deadlock, a serialization failure, a lost connection or one
-    whose prepared statements went out of step."""
+def _transient(exc: DatabaseError) -> bool:
+    """A failure that a new attempt can get past: a deadlock, a serialization failure, or a connection to replace."""
     return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES or _stale_connection(exc)
 
 
@@ -308,7 +307,7 @@ def _execute(specs: list[TransferSpec], *, batch: bool) -> list[TransferResult]:
             if problem is None:
                 raise
             raise problem from exc
-        except (OperationalError, ProgrammingError) as exc:
+        except DatabaseError as exc:
             if not _transient(exc):
                 raise
             if in_callers_transaction or attempt == MAX_ATTEMPTS - 1:
