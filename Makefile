@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL_DEFAULT := postgres://postgres@127.0.0.1:5432/postgres
 export CARLOOP_TEST_DB_NAME ?= test_carloop
+comma := ,
 
 .PHONY: demo serve test test-fast test-pg lint bench bench-risk lock venv clean
 
@@ -22,11 +23,17 @@ lock:
 	test -x $(BIN)/uv || ($(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet uv)
 	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev -o requirements.lock --python-version 3.11
 
+# `make demo HOST=0.0.0.0 PORT=8080`: the demo runs with DEBUG off (CARLOOP_DEBUG=true to debug); a HOST other
+# than the loopback or 0.0.0.0 is added to the allowed host names (CARLOOP_ALLOWED_HOSTS overrides them all).
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_URL = http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
+demo: export CARLOOP_ALLOWED_HOSTS ?= 127.0.0.1,localhost,[::1]$(if $(filter-out 127.0.0.1 localhost 0.0.0.0,$(HOST)),$(comma)$(HOST))
 demo: venv
-	$(BIN)/carloop migrate --no-input -v 0
+	$(BIN)/carloop migrate --no-input
 	$(BIN)/carloop seed --scale demo
-	@echo "carloop is starting on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/api/docs)"
-	$(BIN)/carloop serve --single-process --host 127.0.0.1 --port 8000
+	@echo "carloop is starting on $(DEMO_URL)  (API docs: $(DEMO_URL)/api/docs)"
+	$(BIN)/carloop serve --single-process --host $(HOST) --port $(PORT)
 
 serve: venv
 	$(BIN)/carloop serve

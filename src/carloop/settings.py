@@ -24,7 +24,7 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = _env_bool("CARLOOP_DEBUG", True)
+DEBUG = _env_bool("CARLOOP_DEBUG", False)
 PRODUCTION = _env_bool("CARLOOP_PRODUCTION", False)
 SECRET_KEY = os.environ.get("CARLOOP_SECRET_KEY", DEMO_SECRET_KEY)
 # Key for encrypting PII at rest and for blind indexes; defaults to one derived from SECRET_KEY.
@@ -40,7 +40,8 @@ if PRODUCTION:
     if not FIELD_ENCRYPTION_KEY:
         raise ImproperlyConfigured("CARLOOP_PRODUCTION is set: CARLOOP_FIELD_KEY (a Fernet key) is required.")
 
-ALLOWED_HOSTS = [h for h in os.environ.get("CARLOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+# testserver: Django's test client, which the benchmarks use outside the test runner.
+ALLOWED_HOSTS = [h for h in os.environ.get("CARLOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CARLOOP_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 # Bounded contexts in layer order (core first); `carloop seed` and app discovery follow this order.

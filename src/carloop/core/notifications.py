@@ -4,7 +4,11 @@ the simulator for tests), and ``send_sms_now`` sends a one-time code straight to
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -33,19 +37,50 @@ def simulator_inbox(to: str) -> list[Delivered]:
     return [message for message in SIMULATOR_INBOX if message.to == to]
 
 
+@dataclass
+class FileDeliveries:
+    """What went to files while ``console_to_files`` was in force."""
+
+    count: int = 0
+    paths: set[Path] = field(default_factory=set)
+
+    @property
+    def files(self) -> list[str]:
+        """The files written, relative to the working directory when under it."""
+        return sorted(os.path.relpath(p) if p.is_relative_to(Path.cwd()) else str(p) for p in self.paths)
+
+
+_to_files: ContextVar[FileDeliveries | None] = ContextVar("carloop_notifications_to_files", default=None)
+
+
+@contextmanager
+def console_to_files() -> Iterator[FileDeliveries]:
+    """Within the block the console backend writes files as the file backend does (a bulk job such as the demo
+    seed keeps its output readable); yields the tally of what went to files."""
+    tally = FileDeliveries()
+    token = _to_files.set(tally)
+    try:
+        yield tally
+    finally:
+        _to_files.reset(token)
+
+
 def _deliver(to: str, channel: str, zh: str, en: str) -> None:
     backend = settings.NOTIFICATION_BACKEND
     if backend == "simulator":
         SIMULATOR_INBOX.append(Delivered(to, channel, zh, en))
         return
-    line = json.dumps({"to": pii.scrub(to), "channel": channel, "zh": zh, "en": en}, ensure_ascii=False)
-    if backend == "file":
-        directory = Path(settings.NOTIFICATION_DIR)
-        directory.mkdir(parents=True, exist_ok=True)
-        with (directory / f"{channel}.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+    tally = _to_files.get()
+    if backend == "file" or (backend == "console" and tally is not None):
+        path = Path(settings.NOTIFICATION_DIR) / f"{channel}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"to": pii.scrub(to), "channel": channel, "zh": zh, "en": en}, ensure_ascii=False) + "\n")
+        if tally is not None:
+            tally.count += 1
+            tally.paths.add(path)
     elif backend == "console":
-        print(f"[{channel}] {line}")  # noqa: T201 - the console backend's job is to print
+        print(f"[{channel} → {pii.scrub(to)}] {zh} / {en}", flush=True)  # noqa: T201 - the console backend's job is to print
 
 
 def notify(recipient: str, channel: str, dedupe_key: str, zh: str, en: str) -> bool:

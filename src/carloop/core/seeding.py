@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO, TypeVar
@@ -32,7 +34,7 @@ class SeedContext:
     quiet: bool = False
     faker: Faker = field(init=False)
     rng: random.Random = field(init=False)
-    logins: list[tuple[str, str, str]] = field(default_factory=list)  # (role description, username, password)
+    logins: list[tuple[str, str]] = field(default_factory=list)  # (role description, username); password DEMO_PASSWORD
     shared: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -50,15 +52,45 @@ class SeedContext:
         return SCALES[self.scale][name]
 
     def progress(self, items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
-        return iter(tqdm(items, desc=desc, total=total, file=self.stdout, disable=self.quiet, leave=False))
+        """``items`` with a progress bar on a terminal; piped (no TTY), one plain line when they are done."""
+        if self.quiet:
+            return iter(items)
+        if _isatty(self.stdout):
+            return iter(tqdm(items, desc=desc, total=total, file=self.stdout, leave=False))
+        return self._counted(items, desc)
+
+    def _counted(self, items: Iterable[T], desc: str) -> Iterator[T]:
+        started = time.perf_counter()
+        done = 0
+        for item in items:
+            yield item
+            done += 1
+        self.say(f"  {desc}: {done} in {time.perf_counter() - started:.1f}s")
 
     def say(self, message: str) -> None:
         if not self.quiet:
             self.stdout.write(message + "\n")
 
-    def add_login(self, role: str, username: str, password: str = DEMO_PASSWORD) -> None:
-        if (role, username, password) not in self.logins:
-            self.logins.append((role, username, password))
+    def add_login(self, role: str, username: str) -> None:
+        if (role, username) not in self.logins:
+            self.logins.append((role, username))
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def login_table(logins: list[tuple[str, str]]) -> str:
+    """The demo logins as the seed prints them: roles padded to one terminal width, then the login."""
+    width = max(display_width(role) for role, _ in logins)
+    rows = [f"  {role}{' ' * (width - display_width(role))}  {username}\n" for role, username in logins]
+    return f"Demo logins, all with the password {DEMO_PASSWORD}:\n" + "".join(rows)
+
+
+def _isatty(stream: TextIO | None) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def fake_id_number(ctx: SeedContext, min_age: int = 22, max_age: int = 60) -> str:

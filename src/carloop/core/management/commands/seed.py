@@ -6,8 +6,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from carloop.core import notifications
 from carloop.core.discovery import app_modules
-from carloop.core.seeding import SCALES, SeedContext
+from carloop.core.seeding import SCALES, SeedContext, login_table
 
 
 class Command(BaseCommand):
@@ -19,18 +20,21 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true")
 
     def handle(self, *args: Any, scale: str, only: list[str] | None, quiet: bool, **options: Any) -> None:
+        self.stdout.ending = ""  # progress bars redraw their line with \r; every line below ends itself
         ctx = SeedContext(scale=scale, stdout=self.stdout, quiet=quiet)  # type: ignore[arg-type]
-        for label, module in app_modules("seed"):
-            if only and label not in only:
-                continue
-            started = time.perf_counter()
-            ctx.reseed(label)
-            ctx.say(f"seeding {label} …")
-            with transaction.atomic():
-                module.seed(ctx)
-            ctx.say(f"seeded {label} in {time.perf_counter() - started:.1f}s")
+        # Reminders the seeded history sends go to files, not between the progress lines.
+        with notifications.console_to_files() as sent:
+            for label, module in app_modules("seed"):
+                if only and label not in only:
+                    continue
+                started = time.perf_counter()
+                ctx.reseed(label)
+                ctx.say(f"seeding {label} …")
+                with transaction.atomic():
+                    module.seed(ctx)
+                ctx.say(f"seeded {label} in {time.perf_counter() - started:.1f}s")
+        if sent.count:
+            ctx.say(f"\n{sent.count} SMS/push messages sent while seeding: {', '.join(sent.files)} "
+                    "(each owner also reads theirs at /me/inbox/)")
         if ctx.logins:
-            self.stdout.write("\nDemo logins (password shown once per role):")
-            width = max(len(role) for role, _, _ in ctx.logins)
-            for role, username, password in ctx.logins:
-                self.stdout.write(f"  {role:<{width}}  {username:<22} {password}")
+            self.stdout.write("\n" + login_table(ctx.logins))
