@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from carloop.finance.models import Loan, Repayment
+from carloop.finance.models import Repayment
 from tests.harness import SUBJECT_KINDS, Case, run_case
 
 from .conftest import World
@@ -76,15 +76,13 @@ CASES = [
     Case("GET", "/api/v1/finance/loans/{loan}", setup=_loan,
          expect={**AUTH, "customer": 200, **dict.fromkeys(OPS, 200), "lender_analyst": 200, "*": 404}),
     Case("POST", "/api/v1/finance/loans/{loan}/repayments", setup=_loan, body={"amount": "100.00"},
-         headers={"Idempotency-Key": "r-1"},
-         expect={**AUTH, "customer": 201, "ops": 201, "finance_ops": 201, "admin": 201, "risk_analyst": 403,
+         expect={**AUTH, "customer": 409, "ops": 409, "finance_ops": 409, "admin": 409, "risk_analyst": 403,
                  "lender_analyst": 403, "*": 404}),
     Case("GET", "/api/v1/finance/loans/{loan}/payoff", setup=_loan,
          expect={**AUTH, "customer": 200, "ops": 200, "finance_ops": 200, "admin": 200, "risk_analyst": 403,
                  "lender_analyst": 403, "*": 404}),
     Case("POST", "/api/v1/finance/loans/{loan}/payoff", setup=_loan, body={"amount": "1.00"},
-         headers={"Idempotency-Key": "p-1"},
-         expect={**AUTH, "customer": 422, "ops": 422, "finance_ops": 422, "admin": 422, "risk_analyst": 403,
+         expect={**AUTH, "customer": 409, "ops": 409, "finance_ops": 409, "admin": 409, "risk_analyst": 403,
                  "lender_analyst": 403, "*": 404}),
     Case("POST", "/api/v1/finance/loans/{loan}/write-off", setup=_loan, body={"reason": "失联"},
          expect={**AUTH, "finance_ops": 200, "admin": 200, "ops": 403, "risk_analyst": 403, "customer": 403,
@@ -129,42 +127,36 @@ def test_quote_bad_input_is_a_clear_422(client: Any, change: dict[str, Any], poi
     assert response.json()["errors"][0]["pointer"] == pointer
 
 
-def test_repayment_api_is_idempotent(actors: Any) -> None:
+def test_repayments_are_paid_at_the_cashier(actors: Any) -> None:
+    """Finance books no repayment on the caller's word: the old calls answer 409 pay-at-cashier with the cashier's
+    kind and reference, and paying that intent (provider's notification) is what credits the loan."""
     ids = _loan(actors)
     client = actors.client("customer")
     url = f"/api/v1/finance/loans/{ids['loan']}/repayments"
-    body = {"amount": "500.00", "prepayment_option": ""}
-    first = client.post(url, data=json.dumps(body), content_type="application/json", headers={"Idempotency-Key": "pay-1"})
-    again = client.post(url, data=json.dumps(body), content_type="application/json", headers={"Idempotency-Key": "pay-1"})
-    other = client.post(url, data=json.dumps({"amount": "600.00"}), content_type="application/json",
-                        headers={"Idempotency-Key": "pay-1"})
-    missing = client.post(url, data=json.dumps({"amount": "600.00"}), content_type="application/json")
-    assert (first.status_code, again.status_code, other.status_code, missing.status_code) == (201, 201, 422, 422)
-    assert first.json() == again.json() and again["Idempotent-Replayed"] == "true"
-    assert not first.has_header("Idempotent-Replayed")
-    assert other.json()["type"].endswith("/idempotency-key-reused")
-    assert missing.json()["type"].endswith("/idempotency-key-required")
-    assert Repayment.objects.count() == 1
-    reordered = client.post(url, data='{"prepayment_option": "", "amount": "500.00"}', content_type="application/json",
-                            headers={"Idempotency-Key": "pay-1"})
-    assert reordered.status_code == 201 and reordered["Idempotent-Replayed"] == "true"
-    too_much = client.post(url, data=json.dumps({"amount": "99999999.00"}), content_type="application/json",
-                           headers={"Idempotency-Key": "pay-2"})
-    assert too_much.status_code == 422 and Repayment.objects.count() == 1
-    first_installment = Loan.objects.get().installments.get(period=1)
-    assert first_installment.paid_interest_fen == 50_000  # paid in advance: interest before principal
-    by_ops = actors.client("finance_ops").post(url, data=json.dumps(body), content_type="application/json",
-                                               headers={"Idempotency-Key": "pay-1"})
-    assert by_ops.status_code == 201 and not by_ops.has_header("Idempotent-Replayed")
-    assert by_ops.json()["id"] != first.json()["id"] and Repayment.objects.count() == 2
+    answer = client.post(url, data=json.dumps({"amount": "500.00"}), content_type="application/json")
+    assert answer.status_code == 409 and answer.json()["type"].endswith("/pay-at-cashier")
+    assert answer.json()["kind"] == "finance.repayment" and answer.json()["ref"].endswith(":amount:50000")
+    payoff = client.post(f"/api/v1/finance/loans/{ids['loan']}/payoff", data=json.dumps({"amount": "1.00"}),
+                         content_type="application/json")
+    assert payoff.status_code == 409 and payoff.json()["ref"].endswith(":payoff")
+    assert Repayment.objects.count() == 0
+    opened = client.post("/api/v1/payments/intents", data=json.dumps({"kind": answer.json()["kind"], "ref": answer.json()["ref"]}),
+                         content_type="application/json", headers={"Idempotency-Key": "pay-1"})
+    assert opened.status_code == 201, opened.content
+    assert opened.json()["amount"] == "500.00" and Repayment.objects.count() == 0
+    too_much = client.post("/api/v1/payments/intents", content_type="application/json", headers={"Idempotency-Key": "pay-2"},
+                           data=json.dumps({"kind": "finance.repayment", "ref": f"finance:loan:{ids['loan']}:amount:9999999900"}))
+    assert too_much.status_code == 422 and too_much.json()["type"].endswith("/amount-exceeds-due")
+    by_ops = actors.client("finance_ops").post("/api/v1/payments/intents", content_type="application/json",
+                                               data=json.dumps({"kind": answer.json()["kind"], "ref": answer.json()["ref"]}))
+    assert by_ops.status_code == 404  # only the borrower pays
 
 
 @pytest.mark.parametrize("amount", [True, 1, "1e3", "1_000", "１００", "1e30", "9" * 40, 10**40])
 def test_a_repayment_amount_that_is_not_a_yuan_string_is_refused(actors: Any, amount: Any) -> None:
     ids = _loan(actors)
     response = actors.client("customer").post(f"/api/v1/finance/loans/{ids['loan']}/repayments",
-                                               data=json.dumps({"amount": amount}), content_type="application/json",
-                                               headers={"Idempotency-Key": "pay-odd"})
+                                               data=json.dumps({"amount": amount}), content_type="application/json")
     assert response.status_code == 422, response.content
     assert response.json()["errors"][0]["pointer"] == "/amount"
     assert Repayment.objects.count() == 0

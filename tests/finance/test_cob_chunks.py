@@ -14,6 +14,7 @@ from carloop.core.models import Event
 from carloop.finance import cob
 from carloop.finance.models import CobRun, Installment, Loan
 from carloop.finance.services import servicing
+from tests.finance import cashier
 
 from .conftest import World
 
@@ -108,7 +109,7 @@ def test_a_running_chunk_blocks_only_its_own_loans(world: World, monkeypatch: py
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '3s'")
         first = other.installments.get(period=1)
-        repayment, _ = servicing.repay(world.customer("other_customer"), other.pk, amount_fen=first.owed_fen, key="during-cob", on=day)
+        repayment = cashier.repay(world.customer("other_customer"), other.pk, amount_fen=first.owed_fen, on=day)
         quote = servicing.payoff_quote(world.customer(), held.pk, day)
         assert repayment.amount_fen == first.owed_fen and quote.total_fen > 0
     finally:

@@ -12,6 +12,7 @@ from carloop.finance import selectors
 from carloop.finance.models import Loan, Repayment
 from carloop.finance.services import servicing
 
+from . import cashier
 from .conftest import World
 
 
@@ -20,12 +21,12 @@ from .conftest import World
 def test_concurrent_repayments_with_one_key_post_once(world: World) -> None:
     loan = world.loan()
     first = loan.installments.get(period=1)
-    subject = world.customer()
     results: list[Any] = []
+    cashier.receive(20_000)
 
     def pay(key: str) -> None:
         try:
-            results.append(servicing.repay(subject, loan.pk, amount_fen=10_000, key=key, on=first.due_date))
+            results.append(servicing.book_repayment(loan.pk, amount_fen=10_000, key=key, on=first.due_date, actor="test"))
         finally:
             connection.close()
 
@@ -48,6 +49,7 @@ def test_repayments_of_one_product_do_not_wait_for_each_other(world: World, monk
     """Only the loan row is locked, not its product: a repayment that holds its transaction open (here, paused
     after locking its loan) does not block one on another loan of the same product."""
     held, other = world.loan(), world.loan(kind="other_customer")
+    cashier.receive(20_000)
     assert held.product_id == other.product_id
     locked, other_done = threading.Event(), threading.Event()
     errors: list[BaseException] = []
@@ -68,7 +70,7 @@ def test_repayments_of_one_product_do_not_wait_for_each_other(world: World, monk
                 with connection.cursor() as cursor:
                     cursor.execute("SET lock_timeout = '3s'")
             first = loan.installments.get(period=1)
-            servicing.repay(world.customer(kind), loan.pk, amount_fen=10_000, key="k", on=first.due_date)
+            servicing.book_repayment(loan.pk, amount_fen=10_000, key="k", on=first.due_date, actor=kind)
         except BaseException as exc:
             errors.append(exc)
         finally:

@@ -14,6 +14,7 @@ from carloop.finance import ledger_accounts as accounts
 from carloop.finance import selectors, services
 from carloop.finance.models import Application, ApplicationDecision, Installment, Loan
 from carloop.ledger import selectors as ledger_q
+from tests.finance import cashier
 
 from .conftest import DISBURSED_ON, World
 
@@ -57,14 +58,16 @@ def test_regular_repayment_allocates_and_splits(world: World) -> None:
     first = loan.installments.get(period=1)
     due = first.due_date
     subject = world.customer()
-    rep, replayed = services.repay(subject, loan.pk, amount_fen=first.owed_fen, key="k1", on=due)
-    assert not replayed and rep.principal_fen == first.principal_fen and rep.interest_fen == first.interest_fen
+    rep = cashier.repay(subject, loan.pk, amount_fen=first.owed_fen, on=due)
+    assert rep.principal_fen == first.principal_fen and rep.interest_fen == first.interest_fen
     first.refresh_from_db()
     assert first.status == Installment.Status.PAID
-    again, replayed = services.repay(subject, loan.pk, amount_fen=first.principal_fen + first.interest_fen, key="k1", on=due)
+    # Booking is idempotent by its key (the cashier's intent): the same request is the stored repayment.
+    again, replayed = services.book_repayment(loan.pk, amount_fen=first.owed_fen + first.principal_fen + first.interest_fen,
+                                              key=rep.key, on=due, actor="test")
     assert replayed and again.pk == rep.pk
     with pytest.raises(Problem) as err:
-        services.repay(subject, loan.pk, amount_fen=1, key="k1", on=due)
+        services.book_repayment(loan.pk, amount_fen=1, key=rep.key, on=due, actor="test")
     assert err.value.slug == "idempotency-key-reused"
     partner = rep.split[str(world.partner.pk)]
     assert partner["principal"] == (first.principal_fen * 7 * 2 + 10) // 20  # 70 %, rounded half up
@@ -92,7 +95,7 @@ def test_cob_penalty_buckets_and_idempotence(world: World) -> None:
     assert stats["business_date"] == (first.due_date + timedelta(days=11)).isoformat()
     assert Event.objects.filter(type="finance.installment.overdue").count() == 1
     # pay everything due: penalty first
-    rep, _ = services.repay(world.customer(), loan.pk, amount_fen=first.owed_fen, key="late", on=first.due_date + timedelta(days=11))
+    rep = cashier.repay(world.customer(), loan.pk, amount_fen=first.owed_fen, on=first.due_date + timedelta(days=11))
     assert rep.penalty_fen == 8 * daily and rep.days_past_due == 11
     loan.refresh_from_db()
     assert loan.bucket == "current"
@@ -102,10 +105,10 @@ def test_prepayment_lower_installment_and_payoff(world: World) -> None:
     loan = world.loan()
     subject = world.customer()
     first = loan.installments.get(period=1)
-    services.repay(subject, loan.pk, amount_fen=first.owed_fen, key="p1", on=first.due_date)
+    cashier.repay(subject, loan.pk, amount_fen=first.owed_fen, on=first.due_date)
     old_second = loan.installments.get(period=2)
-    services.repay(subject, loan.pk, amount_fen=2_020_000, key="pre", on=first.due_date + timedelta(days=1),
-                    prepayment_option="lower_installment")
+    cashier.repay(subject, loan.pk, amount_fen=2_020_000, on=first.due_date + timedelta(days=1),
+                    option="lower_installment")
     loan.refresh_from_db()
     second = loan.installments.get(period=2)
     assert second.principal_fen + second.interest_fen < old_second.principal_fen + old_second.interest_fen
@@ -113,12 +116,12 @@ def test_prepayment_lower_installment_and_payoff(world: World) -> None:
     open_principal = sum(i.principal_fen - i.paid_principal_fen for i in loan.installments.all())
     assert open_principal == loan.outstanding_principal_fen
     quote = services.payoff_quote(subject, loan.pk, second.due_date - timedelta(days=10))
-    services.repay(subject, loan.pk, amount_fen=quote.total_fen, key="payoff", on=quote.valid_on, kind="payoff")
+    cashier.repay(subject, loan.pk, amount_fen=quote.total_fen, on=quote.valid_on, payoff=True)
     loan.refresh_from_db()
     assert loan.state == Loan.State.CLOSED and loan.outstanding_principal_fen == 0
     assert selectors.reconcile_funders() == []
     with pytest.raises(Problem) as err:
-        services.repay(subject, loan.pk, amount_fen=100, key="after", on=quote.valid_on)
+        cashier.repay(subject, loan.pk, amount_fen=100, on=quote.valid_on)
     assert err.value.status == 409
 
 
@@ -126,19 +129,19 @@ def test_regular_repayments_keep_the_oldest_unpaid_due_and_close_the_loan(world:
     loan = world.loan(term=12)
     subject = world.customer()
     rows = list(loan.installments.order_by("period"))
-    services.repay(subject, loan.pk, amount_fen=rows[0].owed_fen - 100, key="r1", on=rows[0].due_date)
+    cashier.repay(subject, loan.pk, amount_fen=rows[0].owed_fen - 100, on=rows[0].due_date)
     loan.refresh_from_db()
     assert loan.oldest_unpaid_due == rows[0].due_date and loan.bucket == "current"
     late = rows[1].due_date + timedelta(days=5)  # the rest of 1 is 36 days late, 2 is 5 days late
-    services.repay(subject, loan.pk, amount_fen=100, key="r2", on=late)
+    cashier.repay(subject, loan.pk, amount_fen=100, on=late)
     loan.refresh_from_db()
     assert loan.oldest_unpaid_due == rows[1].due_date and loan.bucket == "1-30"
-    services.repay(subject, loan.pk, amount_fen=rows[1].owed_fen + rows[2].owed_fen, key="r3", on=late)
+    cashier.repay(subject, loan.pk, amount_fen=rows[1].owed_fen + rows[2].owed_fen, on=late)
     loan.refresh_from_db()  # 2 and the next one (3) paid in full: 4 is now the oldest open instalment
     assert loan.oldest_unpaid_due == rows[3].due_date and loan.bucket == "current"
     for row in rows[3:]:
         assert loan.state == Loan.State.ACTIVE
-        services.repay(subject, loan.pk, amount_fen=row.owed_fen, key=f"r-{row.period}", on=row.due_date)
+        cashier.repay(subject, loan.pk, amount_fen=row.owed_fen, on=row.due_date)
         loan.refresh_from_db()
     assert loan.state == Loan.State.CLOSED and loan.closed_on == rows[-1].due_date
     assert loan.outstanding_principal_fen == 0 and loan.oldest_unpaid_due is None
@@ -150,9 +153,9 @@ def test_shorter_term_prepayment(world: World) -> None:
     loan = world.loan()
     subject = world.customer()
     first = loan.installments.get(period=1)
-    services.repay(subject, loan.pk, amount_fen=first.owed_fen, key="p1", on=first.due_date)
-    services.repay(subject, loan.pk, amount_fen=3_030_000, key="pre", on=first.due_date + timedelta(days=1),
-                    prepayment_option="shorter_term")
+    cashier.repay(subject, loan.pk, amount_fen=first.owed_fen, on=first.due_date)
+    cashier.repay(subject, loan.pk, amount_fen=3_030_000, on=first.due_date + timedelta(days=1),
+                    option="shorter_term")
     loan.refresh_from_db()
     assert loan.installments.count() < 36
     second = loan.installments.get(period=2)
@@ -244,7 +247,7 @@ def test_partner_daily_statement_reconciles_to_the_ledger(world: World) -> None:
 
     loan = world.loan()
     first = loan.installments.get(period=1)
-    services.repay(world.customer(), loan.pk, amount_fen=first.owed_fen, key="s1", on=first.due_date)
+    cashier.repay(world.customer(), loan.pk, amount_fen=first.owed_fen, on=first.due_date)
     statement = selectors.daily_statement(world.partner.pk, business_date())
     assert statement.reconciled, (statement.ledger, statement.loans, statement.opening_fen, statement.closing_fen)
     assert statement.ledger["disbursed"] == 7_000_000

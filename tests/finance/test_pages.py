@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -69,8 +70,11 @@ def test_customer_journey_through_the_pages(world: World, actors: Any) -> None:
     contract = client.get(f"/finance/loans/{loan.pk}/contract/?download=1")
     assert contract.status_code == 200 and loan.contract_no in contract.content.decode()
     assert "attachment" in contract["Content-Disposition"]
-    client.post(f"/finance/loans/{loan.pk}/", {"action": "repay", "amount": "100.00", "key": "page-1"})
-    assert loan.repayments.count() == 1
+    to_cashier = client.post(f"/finance/loans/{loan.pk}/", {"action": "repay", "amount": "100.00"})
+    ref = f"finance:loan:{loan.pk}:amount:10000"
+    assert to_cashier.status_code == 302 and to_cashier["Location"] == f"/payments/checkout/?{urlencode({'kind': 'finance.repayment', 'ref': ref})}"
+    assert "¥100.00" in client.get(to_cashier["Location"]).content.decode()
+    assert loan.repayments.count() == 0  # credited only when the provider confirms the money
     other = login(actors, "other_customer")
     assert other.get(f"/finance/loans/{loan.pk}/").status_code == 404
 

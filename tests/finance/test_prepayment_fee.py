@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from carloop.finance.services import servicing
+from tests.finance import cashier
 from tests.finance.conftest import World
 
 RATES = st.sampled_from(
@@ -48,9 +49,9 @@ def test_a_prepayment_is_charged_the_exact_fee(world: World) -> None:
     loan = world.loan()  # the product charges 1 % of the prepaid principal
     subject = world.customer()
     first = loan.installments.get(period=1)
-    servicing.repay(subject, loan.pk, amount_fen=first.owed_fen, key="p1", on=first.due_date)
-    rep, _ = servicing.repay(
-        subject, loan.pk, amount_fen=2_020_001, key="pre", on=first.due_date + timedelta(days=1), prepayment_option="lower_installment"
+    cashier.repay(subject, loan.pk, amount_fen=first.owed_fen, on=first.due_date)
+    rep = cashier.repay(
+        subject, loan.pk, amount_fen=2_020_001, on=first.due_date + timedelta(days=1), option="lower_installment"
     )
     # 2,000,001 fen of principal costs round(20,000.01) = 20,000 fen: together exactly the amount
     assert (rep.principal_fen, rep.prepayment_fee_fen) == (2_000_001, 20_000)

@@ -1,4 +1,4 @@
-"""Regression guard: a repayment costs a fixed number of SQL statements, whatever the number of instalments it pays.
+"""Regression guard: booking a repayment costs a fixed number of SQL statements, whatever the number of instalments it pays.
 
 On PostgreSQL the ledger's two hot-path statements (lock the accounts, write transfers and balances) go through a
 plain psycopg cursor and are not in Django's query log; on SQLite they are (lock, insert, balance updates).
@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from carloop.finance import services
 from carloop.finance.models import Installment, Loan
 
+from . import cashier
 from .conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -29,13 +30,13 @@ MAX_WITH_DELIVERY = {"postgresql": 23, "sqlite": 26}
 def _count(world: World, kind: str, loan: Loan, last_period: int, capture: Callable[..., Any]) -> tuple[int, int]:
     """Statements of a repayment of instalments 2..``last_period`` (after one of instalment 1, which fills the
     process caches): in its transaction, and with the delivery of its event after commit."""
-    subject = world.customer(kind)
     rows = list(Installment.objects.filter(loan=loan, period__lte=last_period).order_by("period"))
-    with capture(execute=True):
-        services.repay(subject, loan.pk, amount_fen=rows[0].owed_fen, key="warm-up", on=rows[0].due_date)
     amount = sum(i.owed_fen for i in rows[1:]) - 2_000  # the last one is left partly unpaid
+    cashier.receive(rows[0].owed_fen + amount)
+    with capture(execute=True):
+        services.book_repayment(loan.pk, amount_fen=rows[0].owed_fen, key="warm-up", on=rows[0].due_date, actor=kind)
     with CaptureQueriesContext(connection) as queries, capture(execute=True):
-        _, replayed = services.repay(subject, loan.pk, amount_fen=amount, key="counted", on=rows[-1].due_date)
+        _, replayed = services.book_repayment(loan.pk, amount_fen=amount, key="counted", on=rows[-1].due_date, actor=kind)
         in_transaction = len(queries.captured_queries)
     assert not replayed
     assert Installment.objects.filter(loan=loan, period__lte=last_period).exclude(paid_interest_fen=0).count() == last_period

@@ -29,7 +29,7 @@ def test_repayments_payoffs_and_write_offs(world: World, actors: Any) -> None:
     first = loan.installments.get(period=1)
 
     def pay(subject: Any) -> Any:
-        return services.repay(subject, loan.pk, amount_fen=first.owed_fen, key="k", on=first.due_date)
+        raise services.pay_at_cashier(subject, loan.pk, amount_fen=first.owed_fen)
 
     assert status_of(lambda: pay(ANONYMOUS)) == 401
     assert status_of(lambda: pay(who["other_customer"])) == 404
@@ -42,7 +42,7 @@ def test_repayments_payoffs_and_write_offs(world: World, actors: Any) -> None:
     assert status_of(lambda: services.set_pledge_status(who["lender_analyst"], loan.pk, "registered")) == 403
     loan.refresh_from_db()
     assert loan.state == Loan.State.ACTIVE and not loan.repayments.exists()
-    assert pay(who["finance_ops"])[0].amount_fen == first.owed_fen  # finance operations post for the borrower
+    assert status_of(lambda: pay(who["finance_ops"])) == status_of(lambda: pay(world.customer())) == 409  # the cashier
 
 
 def test_only_the_applicant_signs_and_only_reviewers_review(world: World, actors: Any) -> None:

@@ -16,7 +16,9 @@ from carloop.finance import ledger_accounts as accounts
 from carloop.finance import selectors, services
 from carloop.finance.models import Application, Installment, Loan, LoanFunding
 from carloop.ledger import selectors as ledger_q
+from carloop.ledger import services as ledger
 from tests.commerce.factories import OPERATIONS, pay_balance
+from tests.finance import cashier
 from tests.finance.conftest import DISBURSED_ON
 from tests.finance.test_pages import login
 
@@ -24,7 +26,8 @@ from tests.finance.test_pages import login
 def _balances(world: Any) -> dict[str, int]:
     keys = {"partner_pool": accounts.pool(accounts.funder_key(world.partner.pk)).id,
             "platform_pool": accounts.pool(accounts.PLATFORM).id, "income": accounts.income().id,
-            "settlement": accounts.settlement(world.dealer.pk).id, "clearing": accounts.clearing().id,
+            "settlement": accounts.settlement(world.dealer.pk).id, "clearing": ledger.system_account("payment_clearing").id,
+            "received": accounts.received().id,
             "partner_receivable": accounts.receivable(accounts.funder_key(world.partner.pk)).id,
             "platform_receivable": accounts.receivable(accounts.PLATFORM).id}
     return {name: ledger_q.balance(acct).balance_fen for name, acct in keys.items()}
@@ -47,7 +50,7 @@ def test_a_refunded_order_unwinds_its_loan_and_refunds_what_was_repaid(loop: Any
     subject, order, loan, before, world = loop
     assert loan.upfront_fee_fen > 0
     first = loan.installments.get(period=1)
-    services.repay(subject, loan.pk, amount_fen=first.owed_fen, key="first", on=first.due_date)
+    cashier.repay(subject, loan.pk, amount_fen=first.owed_fen, on=first.due_date)
     repaid = first.owed_fen
     with django_capture_on_commit_callbacks(execute=True):
         commerce.seller_cannot_deliver(OPERATIONS, order_id=order.pk, reason="停产")
@@ -59,8 +62,8 @@ def test_a_refunded_order_unwinds_its_loan_and_refunds_what_was_repaid(loop: Any
     assert set(LoanFunding.objects.filter(loan=loan).values_list("outstanding_fen", flat=True)) == {0}
     after = _balances(world)
     # Every funder, the platform's income and the dealer are back where they were before the loan; the customer's
-    # repayment went back out through clearing.
-    assert after == before, {k: after[k] - before[k] for k in after}
+    # repayment is back in repayments received, owed to them; payment clearing never held it.
+    assert {k: after[k] - before[k] for k in after} == {**dict.fromkeys(after, 0), "received": repaid}
     partner_key = accounts.funder_key(world.partner.pk)
     assert loan.unwind[partner_key]["returned"] == LoanFunding.objects.get(loan=loan, partner__isnull=False).principal_fen
     assert Event.objects.filter(type="finance.loan.unwound", subject=f"finance:loan:{loan.pk}").exists()
@@ -76,7 +79,7 @@ def test_a_refunded_order_unwinds_its_loan_and_refunds_what_was_repaid(loop: Any
 def test_unwinding_reconciles_in_the_partners_daily_statement(loop: Any, django_capture_on_commit_callbacks: Any) -> None:
     subject, order, loan, _, world = loop
     first = loan.installments.get(period=1)
-    services.repay(subject, loan.pk, amount_fen=first.owed_fen, key="first", on=first.due_date)
+    cashier.repay(subject, loan.pk, amount_fen=first.owed_fen, on=first.due_date)
     with django_capture_on_commit_callbacks(execute=True):
         commerce.cancel(subject, order_id=order.pk)
     statement = selectors.daily_statement(world.partner.pk, business_date())

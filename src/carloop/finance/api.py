@@ -13,11 +13,11 @@ from ninja import Field, Router, Schema, Status
 
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.i18n import t
-from carloop.core.idempotency import idempotent, service_key
+from carloop.core.idempotency import idempotent
 from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.core.timeutil import BusinessDate, business_date
 from carloop.finance import selectors, services
-from carloop.finance.models import Application, Installment, Loan, LoanProduct, Repayment
+from carloop.finance.models import Application, Installment, Loan, LoanProduct
 from carloop.finance.quotes import build_quote, parse_quote_request, schedule_json
 from carloop.identity.selectors import subject_of
 
@@ -309,35 +309,11 @@ class RepaymentIn(Schema):
     prepayment_option: Literal["", "shorter_term", "lower_installment"] = ""
 
 
-class RepaymentOut(Schema):
-    id: uuid.UUID
-    kind: str
-    amount: str
-    penalty: str
-    fee: str
-    interest: str
-    principal: str
-    prepayment_fee: str
-    business_date: date
-    loan_state: str
-    outstanding_principal: str
-
-
-def repayment_out(rep: Repayment) -> dict[str, Any]:
-    loan = rep.loan
-    return {"id": rep.pk, "kind": rep.kind, "amount": yuan_str(rep.amount_fen), "penalty": yuan_str(rep.penalty_fen),
-            "fee": yuan_str(rep.fee_fen), "interest": yuan_str(rep.interest_fen), "principal": yuan_str(rep.principal_fen),
-            "prepayment_fee": yuan_str(rep.prepayment_fee_fen), "business_date": rep.business_date,
-            "loan_state": loan.state, "outstanding_principal": yuan_str(loan.outstanding_principal_fen)}
-
-
-@router.post("/loans/{loan_id}/repayments", response={201: RepaymentOut},
-             summary="Repay (Idempotency-Key required); an excess with a prepayment option prepays principal")
-@idempotent(required=True)
-def create_repayment(request: HttpRequest, loan_id: uuid.UUID, body: RepaymentIn) -> Any:
-    rep, _ = services.repay(subject_of(request), loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
-                            key=service_key(request) or "", on=business_date(), prepayment_option=body.prepayment_option)
-    return Status(201, repayment_out(rep))
+@router.post("/loans/{loan_id}/repayments",
+             summary="Repayments are paid at the cashier: answers 409 pay-at-cashier with the cashier's kind and ref")
+def create_repayment(request: HttpRequest, loan_id: uuid.UUID, body: RepaymentIn) -> None:
+    raise services.pay_at_cashier(subject_of(request), loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
+                                  option=body.prepayment_option)
 
 
 class PayoffOut(Schema):
@@ -361,13 +337,11 @@ class PayoffIn(Schema):
     amount: Yuan
 
 
-@router.post("/loans/{loan_id}/payoff", response={201: RepaymentOut},
-             summary="Pay the loan off with today's payoff amount (Idempotency-Key required)")
-@idempotent(required=True)
-def pay_off(request: HttpRequest, loan_id: uuid.UUID, body: PayoffIn) -> Any:
-    rep, _ = services.repay(subject_of(request), loan_id, amount_fen=parse_yuan(body.amount, field="amount"),
-                            key=service_key(request) or "", on=business_date(), kind="payoff")
-    return Status(201, repayment_out(rep))
+@router.post("/loans/{loan_id}/payoff",
+             summary="A payoff is paid at the cashier: answers 409 pay-at-cashier with the cashier's kind and ref")
+def pay_off(request: HttpRequest, loan_id: uuid.UUID, body: PayoffIn) -> None:
+    parse_yuan(body.amount, field="amount")
+    raise services.pay_at_cashier(subject_of(request), loan_id, payoff=True)
 
 
 class WriteOffIn(Schema):

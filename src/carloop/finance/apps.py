@@ -13,10 +13,11 @@ class FinanceConfig(AppConfig):
 
         from carloop.core import nav, periodic
         from carloop.finance import subscribers, tasks
-        from carloop.finance.services import products
+        from carloop.finance.services import products, repayments
 
         subscribers.register()
         products.register_payables()
+        repayments.register()
         periodic.register(periodic.Periodic("finance.cob", tasks.run_cob, at=time(0, 30)))
 
         nav.register(nav.NavItem("finance:index", "汽车金融", "Auto finance", nav.everyone, order=40,

@@ -11,8 +11,9 @@ Every funder (a partner institution, or the platform itself) has:
 
 The platform also has ``income`` (service fees: the interest spread, instalment and upfront fees, penalty interest,
 prepayment fees). Disbursements go to a merchant's ``settlement`` account (purchase instalments) or to the
-customer's ``payout`` account (car-secured loans); customer repayments come in through the ledger's
-``payment_clearing`` system account.
+customer's ``payout`` account (car-secured loans). Borrowers' money comes in through the cashier
+(``finance.repayment`` intents, the COB's withholding) into ``repayments_received`` (flagged: it never goes below
+zero), and each repayment moves it on to the funders' pools and the platform's income.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from carloop.ledger.contracts import AccountFlags, AccountInfo
 PLATFORM = "platform"
 
 # account codes
-POOL, RECEIVABLE, LENT, WRITEOFF, INCOME, SETTLEMENT, PAYOUT = 2100, 2110, 2120, 2130, 2200, 2300, 2310
+POOL, RECEIVABLE, LENT, WRITEOFF, INCOME, SETTLEMENT, PAYOUT, RECEIVED = 2100, 2110, 2120, 2130, 2200, 2300, 2310, 2320
 
 # transfer codes
 T_CAPITAL = 6002  # the cashier's transfer of confirmed money to its payable (a capital call's pool); payments' code
@@ -104,9 +105,7 @@ def payout(user_id: uuid.UUID | str) -> AccountInfo:
                  f"user:{user_id}")
 
 
-def clearing() -> AccountInfo:
-    info = _cache.get("system:payment_clearing")
-    if info is None:
-        info = ledger.system_account("payment_clearing")
-        transaction.on_commit(lambda: _cache.__setitem__("system:payment_clearing", info))
-    return info
+def received() -> AccountInfo:
+    return _open("finance:repayments:received", "还款待分配", RECEIVED, AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+                 "platform")
+

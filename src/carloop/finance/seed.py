@@ -90,7 +90,7 @@ def _seed_loans(ctx: SeedContext) -> None:
             loan = services.accept_offer(subject, app.pk, agree=True, ip="127.0.0.1", user_agent="seed", on=disbursed)
         except Problem:
             continue
-        _repay_history(ctx, subject, loan, today, made)
+        _repay_history(ctx, loan, today, made)
         made += 1
     cob.run(today)
 
@@ -116,28 +116,37 @@ def _secured_loan(ctx: SeedContext, subject: Any, user_id: Any, disbursed: date)
                 vehicle_id=vehicle.id), on=disbursed)
             if app.state == app.State.APPROVED:
                 loan = services.accept_offer(subject, app.pk, agree=True, ip="127.0.0.1", user_agent="seed", on=disbursed)
-                _repay_history(ctx, subject, loan, business_date(), 0)
+                _repay_history(ctx, loan, business_date(), 0)
                 return True
         except Problem:
             continue
     return False
 
 
-def _repay_history(ctx: SeedContext, subject: Any, loan: Loan, today: date, index: int) -> None:
+def _repay_history(ctx: SeedContext, loan: Loan, today: date, index: int) -> None:
     """Most customers pay on the due date; about one in eight stops paying at some point."""
     stops_after = ctx.rng.randint(1, 8) if ctx.rng.random() < 0.12 else None  # float-ok: a probability
     for inst in Installment.objects.filter(loan=loan, due_date__lt=today).order_by("period"):
         if stops_after is not None and inst.period > stops_after:
             break
         late = ctx.rng.choice([0, 0, 0, 0, 0, 0, 1, 2, 5])
-        services.repay(subject, loan.pk, amount_fen=Installment.objects.get(pk=inst.pk).owed_fen,
-                        key=f"seed-{inst.pk}", on=inst.due_date + timedelta(days=late))
+        _paid_by_transfer(loan, services.ref_for(loan.pk, amount_fen=Installment.objects.get(pk=inst.pk).owed_fen),
+                          inst.due_date + timedelta(days=late), f"SEED-REPAY-{inst.pk.hex[:20]}")
     if index % 17 == 3 and loan.state == Loan.State.ACTIVE:
         loan.refresh_from_db()
         first_open = Installment.objects.filter(loan=loan, status__in=services.OPEN).order_by("period").first()
         if first_open is not None and first_open.due_date > today:
             try:
-                services.repay(subject, loan.pk, amount_fen=loan.outstanding_principal_fen // 5,
-                                key=f"seed-prepay-{loan.pk}", on=today, prepayment_option=services.LOWER_INSTALLMENT)
+                _paid_by_transfer(loan, services.ref_for(loan.pk, amount_fen=loan.outstanding_principal_fen // 5,
+                                                         option=services.LOWER_INSTALLMENT),
+                                  today, f"SEED-PREPAY-{loan.pk.hex[:20]}")
             except Problem:
                 return
+
+
+def _paid_by_transfer(loan: Loan, ref: str, on: date, bank_txn_id: str) -> None:
+    """The borrower's bank transfer for ``ref`` on ``on``, confirmed by finance operations at the cashier (which
+    credits the loan)."""
+    with services.as_of(on):
+        payables.cashier().confirm_deposit(kind=services.REPAYMENT_KIND, ref=ref, bank_txn_id=bank_txn_id,
+                                           value_date=on, actor="seed")

@@ -8,11 +8,13 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from carloop.core.errors import FieldError, Invalid, Problem
@@ -207,12 +209,12 @@ def loan_detail(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
                 services.write_off(subject, loan.pk, request.POST.get("reason", ""), today)
             elif action == "pledge":
                 services.set_pledge_status(subject, loan.pk, request.POST.get("status", ""))
-            else:
-                amount = parse_yuan(request.POST.get("amount", ""), field="amount")
-                kind = "payoff" if action == "payoff" else "regular"
-                services.repay(subject, loan.pk, amount_fen=amount, key=request.POST.get("key", ""), on=today,
-                                kind=kind, prepayment_option=request.POST.get("prepayment_option", ""))
-                messages.success(request, t("还款成功", "Repayment received"))
+            else:  # the borrower pays at the cashier; the loan is credited when the provider confirms the money
+                pays_off = action == "payoff"
+                amount = None if pays_off or action == "due" else parse_yuan(request.POST.get("amount", ""), field="amount")
+                ref = services.ref_for(loan.pk, amount_fen=amount, option=request.POST.get("prepayment_option", ""),
+                                       payoff=pays_off)
+                return redirect(f"{reverse('payments:checkout')}?{urlencode({'kind': services.REPAYMENT_KIND, 'ref': ref})}")
             return redirect("finance:loan", loan_id=loan.pk)
         except Problem as problem:
             if problem.status in (401, 403, 404):
@@ -225,8 +227,8 @@ def loan_detail(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
     owes = loan.state in (Loan.State.ACTIVE, Loan.State.WRITTEN_OFF)  # an unwound or paid-off loan is owed nothing
     next_due = next((i for i in rows if i.owed_fen > 0), None) if owes else None
     return render(request, "finance/loan.html", {
-        "loan": loan, "rows": rows, "payoff": payoff, "may_repay": may_repay and loan.state == Loan.State.ACTIVE,
-        "next_due": next_due, "owes": owes, "key": uuid.uuid4().hex, "today": today,
+        "loan": loan, "rows": rows, "payoff": payoff, "next_due": next_due, "owes": owes, "today": today,
+        "may_repay": loan.customer_id == subject.user_id and loan.state == Loan.State.ACTIVE,  # the borrower pays
         "is_finance_ops": subject.has_role("finance_ops"), "is_ops": subject.has_role("ops", "finance_ops"),
         "dpd": (today - loan.oldest_unpaid_due).days if loan.oldest_unpaid_due and loan.oldest_unpaid_due < today else 0,
     })

@@ -206,13 +206,18 @@ def _snapshot() -> Iterator[None]:
 
 
 @transaction.atomic
-def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on: date, kind: str = "regular",
-          prepayment_option: str = "") -> tuple[Repayment, bool]:
-    """Post a repayment; returns (repayment, replayed). Same key + same request → the stored repayment."""
+def book_repayment(loan_id: uuid.UUID, *, amount_fen: int, key: str, on: date, actor: str, kind: str = "regular",
+                   prepayment_option: str = "") -> tuple[Repayment, bool]:
+    """Book money the borrower paid (the cashier booked it into ``repayments_received`` on the provider's word, or
+    the COB's withholding collected it); returns (repayment, replayed). Same key + same request → the stored
+    repayment. Internal: the borrower pays at the cashier (``finance.repayment``), never by calling this."""
     if not key or len(key) > 200:
         raise Invalid("idempotency-key-required", "还款需要幂等键", "A repayment needs an idempotency key",
                       errors=[FieldError("/headers/Idempotency-Key", "缺少或过长", "Missing or too long")])
-    loan = _loan_for(subject, loan_id, product=kind == "payoff" or bool(prepayment_option))
+    qs = Loan.objects.select_for_update(of=("self",))  # the loan row only (not its product)
+    loan = (qs.select_related("product") if kind == "payoff" or prepayment_option else qs).filter(pk=loan_id).first()
+    if loan is None:
+        raise NotFound()
     digest = _request_hash(amount_fen=amount_fen, kind=kind, option=prepayment_option, on=on)
     existing = Repayment.objects.filter(loan=loan, key=key).first()
     if existing is not None:
@@ -245,17 +250,11 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
         left = allocate(due, amount_fen, alloc)
         upcoming = [i for i in installments if i.due_date > on]
         if left and not prepayment_option:
-            nxt = upcoming[:1]
-            room = sum(i.owed_fen for i in nxt)
-            if left > room:
-                raise Invalid("amount-exceeds-due", "金额超过当期应还；多余部分请选择提前还款方式或办理提前结清",
-                              "The amount exceeds what is due now; choose a prepayment option or pay off the loan",
-                              errors=[FieldError("/amount", f"当前最多可还 {(amount_fen - left + room) / 100:.2f} 元",  # float-ok: display
-                                                 f"At most {(amount_fen - left + room) / 100:.2f} yuan now")])  # float-ok
-            left = allocate(nxt, left, alloc)
+            check_regular_amount(installments, left, on)  # what is due is paid by now: the next instalment takes the rest
+            left = allocate(upcoming[:1], left, alloc)
         repayment_kind = Repayment.Kind.REGULAR
         if left:
-            _prepay(loan, installments, upcoming, left, prepayment_option, on, alloc)
+            _prepay(loan, installments, left, prepayment_option, on, alloc)
             repayment_kind = Repayment.Kind.PREPAYMENT
     for inst in alloc.touched:
         if inst.owed_fen == 0 and inst.status != Installment.Status.CANCELLED:
@@ -267,7 +266,7 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
                           fee_fen=alloc.fee, interest_fen=alloc.interest, principal_fen=alloc.principal,
                           prepayment_fee_fen=alloc.prepayment_fee, prepayment_option=prepayment_option,
                           business_date=on, request_hash=digest, days_past_due=dpd)
-    transfers, repayment.split = _ledger_transfers(loan, funding, outstanding_before, repayment, subject.ref)
+    transfers, repayment.split = _ledger_transfers(loan, funding, outstanding_before, repayment, actor)
     _save_rows([f for f in funding if repayment.split[accounts.funder_key(f.partner_id)]["principal"]], ["outstanding_fen"])
     repayment.save(force_insert=True)
     loan.outstanding_principal_fen -= alloc.principal
@@ -279,19 +278,33 @@ def repay(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int, key: str, on
             loan.pledge_status = Loan.Pledge.RELEASED
     loan.save(update_fields=["outstanding_principal_fen", "oldest_unpaid_due", "bucket", "state", "closed_on",
                              "pledge_status", "updated_at"])
-    audit.record(subject.ref, f"finance.repayment.{repayment_kind}", "finance.loan", loan.pk,
+    audit.record(actor, f"finance.repayment.{repayment_kind}", "finance.loan", loan.pk,
                  {"repayment_id": str(repayment.pk), "amount_fen": amount_fen})
     events.publish("finance.repayment.posted", f"finance:loan:{loan.pk}", {
         "loan_id": str(loan.pk), "repayment_id": str(repayment.pk), "customer_user_id": str(loan.customer_id),
         "kind": repayment_kind, "amount_fen": amount_fen, "principal_fen": alloc.principal,
         "interest_fen": alloc.interest, "fee_fen": alloc.fee + alloc.prepayment_fee, "penalty_fen": alloc.penalty,
         "days_past_due": dpd, "loan_closed": loan.state == Loan.State.CLOSED, "business_date": on.isoformat(),
-    }, actor=subject.ref)
-    # Last: the platform's clearing and income accounts are in every repayment, so their row locks are held from
+    }, actor=actor)
+    # Last: the repayments-received and income accounts are in every repayment, so their row locks are held from
     # here to the commit only.
     if transfers:
         ledger.transfer_batch(transfers)
     return repayment, False
+
+
+def regular_limit(installments: list[Installment], on: date) -> int:
+    """The most a regular repayment on ``on`` takes: what is due by then and the next instalment."""
+    upcoming = [i for i in installments if i.due_date > on][:1]
+    return sum(i.owed_fen for i in installments if i.due_date <= on) + sum(i.owed_fen for i in upcoming)
+
+
+def check_regular_amount(installments: list[Installment], amount_fen: int, on: date) -> None:
+    limit = regular_limit(installments, on)
+    if amount_fen > limit:
+        raise Invalid("amount-exceeds-due", "金额超过当期应还；多余部分请选择提前还款方式或办理提前结清",
+                      "The amount exceeds what is due now; choose a prepayment option or pay off the loan",
+                      errors=[FieldError("/amount", f"当前最多可还 {format_cny(limit)}", f"At most {format_cny(limit)} now")])
 
 
 def _save_rows(rows: Sequence[Model], fields: list[str]) -> None:
@@ -346,8 +359,10 @@ def prepaid_principal(amount_fen: int, fee_rate: Decimal) -> int:
     return max(0, math.ceil(bound) - 1)
 
 
-def _prepay(loan: Loan, installments: list[Installment], upcoming: list[Installment], amount: int, option: str,
-            on: date, alloc: Allocation) -> None:
+def check_prepayment(loan: Loan, installments: list[Installment], amount: int, option: str,
+                     on: date) -> tuple[list[Installment], int, int]:
+    """Whether ``amount`` may prepay principal on ``on`` with ``option`` (a Problem says why not); returns the
+    untouched upcoming instalments, the principal it prepays and the principal they hold."""
     product = loan.product
     if option not in (SHORTER_TERM, LOWER_INSTALLMENT):
         raise Invalid("invalid-prepayment-option", "请选择提前还款方式", "Choose shorter_term or lower_installment",
@@ -358,13 +373,19 @@ def _prepay(loan: Loan, installments: list[Installment], upcoming: list[Installm
     if elapsed < product.min_months_before_prepayment:
         raise Conflict("prepayment-too-early", f"放款满 {product.min_months_before_prepayment} 期后方可提前还款",
                        f"Prepayment is possible after {product.min_months_before_prepayment} instalments")
-    untouched = [i for i in upcoming if not (i.paid_principal_fen or i.paid_interest_fen or i.paid_fee_fen)]
+    untouched = [i for i in installments if i.due_date > on
+                 and not (i.paid_principal_fen or i.paid_interest_fen or i.paid_fee_fen)]
     if not untouched:
         raise Conflict("nothing-to-prepay", "没有可提前偿还的期次", "There is no instalment left to prepay")
     principal = prepaid_principal(amount, product.prepayment_fee_rate)
     remaining = sum(i.principal_fen - i.paid_principal_fen for i in untouched)
     if principal >= remaining:
         raise Conflict("use-payoff", "该金额足以结清贷款，请使用提前结清", "This amount pays the loan off: use the payoff")
+    return untouched, principal, remaining
+
+
+def _prepay(loan: Loan, installments: list[Installment], amount: int, option: str, on: date, alloc: Allocation) -> None:
+    untouched, principal, remaining = check_prepayment(loan, installments, amount, option, on)
     alloc.principal += principal
     alloc.prepayment_fee += amount - principal
     first = untouched[0]
@@ -420,10 +441,10 @@ def principal_shares(principal: int, outstanding: list[int]) -> list[int]:
 
 def _ledger_transfers(loan: Loan, funding: list[LoanFunding], outstanding_before: int, rep: Repayment,
                       actor: str) -> tuple[list[TransferSpec], dict[str, dict[str, int]]]:
-    """The repayment's transfers and split (each funding row's outstanding is reduced in memory). Customer money in
-    through clearing; principal to each funder pro rata to its outstanding share, partner interest at the partner
+    """The repayment's transfers and split (each funding row's outstanding is reduced in memory). The borrower's
+    money is in ``repayments_received`` (flagged: a repayment never books more than arrived); principal to each funder pro rata to its outstanding share, partner interest at the partner
     rate, the spread, fees, penalties and prepayment fees to the platform."""
-    clearing, income = accounts.clearing().id, accounts.income().id
+    received, income = accounts.received().id, accounts.income().id
     specs: list[TransferSpec] = []
     split: dict[str, dict[str, int]] = {}
     interest_left = rep.interest_fen
@@ -438,13 +459,13 @@ def _ledger_transfers(loan: Loan, funding: list[LoanFunding], outstanding_before
         split[key] = {"principal": share, "interest": interest}
         base = f"finance:repayment:{rep.pk}:{key}"
         if share:
-            specs.append(TransferSpec(id=f"{base}:principal", debit=clearing, credit=accounts.pool(key).id,
+            specs.append(TransferSpec(id=f"{base}:principal", debit=received, credit=accounts.pool(key).id,
                                       amount_fen=share, code=accounts.T_PRINCIPAL, memo=loan.contract_no, actor=actor))
             specs.append(TransferSpec(id=f"{base}:unbook", debit=accounts.lent(key).id,
                                       credit=accounts.receivable(key).id, amount_fen=share, code=accounts.T_UNBOOK,
                                       memo=loan.contract_no, actor=actor))
         if interest:
-            specs.append(TransferSpec(id=f"{base}:interest", debit=clearing, credit=accounts.pool(key).id,
+            specs.append(TransferSpec(id=f"{base}:interest", debit=received, credit=accounts.pool(key).id,
                                       amount_fen=interest, code=accounts.T_INTEREST, memo=loan.contract_no, actor=actor))
     split[accounts.PLATFORM + ":income"] = {"interest": interest_left, "fee": rep.fee_fen, "penalty": rep.penalty_fen,
                                             "prepayment_fee": rep.prepayment_fee_fen}
@@ -452,7 +473,7 @@ def _ledger_transfers(loan: Loan, funding: list[LoanFunding], outstanding_before
                               (rep.penalty_fen, accounts.T_PENALTY, "penalty"),
                               (rep.prepayment_fee_fen, accounts.T_PREPAYMENT_FEE, "prepayment-fee")):
         if amount:
-            specs.append(TransferSpec(id=f"finance:repayment:{rep.pk}:{leg}", debit=clearing, credit=income,
+            specs.append(TransferSpec(id=f"finance:repayment:{rep.pk}:{leg}", debit=received, credit=income,
                                       amount_fen=amount, code=code, memo=loan.contract_no, actor=actor))
     return specs, split
 
@@ -511,7 +532,8 @@ def unwind(loan: Loan, *, reason: str, actor: str, on: date) -> Loan:
             total = repaid.setdefault(key, {})
             for name, amount in parts.items():
                 total[name] = total.get(name, 0) + amount
-    income, clearing = accounts.income().id, accounts.clearing().id
+    # What the customer repaid goes back to repayments received, where it came in through the cashier.
+    income, received = accounts.income().id, accounts.received().id
     returns: list[TransferSpec] = []
     refunds: list[TransferSpec] = []
     record: dict[str, Any] = {"reason": reason}
@@ -533,14 +555,14 @@ def unwind(loan: Loan, *, reason: str, actor: str, on: date) -> Loan:
                                         code=accounts.T_UNBOOK, memo=loan.contract_no, actor=actor))
         back = sum(repaid.get(key, {}).values())
         if back:
-            refunds.append(TransferSpec(id=f"{base}:refund", debit=accounts.pool(key).id, credit=clearing,
+            refunds.append(TransferSpec(id=f"{base}:refund", debit=accounts.pool(key).id, credit=received,
                                         amount_fen=back, code=accounts.T_REFUND, memo=loan.contract_no, actor=actor))
         record[key] = {"returned": returned, "refunded": back}
         customer_refund += back
         part.outstanding_fen = 0
     platform_back = sum(repaid.get(accounts.PLATFORM + ":income", {}).values())
     if platform_back:
-        refunds.append(TransferSpec(id=f"finance:loan:{loan.pk}:unwind:income:refund", debit=income, credit=clearing,
+        refunds.append(TransferSpec(id=f"finance:loan:{loan.pk}:unwind:income:refund", debit=income, credit=received,
                                     amount_fen=platform_back, code=accounts.T_REFUND, memo=loan.contract_no, actor=actor))
     customer_refund += platform_back
     record["customer_refund_fen"] = customer_refund

@@ -1,0 +1,163 @@
+"""Loan repayments at the cashier: the payable kind ``finance.repayment``.
+
+The borrower pays at the cashier; the loan is credited only when the provider's verified notification (or a
+confirmed bank transfer) books the intent, in the cashier's transaction (``on_paid``). A reference names the
+loan and what is paid (``finance:loan:<id>:<what>``):
+
+* ``due`` — everything due today or earlier (overdue instalments with their penalty, and today's);
+* ``amount:<fen>`` — an amount the borrower chooses, applied like a regular repayment: what is due first, then
+  the next instalment (so a part payment, or the coming instalment ahead of its date); more is refused
+  (``amount-exceeds-due``: prepay or pay off instead);
+* ``prepay:<shorter_term|lower_installment>:<fen>`` — a partial prepayment of principal (its fee included);
+* ``payoff`` — today's payoff quote.
+
+When the money arrives, what the reference is due is asked again under the loan's lock: a payment that no longer
+matches it (the instalment was settled meanwhile — by the COB's withholding, say —, the loan was paid off, a
+payoff quote of another day) is refused, and the cashier refunds it in full; nothing is kept as an unasked-for
+credit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date
+
+from carloop.core import payables
+from carloop.core.authz import Subject
+from carloop.core.errors import Conflict, FieldError, Invalid, Problem
+from carloop.core.timeutil import business_date
+from carloop.finance import ledger_accounts as accounts
+from carloop.finance.models import Loan
+from carloop.finance.services import servicing
+
+REPAYMENT_KIND = "finance.repayment"
+PREFIX = "finance:loan:"
+
+
+_as_of: ContextVar[date | None] = ContextVar("finance_repayments_as_of", default=None)
+
+
+def today() -> date:
+    """The business date repayments are due and booked on: today, unless inside :func:`as_of`."""
+    return _as_of.get() or business_date()
+
+
+@contextmanager
+def as_of(day: date) -> Iterator[None]:
+    """Repayments asked for and booked inside this block are on ``day`` (the demo seed's history, tests)."""
+    token = _as_of.set(day)
+    try:
+        yield
+    finally:
+        _as_of.reset(token)
+
+
+def ref_for(loan_id: uuid.UUID | str, *, amount_fen: int | None = None, option: str = "", payoff: bool = False) -> str:
+    """The cashier reference for paying ``loan_id``: today's payoff, a prepayment, a chosen amount, or what is due."""
+    base = f"{PREFIX}{loan_id}"
+    if payoff:
+        return f"{base}:payoff"
+    if option:
+        return f"{base}:prepay:{option}:{amount_fen}"
+    if amount_fen is not None:
+        return f"{base}:amount:{amount_fen}"
+    return f"{base}:due"
+
+
+def _parse(ref: str) -> tuple[uuid.UUID, str, str, int] | None:
+    """(loan id, what, prepayment option, amount) of a reference, or None."""
+    if not ref.startswith(PREFIX):
+        return None
+    parts = ref.removeprefix(PREFIX).split(":")
+    try:
+        loan_id = uuid.UUID(parts[0])
+        what = parts[1]
+        if what in ("due", "payoff") and len(parts) == 2:
+            return loan_id, what, "", 0
+        if what == "amount" and len(parts) == 3:
+            return loan_id, what, "", int(parts[2])
+        if what == "prepay" and len(parts) == 4 and parts[2] in (servicing.SHORTER_TERM, servicing.LOWER_INSTALLMENT):
+            return loan_id, what, parts[2], int(parts[3])
+    except (ValueError, IndexError):
+        return None
+    return None
+
+
+def amount_due(loan: Loan, what: str, option: str, amount: int, on: date) -> int:
+    """What the reference is due on ``on`` (0: nothing); a Problem when a chosen amount cannot be taken now."""
+    if loan.state != Loan.State.ACTIVE:
+        return 0
+    installments = servicing._open_installments(loan, lock=False)
+    if what == "payoff":
+        overdue, principal, accrued, fee, _ = servicing._payoff_parts(loan, installments, on)
+        return overdue + principal + accrued + fee
+    if what == "due":
+        return sum(i.owed_fen for i in installments if i.due_date <= on)
+    if amount <= 0 or amount > 10**12:
+        raise Invalid("invalid-amount", "还款金额须大于零", "The amount must be greater than zero",
+                      errors=[FieldError("/amount", "须大于零", "Must be greater than zero")])
+    if what == "amount":
+        servicing.check_regular_amount(installments, amount, on)
+    else:
+        servicing.check_prepayment(loan, installments, amount, option, on)
+    return amount
+
+
+def lookup(ref: str) -> payables.Payable | None:
+    parsed = _parse(ref)
+    if parsed is None:
+        return None
+    loan_id, what, option, amount = parsed
+    loan = Loan.objects.select_related("product").filter(pk=loan_id).first()
+    if loan is None:
+        return None
+    due = amount_due(loan, what, option, amount, today())
+    titles = {"payoff": ("提前结清", "Payoff"), "prepay": ("提前还款", "Prepayment"), "due": ("贷款还款", "Loan repayment"),
+              "amount": ("贷款还款", "Loan repayment")}[what]
+    return payables.Payable(ref=ref, amount_due_fen=due, destination_account=accounts.received().id,
+                            payer_user_id=loan.customer_id, title_zh=f"{titles[0]} {loan.contract_no}",
+                            title_en=f"{titles[1]} {loan.contract_no}", merchant="platform")
+
+
+def paid(event: payables.Paid) -> None:
+    """The cashier booked the borrower's money into ``repayments_received``: post the repayment, if what it was
+    for is still due (else raise, and the cashier refunds it)."""
+    parsed = _parse(event.ref)
+    if parsed is None:
+        raise Conflict("repayment-unknown", "未知的还款", "Unknown repayment")
+    loan_id, what, option, amount = parsed
+    on = today()
+    loan = Loan.objects.select_for_update(of=("self",)).select_related("product").filter(pk=loan_id).first()
+    try:
+        due = amount_due(loan, what, option, amount, on) if loan is not None else 0
+    except Problem:
+        due = 0
+    if loan is None or due != event.amount_fen:
+        raise Conflict("repayment-no-longer-due", "该笔还款对应的款项已结清或金额已变化，款项将原路退回",
+                       "What this payment was for is settled or has changed; it is refunded")
+    servicing.book_repayment(loan.pk, amount_fen=event.amount_fen, key=f"payments:intent:{event.intent_id}", on=on,
+                             actor=event.actor, kind="payoff" if what == "payoff" else "regular",
+                             prepayment_option=option)
+
+
+def _refuse_refund(refunded: payables.Refunded) -> None:
+    raise Conflict("repayment-not-refundable", "已入账的还款不能直接退款", "A booked repayment is not refunded")
+
+
+def register() -> None:
+    payables.register_kind(payables.PayableKind(REPAYMENT_KIND, "贷款还款", "Loan repayment", lookup, paid,
+                                                _refuse_refund, refunded_by_owner=True))
+
+
+def pay_at_cashier(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int | None = None, option: str = "",
+                   payoff: bool = False) -> Problem:
+    """The answer to a repayment asked of finance directly: 409 ``pay-at-cashier`` naming the cashier's kind and
+    reference for it (404 for a loan the caller does not read, 403 for one they may not repay)."""
+    loan = servicing._loan_for(subject, loan_id, lock=False, product=False)
+    ref = ref_for(loan.pk, amount_fen=amount_fen, option=option, payoff=payoff)
+    return Conflict("pay-at-cashier", "还款须在收银台支付：以该类型和编号创建支付单（POST /api/v1/payments/intents）",
+                    "Repayments are paid at the cashier: open an intent for this kind and reference "
+                    "(POST /api/v1/payments/intents)", kind=REPAYMENT_KIND, ref=ref)
