@@ -221,3 +221,18 @@ def test_another_callers_transfer_id_is_taken_not_replayed(actors: Actors) -> No
     replayed = colleague.post("/api/v1/ledger/transfers/batch", content_type="application/json", data=json.dumps(batch))
     assert replayed.status_code == 409, replayed.content
     assert replayed.json()["errors"][0]["pointer"] == "/transfers/0/id"
+
+
+@pytest.mark.django_db
+def test_the_account_list_pages_with_bounded_limit_and_offset(actors: Actors) -> None:
+    for n in range(5):
+        ledger.open_account(key=f"paging:{n}", name=f"分页 {n}", code=1998)
+    client = actors.client("finance_ops")
+    keys = [a["key"] for a in client.get("/api/v1/ledger/accounts?code=1998").json()]
+    assert keys == [f"paging:{n}" for n in range(5)]
+    page = client.get("/api/v1/ledger/accounts?code=1998&limit=2&offset=2").json()
+    assert [a["key"] for a in page] == ["paging:2", "paging:3"]
+    for bad in ("limit=0", "limit=501", "offset=-1", "offset=100001"):
+        response = client.get(f"/api/v1/ledger/accounts?{bad}")
+        assert response.status_code == 422, bad
+        assert response["Content-Type"] == "application/problem+json"

@@ -17,6 +17,7 @@ from carloop.core.errors import NotFound
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.idempotency import idempotent
 from carloop.core.money import yuan_str
+from carloop.core.timeutil import BusinessDate, BusinessDateTime
 from carloop.identity.selectors import subject_of
 
 router = Router(tags=["commerce"])
@@ -84,7 +85,7 @@ class BalanceIn(Schema):
 
 class ScheduleIn(Schema):
     store_id: uuid.UUID
-    delivery_date: date
+    delivery_date: BusinessDate
     servicing_store_id: uuid.UUID | None = None
 
 
@@ -197,7 +198,7 @@ class CampaignIn(Schema):
     title: str = Field(..., min_length=2, max_length=200)
     title_zh: str = Field(..., min_length=2, max_length=200)
     description_zh: str = Field("", max_length=4000)
-    closes_at: datetime
+    closes_at: BusinessDateTime
 
 
 class CampaignOut(Schema):

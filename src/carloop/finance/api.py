@@ -29,7 +29,7 @@ class LoanQuoteIn(Schema):
     term: int | str
     method: str
     monthly_fee_rate: str | int | float | None = None  # float-ok: as above
-    start: date | None = None
+    start: BusinessDate | None = None
     product: str | None = Field(None, description="a current product's code: its APR cap applies, else the platform's")
 
 

@@ -22,7 +22,7 @@ from carloop.core.errors import FieldError, NotFound, Problem
 from carloop.core.idempotency import REPLAY_HEADER, idempotent, service_key
 from carloop.core.ids import new_id
 from carloop.core.money import Yuan, parse_yuan, yuan_str
-from carloop.core.pagination import Limit
+from carloop.core.pagination import Limit, Page
 from carloop.ledger import selectors, services
 from carloop.ledger.contracts import AccountFlags, AccountInfo, Balance, TransferFlags, TransferResult, TransferSpec
 
@@ -208,7 +208,7 @@ def create_account(request: HttpRequest, body: AccountIn) -> Any:
     return Status(201, account_out(info, selectors.balance(info.id)))
 
 
-class AccountListQuery(Limit):
+class AccountListQuery(Page):
     owner: str | None = None
     code: int | None = None
 
@@ -217,7 +217,8 @@ class AccountListQuery(Limit):
 def list_accounts(request: HttpRequest, query: Query[AccountListQuery]) -> list[AccountOut]:
     subject = request_subject(request)
     subject.require_authenticated()
-    return [account_out(info, bal) for info, bal in selectors.list_readable(subject, owner=query.owner, code=query.code, limit=query.limit)]
+    return [account_out(info, bal) for info, bal in selectors.list_readable(
+        subject, owner=query.owner, code=query.code, offset=query.offset, limit=query.limit)]
 
 
 @router.get("/accounts/{account_id}", response=AccountOut, summary="Account with posted/pending totals and balance")

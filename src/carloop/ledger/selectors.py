@@ -88,15 +88,16 @@ def account_with_balance(subject: Subject, account_id: uuid.UUID | str) -> tuple
 
 
 def list_readable(
-    subject: Subject, *, owner: str | None = None, code: int | None = None, limit: int = 100
+    subject: Subject, *, owner: str | None = None, code: int | None = None, offset: int = 0, limit: int = 100
 ) -> list[tuple[AccountInfo, Balance]]:
-    """Accounts ``subject`` may read, by key, optionally filtered by owner and account code."""
+    """One page (``offset``, ``limit``) of the accounts ``subject`` may read, by key, optionally filtered by owner
+    and account code."""
     qs = readable_by(subject)
     if owner:
         qs = qs.filter(owner=owner)
     if code is not None:
         qs = qs.filter(code=code)
-    return [(_info(a), _balance(a)) for a in qs.order_by("key")[:limit]]
+    return [(_info(a), _balance(a)) for a in qs.order_by("key")[offset : offset + limit]]
 
 
 def search_accounts(subject: Subject, query: str = "") -> QuerySet[Account]:

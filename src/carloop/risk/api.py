@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -14,7 +14,7 @@ from carloop.core.errors import NotFound
 from carloop.core.idempotency import idempotent
 from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.core.pagination import Page
-from carloop.core.timeutil import business_date
+from carloop.core.timeutil import BusinessDate, BusinessDateTime, business_date
 from carloop.identity.selectors import subject_of
 from carloop.risk import graph, selectors, services
 from carloop.risk.contracts import DecisionRequest, DecisionResult
@@ -51,7 +51,7 @@ class DecisionIn(Schema):
     customer_user_id: uuid.UUID
     amount: Yuan
     term_months: int = Field(..., ge=1, le=120)
-    as_of: date | None = None
+    as_of: BusinessDate | None = None
     product_limits: dict[str, Any] = Field(
         default_factory=dict, description="min_amount / max_amount (yuan strings), max_ltv, max_term_months"
     )
@@ -171,7 +171,7 @@ class BlacklistIn(Schema):
     value: str = Field(..., max_length=100)
     reason: str = Field(..., max_length=500)
     source: str = Field("manual", max_length=40)
-    expires_at: datetime | None = None
+    expires_at: BusinessDateTime | None = None
 
 
 class BlacklistOut(Schema):

@@ -14,6 +14,7 @@ from carloop.core import authz
 from carloop.core.errors import FieldError, Forbidden, NotFound, Problem
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.money import Yuan, parse_yuan, yuan_str
+from carloop.core.timeutil import BusinessDate, business_date
 from carloop.identity.selectors import subject_of
 from carloop.vehicles import selectors, services
 from carloop.vehicles.contracts import OwnedVehicle, TrimInfo
@@ -96,7 +97,7 @@ class VehicleOut(Schema):
 class VehicleIn(Schema):
     vin: str = Field(..., max_length=40)
     plate: str = Field("", max_length=20)
-    registration_date: date | None = None
+    registration_date: BusinessDate | None = None
     trim_id: uuid.UUID | None = None
     brand_name: str = Field("", max_length=100)
     model_name: str = Field("", max_length=120)
@@ -107,7 +108,7 @@ class VehicleIn(Schema):
 
 class OdometerIn(Schema):
     km: int = Field(..., ge=0, le=3_000_000)
-    read_on: date | None = None
+    read_on: BusinessDate | None = None
     meter_replaced: bool = False
 
 
@@ -131,7 +132,7 @@ class ConditionReportIn(Schema):
     vin: str = Field(..., max_length=40)
     grade: str = Field(..., max_length=1)
     odometer_km: int = Field(..., ge=0, le=3_000_000)
-    inspected_on: date | None = None
+    inspected_on: BusinessDate | None = None
     notes: str = Field("", max_length=2000)
     inspector_org_id: uuid.UUID | None = None
 
@@ -241,9 +242,7 @@ def odometer_add(request: HttpRequest, vehicle_id: uuid.UUID, body: OdometerIn) 
 
 
 @router.get("/garage/{vehicle_id}/valuation", response=ValuationOut, summary="Current value estimate")
-def valuation(request: HttpRequest, vehicle_id: uuid.UUID, as_of: date | None = None) -> Any:
-    from carloop.core.timeutil import business_date
-
+def valuation(request: HttpRequest, vehicle_id: uuid.UUID, as_of: BusinessDate | None = None) -> Any:
     _, vehicle = _owned(request, vehicle_id)
     day = as_of or business_date()
     result = services.value(vehicle.id, day)
