@@ -45,6 +45,7 @@ SUBJECT_KINDS = [
     "lender_analyst",
     "enterprise_admin",
     "manufacturer_analyst",
+    "dealer_staff",
 ]
 
 OPERATOR_KINDS = {"ops", "risk_analyst", "finance_ops", "admin"}
@@ -55,6 +56,7 @@ ORG_KINDS = {
     "lender_analyst": "funding_partner",
     "enterprise_admin": "enterprise",
     "manufacturer_analyst": "manufacturer",
+    "dealer_staff": "dealer",
 }
 
 REGISTERED: list[Case] = []

@@ -151,6 +151,7 @@ class Membership(Entity):
         LENDER_ANALYST = "lender_analyst", lt("资金方分析师", "Partner lender analyst")
         ENTERPRISE_ADMIN = "enterprise_admin", lt("企业管理员", "Enterprise admin")
         MANUFACTURER_ANALYST = "manufacturer_analyst", lt("主机厂分析师", "Manufacturer analyst")
+        DEALER_STAFF = "dealer_staff", lt("经销商员工", "Dealer staff")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")

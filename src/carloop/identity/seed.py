@@ -44,6 +44,7 @@ MEMBERS = [
     ("资金方分析师 lender analyst", "lender", "funding_partner", "lender_analyst"),
     ("企业管理员 enterprise admin", "enterprise", "enterprise", "enterprise_admin"),
     ("主机厂分析师 manufacturer analyst", "oem", "manufacturer", "manufacturer_analyst"),
+    ("经销商员工 dealer staff", "dealer", "dealer", "dealer_staff"),
 ]
 
 DEMO_CUSTOMER_PHONE = "13800138000"

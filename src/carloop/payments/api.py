@@ -6,22 +6,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from carloop.core.errors import Invalid, Problem
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.i18n import t
 from carloop.core.idempotency import idempotent
 from carloop.core.money import Yuan, parse_yuan, yuan_str
+from carloop.core.pagination import Page
 from carloop.core.timeutil import BusinessDate
 from carloop.identity.selectors import subject_of
-from carloop.payments import selectors, services
+from carloop.payments import selectors, services, settlement
 from carloop.payments.bank_transfer import receiving_account
-from carloop.payments.models import BankStatementLine, PaymentIntent, Refund
+from carloop.payments.models import BankStatementLine, PaymentIntent, Refund, SettlementContract, SettlementStatement
 
 router = Router(tags=["payments"])
 
@@ -262,3 +263,127 @@ def confirm_deposit(request: HttpRequest, body: DepositIn) -> Any:
     intent = services.confirm_deposit(kind=body.kind, ref=body.ref, bank_txn_id=body.bank_txn_id,
                                       value_date=body.value_date, actor=subject.ref)
     return Status(201, intent_out(intent))
+
+
+# ------------------------------------------------------------------------------------------ settlement
+
+
+class SettlementContractIn(Schema):
+    merchant_id: uuid.UUID
+    commission_bps: int = Field(ge=0, le=10_000, description="Commission in basis points of each line (100 = 1 %)")
+    cycle_days: int = Field(description="Settlement cycle: 1 (T+1) or 7 (T+7)")
+    minimum_payout: Yuan = "0"
+
+
+class SettlementContractOut(Schema):
+    merchant_id: uuid.UUID
+    merchant: str
+    commission_bps: int
+    cycle_days: int
+    minimum_payout: str
+
+
+def contract_out(contract: SettlementContract, names: dict[uuid.UUID, str]) -> dict[str, Any]:
+    return {"merchant_id": contract.merchant_id, "merchant": names.get(contract.merchant_id, ""),
+            "commission_bps": contract.commission_bps, "cycle_days": contract.cycle_days,
+            "minimum_payout": yuan_str(contract.minimum_payout_fen)}
+
+
+@router.put("/settlement/contracts", response=SettlementContractOut,
+            summary="Set a merchant's settlement contract: commission, cycle, minimum payout (finance operations)")
+def put_contract(request: HttpRequest, body: SettlementContractIn) -> Any:
+    contract = settlement.set_contract(
+        subject_of(request), merchant_id=body.merchant_id, commission_bps=body.commission_bps,
+        cycle_days=body.cycle_days, minimum_payout_fen=parse_yuan(body.minimum_payout, field="minimum_payout",
+                                                                  allow_zero=True))
+    return contract_out(contract, selectors.merchant_names({contract.merchant_id}))
+
+
+@router.get("/settlement/contracts", response=list[SettlementContractOut],
+            summary="Settlement contracts (a merchant's staff: their own)")
+def list_contracts(request: HttpRequest, page: Query[Page]) -> list[dict[str, Any]]:
+    subject = subject_of(request)
+    rows = list(page.slice(selectors.contracts_readable_by(subject).order_by("created_at")))
+    names = selectors.merchant_names({c.merchant_id for c in rows})
+    return [contract_out(c, names) for c in rows]
+
+
+class SettlementLineOut(Schema):
+    occurred_at: datetime
+    kind: str
+    kind_label: str
+    code: int
+    memo: str
+    amount: str
+    commission: str
+
+
+class SettlementStatementOut(Schema):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    merchant: str
+    period_start: date
+    period_end: date
+    commission_bps: int
+    cycle_days: int
+    gross: str
+    refunds: str
+    commission: str
+    net: str
+    state: str
+    state_label: str
+    lines: list[SettlementLineOut] | None = None
+
+
+def statement_out(statement: SettlementStatement, names: dict[uuid.UUID, str], lines: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": statement.pk, "merchant_id": statement.merchant_id, "merchant": names.get(statement.merchant_id, ""),
+        "period_start": statement.period_start, "period_end": statement.period_end,
+        "commission_bps": statement.commission_bps, "cycle_days": statement.cycle_days,
+        "gross": yuan_str(statement.gross_fen), "refunds": yuan_str(statement.refunds_fen),
+        "commission": yuan_str(statement.fees_fen), "net": yuan_str(statement.net_fen), "state": statement.state,
+        "state_label": str(statement.get_state_display()), "lines": None}
+    if lines:
+        out["lines"] = [{"occurred_at": line.occurred_at, "kind": line.kind, "kind_label": str(line.get_kind_display()),
+                         "code": line.code, "memo": line.memo, "amount": yuan_str(line.amount_fen),
+                         "commission": yuan_str(line.fee_fen)} for line in statement.lines.order_by("occurred_at", "pk")]
+    return out
+
+
+class SettlementRunIn(Schema):
+    run_date: BusinessDate
+    merchant_id: uuid.UUID | None = None
+
+
+@router.post("/settlement/runs", response={201: list[SettlementStatementOut]},
+             summary="Run settlement for a day: one merchant, or every merchant with a contract (finance operations)")
+@idempotent
+def run_settlement(request: HttpRequest, body: SettlementRunIn) -> Any:
+    made = settlement.run_settlement(subject_of(request), run_date=body.run_date, merchant_id=body.merchant_id)
+    names = selectors.merchant_names({s.merchant_id for s in made})
+    return Status(201, [statement_out(s, names) for s in made])
+
+
+@router.get("/settlement/statements", response=list[SettlementStatementOut],
+            summary="Settlement statements, newest first (a merchant's staff: their own)")
+def list_statements(request: HttpRequest, page: Query[Page], state: str = "") -> list[dict[str, Any]]:
+    subject = subject_of(request)
+    qs = selectors.statements_readable_by(subject).order_by("-period_end", "pk")
+    if state:
+        qs = qs.filter(state=state)
+    rows = list(page.slice(qs))
+    names = selectors.merchant_names({s.merchant_id for s in rows})
+    return [statement_out(s, names) for s in rows]
+
+
+@router.get("/settlement/statements/{statement_id}", response=SettlementStatementOut)
+def get_statement(request: HttpRequest, statement_id: uuid.UUID) -> Any:
+    subject = subject_of(request)
+    statement = selectors.get_statement(subject, statement_id)
+    return statement_out(statement, selectors.merchant_names({statement.merchant_id}), lines=True)
+
+
+@router.get("/settlement/statements/{statement_id}/csv", summary="A settlement statement as CSV")
+def statement_csv(request: HttpRequest, statement_id: uuid.UUID) -> HttpResponse:
+    subject = subject_of(request)
+    return settlement.statement_csv(selectors.get_statement(subject, statement_id))

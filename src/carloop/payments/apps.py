@@ -11,7 +11,7 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from datetime import time, timedelta
 
-        from carloop.core import nav, payables, periodic
+        from carloop.core import authz, nav, payables, periodic
         from carloop.payments import services, tasks
 
         payables.register_cashier(payables.Cashier(
@@ -20,5 +20,10 @@ class PaymentsConfig(AppConfig):
         periodic.register(periodic.Periodic("payments.recover_notifications", tasks.recover_notifications,
                                             every=timedelta(minutes=5)))
         periodic.register(periodic.Periodic("payments.reconcile", tasks.reconcile_yesterday, at=time(10, 0)))
+        periodic.register(periodic.Periodic("payments.settle", tasks.settle_merchants, at=time(2, 0)))
+        merchant_staff = nav.org_members(authz.DEALER_STAFF, authz.STORE_MANAGER, authz.SUPPLIER_STAFF)
+        nav.register(nav.NavItem("payments:settlement", "商户结算", "Merchant settlement",
+                                 lambda s: nav.operators("finance_ops", "ops")(s) or merchant_staff(s), order=46,
+                                 description_zh="结算合同、结算单与下载", description_en="Contracts, statements, downloads"))
         nav.register(nav.NavItem("payments:ops", "收银台运营", "Payments ops", nav.operators("finance_ops"), order=45,
                                  description_zh="支付单、退款、对公转账匹配", description_en="Intents, refunds, bank-transfer matching"))

@@ -260,3 +260,78 @@ class SimulatorRefund(Entity):
     amount_fen = models.BigIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROCESSING)
     succeeded_at = models.DateTimeField(null=True, blank=True)
+
+
+# ------------------------------------------------------------------------------------- merchant settlement
+
+
+class SettlementCycle(models.IntegerChoices):
+    T1 = 1, lt("T+1（次日结算）", "T+1 (next day)")
+    T7 = 7, lt("T+7（七日后结算）", "T+7 (after seven days)")
+
+
+class SettlementContract(Entity):
+    """What the platform keeps of a merchant's takings (commission in basis points of each line), how long after
+    a business day its money is settled (T+N), and the smallest payout worth sending."""
+
+    merchant = models.OneToOneField("identity.Organisation", on_delete=models.PROTECT, related_name="+")
+    commission_bps = models.PositiveIntegerField()
+    cycle_days = models.PositiveSmallIntegerField(choices=SettlementCycle.choices)
+    minimum_payout_fen = models.BigIntegerField(default=0)
+    created_by = models.CharField(max_length=80)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(commission_bps__lte=10000), name="payments_contract_bps_le_10000"),
+            models.CheckConstraint(condition=models.Q(minimum_payout_fen__gte=0), name="payments_contract_min_payout"),
+        ]
+
+
+class StatementState(models.TextChoices):
+    UNPAID = "unpaid", lt("待付款", "Awaiting payout")
+    IN_PAYOUT = "in_payout", lt("付款中", "Payout in progress")
+    PAID = "paid", lt("已付款", "Paid out")
+    NOTHING_DUE = "nothing_due", lt("无应付", "Nothing due")
+
+
+class SettlementStatement(Entity):
+    """One settlement run of one merchant: the money that reached its settlement accounts up to ``period_end``
+    and not settled before, what the platform kept, and what it is owed (``net``)."""
+
+    merchant = models.ForeignKey("identity.Organisation", on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    commission_bps = models.PositiveIntegerField()
+    cycle_days = models.PositiveSmallIntegerField(choices=SettlementCycle.choices)
+    gross_fen = models.BigIntegerField()
+    refunds_fen = models.BigIntegerField()
+    fees_fen = models.BigIntegerField()
+    net_fen = models.BigIntegerField()
+    state = models.CharField(max_length=12, choices=StatementState.choices)
+    created_by = models.CharField(max_length=80)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant", "period_end"], name="payments_one_statement_per_period")]
+        indexes = [models.Index(fields=["merchant", "-period_end"])]
+
+
+class SettlementLineKind(models.TextChoices):
+    INCOME = "income", lt("收入", "Income")
+    REVERSAL = "reversal", lt("退款/冲回", "Refund or reversal")
+
+
+class SettlementLine(Entity):
+    """One ledger transfer into (income) or out of (a refund, an unwound loan) a merchant's settlement account;
+    each transfer is settled in exactly one statement (``transfer_id`` is unique)."""
+
+    statement = models.ForeignKey(SettlementStatement, on_delete=models.CASCADE, related_name="lines")
+    transfer_id = models.UUIDField(unique=True)
+    occurred_at = models.DateTimeField()
+    kind = models.CharField(max_length=10, choices=SettlementLineKind.choices)
+    code = models.PositiveIntegerField()
+    memo = models.CharField(max_length=200, blank=True)
+    amount_fen = models.BigIntegerField()
+    fee_fen = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_settlement_line_pos")]

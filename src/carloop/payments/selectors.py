@@ -6,8 +6,10 @@ import uuid
 
 from django.db.models import Q, QuerySet
 
+from carloop.core import authz
 from carloop.core.authz import Subject
 from carloop.core.errors import NotFound
+from carloop.identity import selectors as identity
 from carloop.ledger import selectors as ledger_q
 from carloop.payments.models import (
     BankStatementLine,
@@ -16,6 +18,8 @@ from carloop.payments.models import (
     ReconciliationRun,
     RefundPart,
     RefundState,
+    SettlementContract,
+    SettlementStatement,
     Tender,
     TenderState,
 )
@@ -54,6 +58,45 @@ def reconciliation_runs(subject: Subject) -> QuerySet[ReconciliationRun]:
     if subject.kind == "operator" and subject.has_role("finance_ops"):
         return ReconciliationRun.objects.order_by("-day", "provider")
     return ReconciliationRun.objects.none()
+
+
+# ------------------------------------------------------------------------------------------ settlement
+
+MERCHANT_STAFF = (authz.DEALER_STAFF, authz.STORE_MANAGER, authz.SUPPLIER_STAFF)
+
+
+def _merchant_scope(subject: Subject) -> Q | None:
+    """All merchants for finance and platform operations (None), a merchant's staff their own organisations."""
+    if subject.kind == "operator" and subject.has_role(*OPERATOR_ROLES):
+        return None
+    return Q(merchant_id__in=subject.org_ids(*MERCHANT_STAFF))
+
+
+def statements_readable_by(subject: Subject) -> QuerySet[SettlementStatement]:
+    scope = _merchant_scope(subject)
+    qs = SettlementStatement.objects.all()
+    return qs if scope is None else qs.filter(scope)
+
+
+def get_statement(subject: Subject, statement_id: uuid.UUID | str) -> SettlementStatement:
+    statement = statements_readable_by(subject).filter(pk=statement_id).first()
+    if statement is None:
+        raise NotFound()
+    return statement
+
+
+def contracts_readable_by(subject: Subject) -> QuerySet[SettlementContract]:
+    scope = _merchant_scope(subject)
+    qs = SettlementContract.objects.all()
+    return qs if scope is None else qs.filter(scope)
+
+
+def merchant_names(merchant_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    names = {}
+    for merchant_id in merchant_ids:
+        org = identity.get_organisation(merchant_id)
+        names[merchant_id] = org.name if org else ""
+    return names
 
 
 def clearing_balances() -> list[tuple[str, int]]:

@@ -1,6 +1,6 @@
 """Background jobs of the cashier (registered with core.periodic): expire unpaid intents every minute, ask the
 providers about orders whose notification never came every five minutes, reconcile yesterday against the
-simulator's statement daily at 10:00 Asia/Shanghai."""
+simulator's statement daily at 10:00 Asia/Shanghai, run merchant settlement daily at 02:00."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date
 from django_tasks import task
 
 from carloop.core.timeutil import business_date
-from carloop.payments import services
+from carloop.payments import services, settlement
 
 
 @task()
@@ -32,3 +32,9 @@ def reconcile_yesterday(day: str = "") -> dict[str, int]:
     run = reconcile.reconcile(provider="simulator", day=yesterday, statement=SIMULATOR.statement(yesterday),
                               actor="system:reconcile")
     return {"matched": run.matched, "missing": run.missing, "extra": run.extra, "mismatched": run.mismatched}
+
+
+@task()
+def settle_merchants(day: str = "") -> int:
+    run_date = date.fromisoformat(day) if day else business_date()
+    return len(settlement.settle_all(run_date=run_date, actor="system:settlement"))

@@ -9,4 +9,7 @@ urlpatterns = [
     path("intents/<uuid:intent_id>/status/", views.intent_status, name="intent_status"),
     path("sim/pay/<str:order_no>/", views.simulator_pay, name="sim_pay"),
     path("ops/", views.ops, name="ops"),
+    path("settlement/", views.settlement_list, name="settlement"),
+    path("settlement/<uuid:statement_id>/", views.settlement_detail, name="settlement_detail"),
+    path("settlement/<uuid:statement_id>/csv/", views.settlement_csv, name="settlement_csv"),
 ]

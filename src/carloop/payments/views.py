@@ -1,5 +1,6 @@
 """The cashier's pages: an intent's result page (it polls until the payment settles), the simulator provider's
-scan-to-pay page (a QR code of its own address, and the button a phone would show), and the finance-ops page."""
+scan-to-pay page (a QR code of its own address, and the button a phone would show), the finance-ops page, and
+merchant settlement statements (list, detail, CSV)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.parse import urlencode
 import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,10 +19,11 @@ from django.views.decorators.http import require_http_methods
 from carloop.core import payables
 from carloop.core.errors import Problem
 from carloop.core.i18n import t
+from carloop.core.timeutil import business_date
 from carloop.identity.selectors import subject_of
-from carloop.payments import selectors, services
+from carloop.payments import selectors, services, settlement
 from carloop.payments.bank_transfer import receiving_account
-from carloop.payments.models import SimulatorOrder
+from carloop.payments.models import SettlementStatement, SimulatorOrder, StatementState
 from carloop.payments.simulator import SIMULATOR
 
 
@@ -116,3 +119,54 @@ def ops(request: HttpRequest) -> HttpResponse:
     return render(request, "payments/ops.html", {"intents": intents, "lines": lines,
                                                  "runs": selectors.reconciliation_runs(subject)[:14],
                                                  "clearing": selectors.clearing_balances()})
+
+
+# ------------------------------------------------------------------------------------------ settlement
+
+SETTLEMENT_PAGE = 20
+
+
+@login_required
+def settlement_list(request: HttpRequest) -> HttpResponse:
+    """Settlement statements (a merchant's staff: their own), filtered by state and merchant, 20 a page; finance
+    operations also see the contracts and run settlement."""
+    subject = subject_of(request)
+    if request.method == "POST":
+        try:
+            made = settlement.run_settlement(subject, run_date=business_date())
+            messages.success(request, t(f"已生成 {len(made)} 份结算单", f"{len(made)} statement(s) made"))
+        except Problem as problem:
+            _message(request, problem)
+        return redirect("payments:settlement")
+    qs = selectors.statements_readable_by(subject).order_by("-period_end", "pk")
+    state, merchant = request.GET.get("state", ""), request.GET.get("merchant", "")
+    if state in StatementState.values:
+        qs = qs.filter(state=state)
+    contracts = list(selectors.contracts_readable_by(subject).order_by("created_at"))
+    if merchant in {str(c.merchant_id) for c in contracts}:
+        qs = qs.filter(merchant_id=uuid.UUID(merchant))
+    page = Paginator(qs, SETTLEMENT_PAGE).get_page(request.GET.get("page"))
+    names = selectors.merchant_names({c.merchant_id for c in contracts} | {s.merchant_id for s in page.object_list})
+    return render(request, "payments/settlement.html", {
+        "page": page, "names": names, "contracts": contracts, "states": StatementState.choices, "state": state,
+        "merchant": merchant, "runs_settlement": subject.has_role("finance_ops")})
+
+
+@login_required
+def settlement_detail(request: HttpRequest, statement_id: uuid.UUID) -> HttpResponse:
+    statement = _statement(request, statement_id)
+    return render(request, "payments/settlement_detail.html", {
+        "statement": statement, "merchant": selectors.merchant_names({statement.merchant_id})[statement.merchant_id],
+        "lines": statement.lines.order_by("occurred_at", "pk")})
+
+
+@login_required
+def settlement_csv(request: HttpRequest, statement_id: uuid.UUID) -> HttpResponse:
+    return settlement.statement_csv(_statement(request, statement_id))
+
+
+def _statement(request: HttpRequest, statement_id: uuid.UUID) -> SettlementStatement:
+    try:
+        return selectors.get_statement(subject_of(request), statement_id)
+    except Problem:
+        raise Http404 from None
