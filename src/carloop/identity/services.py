@@ -19,7 +19,7 @@ from django.utils import timezone
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
-from carloop.core import audit, events, notifications, pii
+from carloop.core import audit, events, locks, notifications, pii
 from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
 from carloop.identity import kyc
 from carloop.identity.models import ApiToken, CustomerProfile, KycCheck, Membership, Organisation, PhoneCode, PlatformRole, User
@@ -122,8 +122,10 @@ def send_signup_code(*, phone: str, client_ip: str) -> None:
     """
     digits = normalize_phone(phone)
     index = pii.blind_index("phone", digits)
-    now = timezone.now()
     with transaction.atomic():
+        # Concurrent requests for one number (or from one address) must not all pass the throttles' reads.
+        locks.serialize(f"identity:signup-code:phone:{index}", f"identity:signup-code:ip:{client_ip}")
+        now = timezone.now()
         _throttle(index, client_ip, now)
         row = PhoneCode.objects.create(phone_index=index, client_ip=client_ip, expires_at=now + settings.SIGNUP_CODE_TTL)
         if User.objects.filter(phone_index=index).exists():
