@@ -28,6 +28,7 @@ from carloop.core.authz import Subject
 from carloop.core.errors import Problem
 from carloop.core.seeding import SeedContext
 from carloop.identity import selectors as identity_q
+from carloop.identity.contracts import OrganisationInfo
 from carloop.payments.simulator import pay_in_full
 from carloop.risk import services as risk
 from carloop.vehicles import selectors as vehicles_q
@@ -135,28 +136,45 @@ def _customers() -> list[Any]:
 
 
 def _orders(ctx: SeedContext) -> None:
+    """Orders in every state; a car is handed over at a store in its buyer's city, and the demo store manager's
+    store has today's handovers to confirm and earlier ones done."""
     if CarOrder.objects.exists():
         return
     trims = vehicles_q.catalog()
     stores = identity_q.organisations_of_kind("store")
-    customers = _customers()[: max(12, ctx.count("customers") // 10)]
+    managed = [s for s in stores if s.id in _login("store").org_ids(authz.STORE_MANAGER)]
+    verified = _customers()
+    customers = verified[: max(12, ctx.count("customers") // 10)]
     ops = _login("ops")
     stages = ["created", "deposit", "balance", "allocated", "scheduled", "delivered", "delivered", "refunded"]
-    for n, customer_id in enumerate(ctx.progress(customers, "car orders")):
+    plan: list[tuple[Any, str, OrganisationInfo | None]] = [
+        (customer_id, stages[n % len(stages)], None) for n, customer_id in enumerate(customers)]
+    if managed:  # the store manager's work: two handovers today, two done (buyers who live in the store's city)
+        local = [c for c in verified[len(customers):] if _city(c) == managed[0].city]
+        stories = ["scheduled", "scheduled", "delivered", "delivered"]
+        plan += [(c, stage, managed[0]) for c, stage in zip(local, stories, strict=False)]  # fewer when few live there
+    for n, (customer_id, stage, store) in enumerate(ctx.progress(plan, "car orders")):
         trim = trims[(n * 7) % len(trims)]
         bundle = Bundle.objects.filter(trim_id=trim.id).order_by("code").first() if n % 2 else None
-        plan = None
+        battery = None
         if trim.battery_swap_capable and n % 3 == 0:
-            plan = BatteryPlan.objects.filter(min_kwh__lte=trim.battery_kwh, max_kwh__gte=trim.battery_kwh).first()
+            battery = BatteryPlan.objects.filter(min_kwh__lte=trim.battery_kwh, max_kwh__gte=trim.battery_kwh).first()
+        nearby = [s for s in stores if s.city == _city(customer_id)] or stores
         try:
             _advance(ops, services.create_order(
                 _subject(customer_id), trim_id=trim.id, colour_code=["white", "black", "grey"][n % 3],
                 option_codes=[o.code for o in vehicles_q.options(trim.series_id)][: n % 2],
-                bundle_id=bundle.pk if bundle else None, battery_mode="subscription" if plan else "owned",
-                battery_plan_id=plan.pk if plan else None, deposit_kind="intention" if n % 5 == 0 else "binding"),
-                stages[n % len(stages)], stores[n % len(stores)].id)
+                bundle_id=bundle.pk if bundle else None, battery_mode="subscription" if battery else "owned",
+                battery_plan_id=battery.pk if battery else None, deposit_kind="intention" if n % 5 == 0 else "binding"),
+                stage, (store or nearby[n % len(nearby)]).id,
+                timezone.localdate() + dt.timedelta(days=0 if store else 1 + n % 5))
         except Problem as problem:
             ctx.say(f"order {n} stopped: {problem.en}")
+
+
+def _city(customer_id: Any) -> str:
+    facts = identity_q.customer_facts(customer_id)
+    return facts.city if facts else ""
 
 
 def _owner_order() -> None:
@@ -215,8 +233,9 @@ class _NotSeededError(Exception):
     """Roll back a demo story whose preconditions are not met."""
 
 
-def _advance(ops: Subject, order: CarOrder, stage: str, store_id: Any) -> None:
-    """Take the order to ``stage``: the buyer pays at the cashier, operations run the rest."""
+def _advance(ops: Subject, order: CarOrder, stage: str, store_id: Any, handover: dt.date) -> None:
+    """Take the order to ``stage``: the buyer pays at the cashier, operations run the rest; a handover still to come
+    is on ``handover``, one done was today."""
     steps = ["created", "deposit", "balance", "allocated", "scheduled", "delivered"]
     if stage == "refunded":
         _pay_at_the_cashier(order, payables.DEPOSIT)
@@ -227,7 +246,8 @@ def _advance(ops: Subject, order: CarOrder, stage: str, store_id: Any) -> None:
         lambda: _pay_at_the_cashier(order, payables.DEPOSIT),
         lambda: _pay_at_the_cashier(order, payables.BALANCE),
         lambda: services.allocate_vehicle(ops, order_id=order.pk),
-        lambda: services.schedule_delivery(ops, order_id=order.pk, store_id=store_id, delivery_date=timezone.localdate()),
+        lambda: services.schedule_delivery(ops, order_id=order.pk, store_id=store_id,
+                                           delivery_date=handover if stage == "scheduled" else timezone.localdate()),
         lambda: services.deliver(ops, order_id=order.pk),
     ]
     for action in actions[:target]:

@@ -108,6 +108,8 @@ def _secured_loan(ctx: SeedContext, subject: Any, user_id: Any, disbursed: date)
     from carloop.vehicles import services as vehicles
 
     for vehicle in vehicles_q.garage(user_id):
+        if vehicle.registration_date is None or vehicle.registration_date >= disbursed:
+            continue  # pledged only after it was registered
         try:
             value = vehicles.value(vehicle.id, disbursed).value_fen
             amount = max(10_000_00, int(value * Decimal("0.5")) // 100_00 * 100_00)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 
 from carloop.core.seeding import SeedContext, fake_uscc
+from carloop.core.timeutil import business_date
 from carloop.identity import selectors as identity_q
 from carloop.identity import services as identity
 from carloop.vehicles import services
@@ -192,12 +193,28 @@ def seed(ctx: SeedContext) -> None:
             f"{Vehicle.objects.filter(status=Vehicle.Status.STOCK).count()} stock vehicles")
 
 
-PLATE_PREFIXES = ["京A", "京N", "沪A", "沪B", "粤B", "粤A", "浙A", "川A", "苏E", "鄂A", "湘A", "渝A"]
+# The plate prefix of each seeded city (identity's CITIES): a car carries its owner's city's plates.
+PLATE_PREFIXES = {
+    "北京市": "京N", "上海市": "沪B", "广州市": "粤A", "深圳市": "粤B", "成都市": "川A", "杭州市": "浙A", "武汉市": "鄂A",
+    "西安市": "陕A", "南京市": "苏A", "重庆市": "渝A", "天津市": "津A", "苏州市": "苏E", "长沙市": "湘A", "郑州市": "豫A",
+    "青岛市": "鲁B", "沈阳市": "辽A", "合肥市": "皖A", "昆明市": "云A", "厦门市": "闽D", "宁波市": "浙B",
+}
+# New-energy plates: D for battery-electric cars, F for the other new-energy ones; combustion cars get ordinary plates.
+NEV_PLATE_LETTER = {"BEV": "D", "PHEV": "F", "EREV": "F"}
 GARAGE_SHARE = 3  # every third customer has a car in the garage
+KM_PER_DAY = (25, 55)  # the seeded owners drive 9,000–20,000 km a year
+
+
+def first_registration(model_year: int) -> dt.date:
+    """The earliest day a car of ``model_year`` is registered: model years go on sale in the second half of the
+    year before."""
+    return dt.date(model_year - 1, 7, 1)
 
 
 def _seed_garages(ctx: SeedContext) -> None:
-    """Cars customers already own (used 1–8 years), with odometer history and some condition reports."""
+    """Cars customers already own, registered between their model year's launch and a month ago, with the plates
+    of the owner's city, odometer history and some condition reports."""
+    today = business_date()
     trims = list(Trim.objects.select_related("series__brand").order_by("code"))
     users = list(get_user_model().objects.filter(is_staff=False).order_by("username").values_list("pk", "username"))
     for n, (user_id, username) in enumerate(ctx.progress(users, "garages")):
@@ -209,20 +226,20 @@ def _seed_garages(ctx: SeedContext) -> None:
         if facts is None or not facts.kyc_verified:
             continue
         trim = trims[n % len(trims)]
-        years = 1 + n % 8
-        registered = dt.date(2026 - years, 1 + n % 12, 1 + n % 28)
-        prefix = PLATE_PREFIXES[n % len(PLATE_PREFIXES)]
-        serial = f"{n % 100000:05d}"
-        plate = f"{prefix}D{serial}" if trim.powertrain == "BEV" else f"{prefix}{serial}"
+        launch = first_registration(trim.model_year)
+        registered = launch + dt.timedelta(days=ctx.rng.randrange(max((today - launch).days - 30, 1)))
+        letter = NEV_PLATE_LETTER.get(trim.powertrain, "")
+        plate = f"{PLATE_PREFIXES.get(facts.city, '京N')}{letter}{n % 100000:05d}"
         wmi = trim.vehicles.values_list("vin", flat=True).first() or "LK6"
         vehicle = services.register_vehicle(
-            owner_user_id=user_id, vin=stock_vin(wmi[:3], registered.year, n, 500_000 + n), plate=plate,
+            owner_user_id=user_id, vin=stock_vin(wmi[:3], trim.model_year, n, 500_000 + n), plate=plate,
             registration_date=registered, trim_id=trim.pk)
-        km = 0
-        for year in range(years + 1):
-            km += 9_000 + (n * 37 + year * 1_009) % 12_000
-            OdometerReading.objects.create(vehicle_id=vehicle.id, km=km, source="service",
-                                           read_on=min(registered + dt.timedelta(days=365 * year + 30), dt.date(2026, 11, 1)))
-        if n % 2 == 0:
+        km, last_read, read_on = 0, registered, registered + dt.timedelta(days=ctx.rng.randint(90, 200))
+        per_day = ctx.rng.randint(*KM_PER_DAY)
+        while read_on < today:
+            km, last_read = per_day * (read_on - registered).days, read_on
+            OdometerReading.objects.create(vehicle_id=vehicle.id, km=km, source="service", read_on=read_on)
+            read_on += dt.timedelta(days=ctx.rng.randint(90, 200))
+        if n % 2 == 0 and km:  # inspected at its last service
             services.record_condition_report(vehicle_id=vehicle.id, grade="ABBBCCD"[n % 7], odometer_km=km,
-                                             inspected_on=dt.date(2026, 10, 1 + n % 28), actor="seed")
+                                             inspected_on=last_read, actor="seed")
