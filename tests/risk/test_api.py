@@ -159,10 +159,10 @@ def test_review_and_promotion_api(actors):
 
 
 # The HTTP side of the decision path's query budget (the service's is in test_decisions.py): the API token, the
-# caller's roles and memberships, the Idempotency-Key lookup and record (inside a savepoint here: the test runs in
+# caller's roles and memberships (one query), the Idempotency-Key lookup and record (inside a savepoint here: the test runs in
 # a transaction). The blacklist check is the stack's floor in bench/bench_risk_decision_api.py: the same
 # authentication and one indexed read.
-HTTP_QUERIES = 3  # token, roles, memberships
+HTTP_QUERIES = 2  # token, roles with memberships
 
 
 def _decision_body(user, ref: str) -> dict:

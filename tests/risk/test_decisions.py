@@ -123,11 +123,11 @@ def test_graph_distance_to_blacklisted_identity():
 
 # Query budgets of the decision path (bench/bench_risk_decision_api.py measures its throughput): a decision for a
 # customer already linked in the graph is the previous-decision lookup, the customer (with the latest KYC check),
-# the online features, one blacklist query, one velocity aggregate, the login facts, the graph nodes (with their
-# edge to the customer), one count per component, and the decision and event inserts. A new customer adds the
+# the online features, one blacklist query, one velocity aggregate, the login facts, the graph nodes (each with
+# its edge to the customer and its component's counts), and the decision and event inserts. A new customer adds the
 # graph inserts, the nodes read back and the components' relabelling. Raise a budget only with a reason.
-DECISION_QUERIES_KNOWN_CUSTOMER = 10
-DECISION_QUERIES_NEW_CUSTOMER = 14
+DECISION_QUERIES_KNOWN_CUSTOMER = 9
+DECISION_QUERIES_NEW_CUSTOMER = 13
 
 
 def test_a_decision_for_a_known_customer_stays_within_its_query_budget(django_assert_num_queries):

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery, UUIDField, Value
 from django.http import HttpRequest
 
 from carloop.core import authz, pii
@@ -18,12 +18,20 @@ from carloop.identity.models import ApiToken, CustomerProfile, KycCheck, Members
 def subject_for_user(user: User | None) -> Subject:
     if user is None or not user.is_authenticated or not user.is_active:
         return ANONYMOUS
-    roles = frozenset(PlatformRole.objects.filter(user=user).values_list("role", flat=True))
+    # One round trip for both: platform roles (no organisation) and memberships of active organisations.
+    platform = PlatformRole.objects.filter(user=user).annotate(org=Value(None, output_field=UUIDField()), name=F("role"))
+    member = Membership.objects.filter(user=user, organisation__status=Organisation.Status.ACTIVE).annotate(
+        org=F("organisation_id"), name=F("role")
+    )
+    roles: set[str] = set()
     memberships: dict[uuid.UUID, set[str]] = defaultdict(set)
-    for org_id, role in Membership.objects.filter(user=user, organisation__status=Organisation.Status.ACTIVE).values_list("organisation_id", "role"):
-        memberships[org_id].add(role)
+    for org_id, role in platform.values_list("org", "name").union(member.values_list("org", "name"), all=True):
+        if org_id is None:
+            roles.add(role)
+        else:
+            memberships[org_id].add(role)
     kind: authz.SubjectKind = "operator" if roles else "org" if memberships else "customer"
-    return Subject(kind=kind, user_id=user.pk, roles=roles, memberships={k: frozenset(v) for k, v in memberships.items()})
+    return Subject(kind=kind, user_id=user.pk, roles=frozenset(roles), memberships={k: frozenset(v) for k, v in memberships.items()})
 
 
 def subject_of(request: HttpRequest) -> Subject:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from carloop.core.ids import new_id
 from carloop.risk.models import GraphEdge, GraphNode
@@ -40,8 +41,8 @@ def link_customer(customer_id: uuid.UUID | str, links: list[Link], listed: set[t
 
     ``listed`` are the (kind, blind index) pairs among ``links`` on an active blacklist (the caller has looked
     them up): new identifier nodes take their flag from it. Set-based: a customer already linked to all its
-    identifiers costs two queries (the nodes with whether the customer's edge exists, and one count per
-    component); new nodes and edges are bulk inserts, and merging components is one relabelling update.
+    identifiers costs one query (the nodes, each with whether the customer's edge exists and its component's
+    counts); new nodes and edges are bulk inserts, and merging components is one relabelling update.
     """
     wanted = {(link.kind, link.key): link.label for link in links if link.key}
     wanted[("customer", str(customer_id))] = ""
@@ -49,7 +50,12 @@ def link_customer(customer_id: uuid.UUID | str, links: list[Link], listed: set[t
     for kind, key in wanted:
         match |= Q(kind=kind, key=key)
     edge = GraphEdge.objects.filter(entity=OuterRef("pk"), customer__kind="customer", customer__key=str(customer_id))
-    known = GraphNode.objects.filter(match).annotate(linked=Exists(edge))
+    known = GraphNode.objects.filter(match).annotate(
+        linked=Exists(edge),
+        component_size=_component_count(Q()),
+        component_customers=_component_count(Q(kind="customer")),
+        component_blacklisted=_component_count(Q(blacklisted=True)),
+    )
     nodes = {(n.kind, n.key): n for n in known}
     missing = [pair for pair in wanted if pair not in nodes]
     if missing:
@@ -63,20 +69,18 @@ def link_customer(customer_id: uuid.UUID | str, links: list[Link], listed: set[t
     new_edges = [GraphEdge(customer=customer, entity=n) for pair, n in nodes.items() if pair[0] != "customer" and not n.linked]
     if new_edges:
         GraphEdge.objects.bulk_create(new_edges, ignore_conflicts=True)
-    components = {n.component for n in nodes.values()}
-    counts = {
-        row["component"]: row
-        for row in GraphNode.objects.filter(component__in=components).values("component").annotate(
-            size=Count("id"), customers=Count("id", filter=Q(kind="customer")), blacklisted=Count("id", filter=Q(blacklisted=True))
-        )
-    }  # fmt: skip
-    if len(components) > 1:
-        keep = max(components, key=lambda c: (counts[c]["size"] if c in counts else 0, str(c)))
-        GraphNode.objects.filter(component__in=components - {keep}).update(component=keep)
+    counts = {n.component: n for n in nodes.values()}  # one node per component carries that component's counts
+    if len(counts) > 1:
+        keep = max(counts, key=lambda c: (counts[c].component_size, str(c)))
+        GraphNode.objects.filter(component__in=set(counts) - {keep}).update(component=keep)
         customer.component = keep
-    return Linked(
-        customer, sum(int(row["customers"]) for row in counts.values()), sum(int(row["blacklisted"]) for row in counts.values())
-    )
+    return Linked(customer, sum(n.component_customers for n in counts.values()), sum(n.component_blacklisted for n in counts.values()))
+
+
+def _component_count(which: Q) -> Coalesce:
+    """The number of nodes matching ``which`` in the outer node's component (a correlated scalar subquery)."""
+    rows = GraphNode.objects.filter(which, component=OuterRef("component")).order_by().values("component")
+    return Coalesce(Subquery(rows.annotate(n=Count("id")).values("n"), output_field=IntegerField()), 0)
 
 
 def mark_blacklisted(kind: str, key: str, flag: bool = True) -> None:
