@@ -258,15 +258,12 @@ def order_action(request: HttpRequest, order_id: uuid.UUID, action: str) -> Http
 def garage(request: HttpRequest) -> HttpResponse:
     subject = subject_of(request)
     if request.method == "POST":
-        subject.require_customer("车库仅供车主使用", "The garage is for car owners")
         form = request.POST
         registered = date.fromisoformat(form["registration_date"]) if form.get("registration_date") else None
-        vehicles.register_vehicle(owner_user_id=vehicles_q.user_id_of(subject), vin=form.get("vin", ""), plate=form.get("plate", ""),
-                                  registration_date=registered, brand_name=form.get("brand_name", ""),
-                                  model_name=form.get("model_name", ""), powertrain=form.get("powertrain", ""),
-                                  reference_price_fen=parse_yuan(form["reference_price"], field="reference_price")
-                                  if form.get("reference_price") else None,
-                                  odometer_km=int(form["odometer_km"]) if form.get("odometer_km", "").isdigit() else None)
+        vehicles.add_to_garage(subject, vin=form.get("vin", ""), plate=form.get("plate", ""), registration_date=registered,
+                               brand_name=form.get("brand_name", ""), model_name=form.get("model_name", ""),
+                               powertrain=form.get("powertrain", ""), reference_price=form.get("reference_price") or None,
+                               odometer_km=int(form["odometer_km"]) if form.get("odometer_km", "").isdigit() else None)
         messages.success(request, t("车辆已加入车库", "Vehicle added"))
         return redirect("commerce:garage")
     cars = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import F, OuterRef, QuerySet, Subquery, UUIDField, Value
 from django.http import HttpRequest
@@ -41,6 +42,17 @@ def subject_of(request: HttpRequest) -> Subject:
         cached = subject_for_user(getattr(request, "user", None))
         request._carloop_subject = cached  # type: ignore[attr-defined]
     return cached
+
+
+@dataclass(frozen=True)
+class RolesHeld:
+    platform_roles: list[str]
+    memberships: dict[uuid.UUID, list[str]]
+
+
+def roles_held(subject: Subject) -> RolesHeld:
+    """The caller's own platform roles and organisation roles, sorted, for their profile."""
+    return RolesHeld(sorted(subject.roles), {org: sorted(roles) for org, roles in subject.memberships.items()})
 
 
 def tokens_readable_by(subject: Subject) -> QuerySet[ApiToken]:

@@ -19,7 +19,8 @@ from django.utils import timezone
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
-from carloop.core import audit, events, locks, notifications, pii
+from carloop.core import audit, authz, events, locks, notifications, pii
+from carloop.core.authz import Subject
 from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
 from carloop.identity import kyc
 from carloop.identity.models import ApiToken, CustomerProfile, KycCheck, Membership, Organisation, PhoneCode, PlatformRole, User
@@ -309,11 +310,12 @@ def retry_pending_kyc(limit: int = 500) -> int:
     return len(pending)
 
 
-def correct_kyc(user_id: uuid.UUID | str, *, real_name: str, id_number: str, reason: str, actor: str) -> CustomerProfile:
-    """An operator's correction of a customer's identity (e.g. a legal name change), with an audit record.
-
-    The corrected facts are self-declared again until the provider confirms them; the old number is released.
+def correct_kyc(subject: Subject, user_id: uuid.UUID | str, *, real_name: str, id_number: str, reason: str) -> CustomerProfile:
+    """An operator's (ops, admin) correction of a customer's identity (e.g. a legal name change), with an audit
+    record naming them. The corrected facts are self-declared again until the provider confirms them; the old number
+    is released.
     """
+    subject.require_role(authz.OPS, authz.ADMIN)
     if not reason.strip():
         raise Invalid("reason-required", "请填写更正原因", "Give the reason for the correction",
                       errors=[FieldError("/reason", "请填写更正原因", "Give the reason for the correction")])
@@ -325,12 +327,18 @@ def correct_kyc(user_id: uuid.UUID | str, *, real_name: str, id_number: str, rea
             raise NotFound()
         before = {"real_name": profile.real_name, "id_number": pii.mask_id(profile.id_number or ""), "kyc_status": profile.kyc_status}
         check = _declare(profile, name, value, facts, "")
-        audit.record(actor, "kyc.corrected", "identity.customer", profile.user_id,
+        audit.record(subject.ref, "kyc.corrected", "identity.customer", profile.user_id,
                      {"reason": reason.strip(), "before": before,
                       "after": {"real_name": name, "id_number": pii.mask_id(value)}, "check": str(check.pk)})
     _ask_provider(check.pk, retry=False)
     profile.refresh_from_db()
     return profile
+
+
+def register_organisation(subject: Subject, *, kind: str, name: str, uscc_code: str, city: str = "") -> Organisation:
+    """Operations (ops, admin) register a partner organisation."""
+    subject.require_role(authz.OPS, authz.ADMIN)
+    return create_organisation(kind=kind, name=name, uscc_code=uscc_code, city=city, actor=subject.ref)
 
 
 def create_organisation(*, kind: str, name: str, uscc_code: str, city: str = "", status: str = Organisation.Status.ACTIVE,

@@ -11,9 +11,9 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from carloop.core import authz
-from carloop.core.errors import FieldError, Forbidden, NotFound, Problem
+from carloop.core.errors import FieldError, NotFound, Problem
 from carloop.core.http import PUBLIC, PUBLIC_DOC
-from carloop.core.money import Yuan, parse_yuan, yuan_str
+from carloop.core.money import Yuan, yuan_str
 from carloop.core.timeutil import BusinessDate, business_date
 from carloop.identity.selectors import subject_of
 from carloop.vehicles import selectors, services
@@ -21,9 +21,6 @@ from carloop.vehicles.contracts import OwnedVehicle, TrimInfo
 from carloop.vehicles.vin import decode_vin
 
 router = Router(tags=["vehicles"])
-
-INSPECTOR_ROLES = (authz.STORE_MANAGER, authz.TECHNICIAN)
-
 
 class VinIssueOut(Schema):
     code: str
@@ -186,12 +183,6 @@ def catalog_trim(request: HttpRequest, trim_id: uuid.UUID) -> Any:
                         for o in selectors.options(info.series_id)]}
 
 
-def _customer(request: HttpRequest) -> authz.Subject:
-    subject = subject_of(request)
-    subject.require_customer("车库仅供车主使用", "The garage is for car owners")
-    return subject
-
-
 def _owned(request: HttpRequest, vehicle_id: uuid.UUID) -> tuple[authz.Subject, OwnedVehicle]:
     subject = subject_of(request)
     subject.require_authenticated()
@@ -210,12 +201,10 @@ def garage(request: HttpRequest) -> Any:
 
 @router.post("/garage", response={201: VehicleOut}, summary="Add a car the caller owns")
 def garage_add(request: HttpRequest, body: VehicleIn) -> Any:
-    subject = _customer(request)
-    price = parse_yuan(body.reference_price, field="reference_price") if body.reference_price is not None else None
-    vehicle = services.register_vehicle(
-        owner_user_id=selectors.user_id_of(subject), vin=body.vin, plate=body.plate, registration_date=body.registration_date,
+    vehicle = services.add_to_garage(
+        subject_of(request), vin=body.vin, plate=body.plate, registration_date=body.registration_date,
         trim_id=body.trim_id, brand_name=body.brand_name, model_name=body.model_name, powertrain=body.powertrain,
-        reference_price_fen=price, odometer_km=body.odometer_km,
+        reference_price=body.reference_price, odometer_km=body.odometer_km,
     )
     return Status(201, vehicle_out(vehicle))
 
@@ -252,18 +241,7 @@ def valuation(request: HttpRequest, vehicle_id: uuid.UUID, as_of: BusinessDate |
 
 @router.post("/condition-reports", response={201: ConditionReportOut}, summary="Record an inspection (stores, ops)")
 def condition_report(request: HttpRequest, body: ConditionReportIn) -> Any:
-    subject = subject_of(request)
-    subject.require_authenticated()
-    org_id = body.inspector_org_id
-    own_orgs = sorted(subject.org_ids(*INSPECTOR_ROLES))
-    if org_id is None and own_orgs:
-        org_id = own_orgs[0]
-    if not subject.has_role(authz.OPS) and not (org_id is not None and subject.in_org(org_id, *INSPECTOR_ROLES)):
-        raise Forbidden()
-    vehicle_id = selectors.vehicle_id_for_vin(body.vin)
-    if vehicle_id is None:
-        raise NotFound()
-    report_id = services.record_condition_report(
-        vehicle_id=vehicle_id, grade=body.grade, odometer_km=body.odometer_km, inspected_on=body.inspected_on,
-        inspector_org_id=org_id, notes=body.notes, actor=subject.ref)
+    report_id, vehicle_id = services.inspect_vehicle(
+        subject_of(request), vin=body.vin, grade=body.grade, odometer_km=body.odometer_km,
+        inspected_on=body.inspected_on, inspector_org_id=body.inspector_org_id, notes=body.notes)
     return Status(201, {"id": report_id, "vehicle_id": vehicle_id})

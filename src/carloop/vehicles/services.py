@@ -7,8 +7,10 @@ import uuid
 
 from django.db import transaction
 
-from carloop.core import audit, events
-from carloop.core.errors import Conflict, FieldError, Invalid, NotFound
+from carloop.core import audit, authz, events
+from carloop.core.authz import Subject
+from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from carloop.core.money import parse_yuan
 from carloop.core.timeutil import business_date
 from carloop.vehicles import selectors
 from carloop.vehicles.contracts import CONDITION_REPORT_CREATED, OwnedVehicle
@@ -91,6 +93,18 @@ def register_vehicle(*, owner_user_id: uuid.UUID, vin: str, plate: str = "", reg
     return selectors.owned_dto(vehicle)
 
 
+def add_to_garage(subject: Subject, *, vin: str, plate: str = "", registration_date: dt.date | None = None,
+                  trim_id: uuid.UUID | None = None, brand_name: str = "", model_name: str = "", powertrain: str = "",
+                  reference_price: str | None = None, odometer_km: int | None = None) -> OwnedVehicle:
+    """A car owner adds a car they own (``reference_price`` in yuan, for cars outside the catalog); staff and
+    organisation accounts have no garage (403)."""
+    owner = subject.require_customer("车库仅供车主使用", "The garage is for car owners")
+    price = parse_yuan(reference_price, field="reference_price") if reference_price is not None else None
+    return register_vehicle(owner_user_id=owner, vin=vin, plate=plate, registration_date=registration_date,
+                            trim_id=trim_id, brand_name=brand_name, model_name=model_name, powertrain=powertrain,
+                            reference_price_fen=price, odometer_km=odometer_km)
+
+
 def _owned_for_update(owner_user_id: uuid.UUID, vehicle_id: uuid.UUID) -> Vehicle:
     vehicle = (Vehicle.objects.select_for_update()
                .filter(pk=vehicle_id, owner_id=owner_user_id, status=Vehicle.Status.OWNED).first())
@@ -129,6 +143,29 @@ def record_odometer(*, vehicle_id: uuid.UUID, km: int, read_on: dt.date | None =
         audit.record(_subject_ref(owner_user_id), "vehicles.meter_replaced", "vehicles.vehicle", vehicle.pk,
                      {"previous_km": last, "km": km})
     return reading
+
+
+INSPECTOR_ROLES = (authz.STORE_MANAGER, authz.TECHNICIAN)
+
+
+def inspect_vehicle(subject: Subject, *, vin: str, grade: str, odometer_km: int, inspected_on: dt.date | None = None,
+                    inspector_org_id: uuid.UUID | None = None, notes: str = "") -> tuple[uuid.UUID, uuid.UUID]:
+    """A store's staff (for their store: the one named, else their first) or operations record an inspection of the
+    car with this VIN; returns (report id, vehicle id)."""
+    subject.require_authenticated()
+    org_id = inspector_org_id
+    own_orgs = sorted(subject.org_ids(*INSPECTOR_ROLES))
+    if org_id is None and own_orgs:
+        org_id = own_orgs[0]
+    if not subject.has_role(authz.OPS) and not subject.in_org(org_id, *INSPECTOR_ROLES):
+        raise Forbidden()
+    vehicle_id = selectors.vehicle_id_for_vin(vin)
+    if vehicle_id is None:
+        raise NotFound()
+    report_id = record_condition_report(vehicle_id=vehicle_id, grade=grade, odometer_km=odometer_km,
+                                        inspected_on=inspected_on, inspector_org_id=org_id, notes=notes,
+                                        actor=subject.ref)
+    return report_id, vehicle_id
 
 
 @transaction.atomic
