@@ -1,24 +1,22 @@
 """Ledger JSON API, mounted at /api/v1/ledger/.
 
-Writes (manual adjustments, opening accounts) are for finance operations only; reads follow
-``selectors.readable_by``. Amounts are yuan decimal strings.
+Writes (manual adjustments, opening accounts) are for finance operations only (``services.manual_transfers``,
+``services.open_account_for`` check it); reads follow ``selectors.readable_by``. Amounts are yuan decimal strings.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.responses import Response
 from pydantic import Field
 
-from carloop.core import audit
-from carloop.core.authz import ADMIN, FINANCE_OPS, OPS, request_subject
-from carloop.core.errors import FieldError, NotFound, Problem
+from carloop.core.authz import request_subject
 from carloop.core.idempotency import REPLAY_HEADER, idempotent, service_key
 from carloop.core.ids import new_id
 from carloop.core.money import Yuan, parse_yuan, yuan_str
@@ -118,25 +116,18 @@ def transfer_out(r: TransferResult) -> TransferOut:
     )
 
 
-def _spec(request: HttpRequest, body: TransferIn, index: int | None, actor: str) -> TransferSpec:
-    field = "amount" if index is None else f"transfers.{index}.amount"
+def _specs(request: HttpRequest, items: list[TransferIn], actor: str, *, batch: bool) -> Iterator[TransferSpec]:
+    """The transfers asked for, parsed one by one as the service reads them (after its role check)."""
     key = service_key(request)  # scoped to the caller: another operator's key is another transfer
-    default_id = f"api:{key}" if key and index is None else f"api:{key}:{index}" if key else str(new_id())
-    return TransferSpec(
-        id=body.id or default_id, debit=body.debit, credit=body.credit,
-        amount_fen=parse_yuan(body.amount, field=field) if body.amount is not None else None,
-        code=body.code, memo=body.memo, pending=body.pending, timeout_seconds=body.timeout_seconds,
-        post_pending_id=body.post_pending_id, void_pending_id=body.void_pending_id, actor=actor,
-    )
-
-
-def _require_own(actor: str, results: list[TransferResult]) -> None:
-    """A transfer id names one transfer: replaying it answers only the caller who made it."""
-    for i, r in enumerate(results):
-        if r.replayed and r.actor != actor:
-            pointer = "/id" if len(results) == 1 else f"/transfers/{i}/id"
-            raise Problem(409, "transfer-id-taken", "该转账编号已被其他调用方使用", "This transfer id is already taken by another caller",
-                          errors=[FieldError(pointer, "请换一个转账编号", "Choose another transfer id")])
+    for index, body in enumerate(items):
+        field = f"transfers.{index}.amount" if batch else "amount"
+        default_id = (f"api:{key}:{index}" if batch else f"api:{key}") if key else str(new_id())
+        yield TransferSpec(
+            id=body.id or default_id, debit=body.debit, credit=body.credit,
+            amount_fen=parse_yuan(body.amount, field=field) if body.amount is not None else None,
+            code=body.code, memo=body.memo, pending=body.pending, timeout_seconds=body.timeout_seconds,
+            post_pending_id=body.post_pending_id, void_pending_id=body.void_pending_id, actor=actor,
+        )
 
 
 def _created(data: Any, replayed: bool) -> HttpResponse:
@@ -146,23 +137,11 @@ def _created(data: Any, replayed: bool) -> HttpResponse:
     return response
 
 
-def _audit(actor: str, results: list[TransferResult]) -> None:
-    for r in results:
-        if not r.replayed:
-            audit.record(actor, "ledger.manual_transfer", "ledger.transfer", r.id,
-                         {"debit": str(r.debit), "credit": str(r.credit), "amount_fen": r.amount_fen, "code": r.code, "kind": r.kind})
-
-
 @router.post("/transfers", response={201: TransferOut}, summary="Manual transfer (finance ops)")
 @idempotent
 def create_transfer(request: HttpRequest, body: TransferIn) -> Any:
     subject = request_subject(request)
-    subject.require_role(FINANCE_OPS)
-    spec = _spec(request, body, None, subject.ref)
-    with transaction.atomic():
-        result = services.submit(spec)
-        _require_own(subject.ref, [result])
-        _audit(subject.ref, [result])
+    [result] = services.manual_transfers(subject, _specs(request, [body], subject.ref, batch=False))
     return _created(transfer_out(result).model_dump(mode="json"), result.replayed)
 
 
@@ -171,12 +150,7 @@ def create_transfer(request: HttpRequest, body: TransferIn) -> Any:
 @idempotent
 def create_transfer_batch(request: HttpRequest, body: BatchIn) -> Any:
     subject = request_subject(request)
-    subject.require_role(FINANCE_OPS)
-    specs = [_spec(request, item, i, subject.ref) for i, item in enumerate(body.transfers)]
-    with transaction.atomic():
-        results = services.transfer_batch(specs)
-        _require_own(subject.ref, results)
-        _audit(subject.ref, results)
+    results = services.manual_transfers(subject, _specs(request, body.transfers, subject.ref, batch=True), batch=True)
     return _created([transfer_out(r).model_dump(mode="json") for r in results], all(r.replayed for r in results))
 
 
@@ -184,27 +158,16 @@ def create_transfer_batch(request: HttpRequest, body: BatchIn) -> Any:
 def get_transfer(request: HttpRequest, transfer_id: str) -> TransferOut:
     subject = request_subject(request)
     subject.require_authenticated()
-    if not subject.has_role(FINANCE_OPS, ADMIN, OPS):
-        raise NotFound()
-    try:
-        result = selectors.get_transfer(transfer_id)
-    except ValueError:
-        result = None
-    if result is None:
-        raise NotFound("转账不存在", "Transfer not found")
-    return transfer_out(result)
+    return transfer_out(selectors.transfer_readable_by(subject, transfer_id))
 
 
 @router.post("/accounts", response={201: AccountOut}, summary="Open an account (finance ops; idempotent by key)")
 def create_account(request: HttpRequest, body: AccountIn) -> Any:
-    subject = request_subject(request)
-    subject.require_role(FINANCE_OPS)
     flags = AccountFlags.NONE
     for name in body.flags:
         flags |= _FLAG_BY_NAME[name]
-    with transaction.atomic():
-        info = services.open_account(key=body.key, name=body.name, code=body.code, flags=flags, owner=body.owner)
-        audit.record(subject.ref, "ledger.open_account", "ledger.account", info.id, {"key": info.key, "flags": int(flags)})
+    info = services.open_account_for(request_subject(request), key=body.key, name=body.name, code=body.code, flags=flags,
+                                     owner=body.owner)
     return Status(201, account_out(info, selectors.balance(info.id)))
 
 

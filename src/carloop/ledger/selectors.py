@@ -27,10 +27,15 @@ READER_ROLES = (FINANCE_OPS, ADMIN, OPS)  # operator roles that may read every a
 MAX_PAGE = 200
 
 
+def reads_every_account(subject: Subject) -> bool:
+    """Finance ops, admin and ops read every account and transfer (and the operator pages over them)."""
+    return subject.has_role(*READER_ROLES)
+
+
 def readable_by(subject: Subject) -> QuerySet[Account]:
     """Accounts ``subject`` may read: all for finance ops/admin/ops, otherwise the subject's own
     (``owner`` = ``user:<uuid>``) and its organisations' (``org:<uuid>``)."""
-    if subject.has_role(*READER_ROLES):
+    if reads_every_account(subject):
         return Account.objects.all()
     owners = [f"org:{org}" for org in subject.org_ids()]
     if subject.kind == "customer" and subject.user_id:
@@ -119,6 +124,19 @@ def account_names(account_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
 def get_transfer(transfer_id: uuid.UUID | str) -> TransferResult | None:
     row = Transfer.objects.filter(pk=transfer_uuid(transfer_id)).first()
     return stored_result(row) if row else None
+
+
+def transfer_readable_by(subject: Subject, transfer_id: str) -> TransferResult:
+    """One transfer (by UUID or any key), for those who read every account; 404 for everyone else and for none."""
+    if not reads_every_account(subject):
+        raise NotFound()
+    try:
+        result = get_transfer(transfer_id)
+    except ValueError:
+        result = None
+    if result is None:
+        raise NotFound("转账不存在", "Transfer not found")
+    return result
 
 
 TOTAL_FIELDS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")

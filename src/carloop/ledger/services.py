@@ -22,6 +22,8 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from carloop.core import audit
+from carloop.core.authz import FINANCE_OPS, Subject
 from carloop.core.errors import Conflict, FieldError, Invalid, Problem
 from carloop.ledger import engine
 from carloop.ledger.contracts import (
@@ -199,6 +201,38 @@ def transfer_batch(specs: Sequence[TransferSpec]) -> list[TransferResult]:
     if not specs:
         return []
     return _execute(list(specs), batch=True)
+
+
+def manual_transfers(subject: Subject, specs: Iterable[TransferSpec], *, batch: bool = False) -> list[TransferResult]:
+    """Finance operations move money by hand (the ledger API): one transfer, or a linked batch that commits whole.
+    ``specs`` is read only after the role check. A transfer id names one transfer: replaying it answers only the
+    caller who made it (409 ``transfer-id-taken`` otherwise). Each new transfer is audited."""
+    subject.require_role(FINANCE_OPS)
+    todo = list(specs)
+    with transaction.atomic():
+        results = transfer_batch(todo) if batch else [submit(spec) for spec in todo]
+        for i, r in enumerate(results):
+            if r.replayed and r.actor != subject.ref:
+                pointer = "/id" if len(results) == 1 else f"/transfers/{i}/id"
+                raise Problem(409, "transfer-id-taken", "该转账编号已被其他调用方使用",
+                              "This transfer id is already taken by another caller",
+                              errors=[FieldError(pointer, "请换一个转账编号", "Choose another transfer id")])
+        for r in results:
+            if not r.replayed:
+                audit.record(subject.ref, "ledger.manual_transfer", "ledger.transfer", r.id,
+                             {"debit": str(r.debit), "credit": str(r.credit), "amount_fen": r.amount_fen, "code": r.code,
+                              "kind": r.kind})
+    return results
+
+
+def open_account_for(subject: Subject, *, key: str, name: str, code: int, flags: AccountFlags = AccountFlags.NONE,
+                     owner: str = "") -> AccountInfo:
+    """Finance operations open an account by hand (:func:`open_account`, idempotent by key), audited."""
+    subject.require_role(FINANCE_OPS)
+    with transaction.atomic():
+        info = open_account(key=key, name=name, code=code, flags=flags, owner=owner)
+        audit.record(subject.ref, "ledger.open_account", "ledger.account", info.id, {"key": info.key, "flags": int(flags)})
+    return info
 
 
 def void_expired_pendings(now: datetime | None = None, limit: int = 1000) -> int:

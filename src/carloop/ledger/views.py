@@ -20,7 +20,7 @@ PAGE = 50
 @login_required
 def accounts(request: HttpRequest) -> HttpResponse:
     subject = request_subject(request)
-    if not subject.has_role(*selectors.READER_ROLES):
+    if not selectors.reads_every_account(subject):
         raise Http404
     query = request.GET.get("q", "").strip()
     page = Paginator(selectors.search_accounts(subject, query), PAGE).get_page(request.GET.get("page"))
