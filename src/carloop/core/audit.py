@@ -14,6 +14,12 @@ def record(actor: str, action: str, object_type: str, object_id: object, data: d
     AuditEntry.objects.create(actor=actor, action=action, object_type=object_type, object_id=str(object_id), data=data or {})
 
 
+def record_many(actor: str, action: str, object_type: str, entries: list[tuple[object, dict[str, Any]]]) -> None:
+    """One entry per (object id, data), written in one statement (a batch of intents opened together)."""
+    AuditEntry.objects.bulk_create([AuditEntry(actor=actor, action=action, object_type=object_type, object_id=str(oid),
+                                               data=data) for oid, data in entries])
+
+
 def history(object_type: str, object_id: object) -> list[AuditEntry]:
     return list(AuditEntry.objects.filter(object_type=object_type, object_id=str(object_id)).order_by("at"))
 

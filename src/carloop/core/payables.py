@@ -88,13 +88,44 @@ class TenderSource:
 
 
 @dataclass(frozen=True)
+class Agreement:
+    """A withholding agreement (代扣协议) the payer signed with a provider: its number and the card, masked."""
+
+    agreement_no: str
+    card_masked: str
+
+
+@dataclass(frozen=True)
+class WithholdingRequest:
+    """Debit what ``kind``/``ref`` owes now from the card of ``agreement_no`` (it must be the payer's)."""
+
+    kind: str
+    ref: str
+    agreement_no: str
+
+
+@dataclass(frozen=True)
 class Cashier:
     """What the cashier (registered by ``carloop.payments`` at start-up) offers apps below it that may not import
-    it: ``confirm_deposit(kind=, ref=, bank_txn_id=, value_date=, actor=)`` books money finance operations saw
-    arrive in our bank account for a payable (a funder's capital), as a bank-transfer intent matched by them;
-    it returns the intent's id. Finance's demo seed funds its pools this way."""
+    it:
+
+    * ``confirm_deposit(kind=, ref=, bank_txn_id=, value_date=, actor=)`` books money finance operations saw
+      arrive in our bank account for a payable (a funder's capital), as a bank-transfer intent matched by them;
+      it returns the intent's id. Finance's demo seed funds its pools this way.
+    * ``sign_withholding(payer_user_id=, card_no=, actor=)`` binds the payer's card with the provider's
+      withholding (代扣) API and returns the :class:`Agreement` (the card number is never stored in clear).
+    * ``withhold(requests, actor=)`` opens one intent per request for what its payable owes now and asks the
+      provider to debit the agreements (in batches, after the caller's transaction commits); the money is booked
+      only when the provider's verified notification (or the query job) says it was taken. A payable with an
+      intent of the same reference already, or nothing due, is skipped. Returns how many intents were opened.
+    * ``refund_payable(kind=, ref=, amount_fen=, reason=, actor=)`` returns money paid for a payable to whoever
+      paid it, through refunds of its paid intents (oldest first).
+    """
 
     confirm_deposit: Callable[..., uuid.UUID]
+    sign_withholding: Callable[..., Agreement]
+    withhold: Callable[..., int]
+    refund_payable: Callable[..., object]
 
 
 _kinds: dict[str, PayableKind] = {}

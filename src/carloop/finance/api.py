@@ -316,6 +316,24 @@ def create_repayment(request: HttpRequest, loan_id: uuid.UUID, body: RepaymentIn
                                   option=body.prepayment_option)
 
 
+class DebitCardIn(Schema):
+    card_no: str = Field(..., max_length=40, description="the borrower's bank card number (16–19 digits)")
+
+
+class DebitCardOut(Schema):
+    loan_id: uuid.UUID
+    agreement_no: str
+    card: str = Field(..., description="the bound card, masked")
+
+
+@router.post("/loans/{loan_id}/debit-card", response=DebitCardOut,
+             summary="Bind a bank card for withholding (代扣): the COB debits what falls due (borrower, Idempotency-Key)")
+@idempotent
+def bind_debit_card(request: HttpRequest, loan_id: uuid.UUID, body: DebitCardIn) -> DebitCardOut:
+    loan = services.bind_debit_card(subject_of(request), loan_id, card_no=body.card_no)
+    return DebitCardOut(loan_id=loan.pk, agreement_no=loan.debit_agreement_no, card=loan.debit_card_masked)
+
+
 class PayoffOut(Schema):
     valid_on: date
     overdue: str

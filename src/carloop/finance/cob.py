@@ -5,7 +5,12 @@ For business date D, for every active loan: marks instalments falling due on D, 
 date to overdue (publishing ``finance.installment.overdue``), refreshes the loan's DPD bucket (current, 1-30,
 31-60, 61-90, 90+), charges one day of penalty interest on overdue principal once the grace days have passed
 (daily rate = annual / 360, never above the product's APR cap), accrues the day's interest for reporting, and
-queues reminders (3 days before, on the due date, 1 and 7 days after) through the notifications outbox.
+queues reminders (3 days before, on the due date, 1 and 7 days after) through the notifications outbox, and asks
+the cashier to withhold (代扣) what is due on D from the card of every loan whose borrower bound one: one intent
+per loan (reference ``finance:loan:<id>:withhold:<D>``), the debits sent to the provider in batches once the chunk
+has committed; the loan is credited only when the provider's verified notification (or the cashier's query job)
+says the money was taken, through the cashier's ordinary booking. A debit that fails (not enough money) books
+nothing: the instalment stays due and turns overdue the next day as any unpaid one.
 
 The loans are worked in chunks (``chunk_size``, by id), each in its own transaction that locks the chunk's loan
 rows (as a repayment does, loan first), does the work set-based for those loans, marks them done for D
@@ -26,15 +31,16 @@ from django.db import transaction
 from django.db.models import BigIntegerField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
-from carloop.core import events, notifications
+from carloop.core import events, notifications, payables
 from carloop.core.money import yuan_str
 from carloop.finance.amortization import add_months
 from carloop.finance.models import CobRun, Installment, Loan
-from carloop.finance.services import OPEN
+from carloop.finance.services import OPEN, REPAYMENT_KIND, as_of, ref_for
 
 CHUNK_SIZE = 1000
 BUCKETS = (("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None))
-COUNTS = ("loans", "chunks", "became_due", "became_overdue", "penalty_fen", "reminders")
+COUNTS = ("loans", "chunks", "became_due", "became_overdue", "penalty_fen", "reminders", "withholdings")
+WITHHOLD_ACTOR = "system:cob"
 REMINDERS = (
     (
         -3,
@@ -83,6 +89,11 @@ def _run_one(on: date, chunk_size: int) -> dict[str, Any]:
     run, _ = CobRun.objects.get_or_create(business_date=on, defaults={"stats": _empty_stats(on)})
     if run.finished_at is not None:
         return dict(run.stats, replayed=True)
+    with as_of(on):  # withholdings the provider answers while the run is under way are booked on its date
+        return _run_chunks(run, on, chunk_size)
+
+
+def _run_chunks(run: CobRun, on: date, chunk_size: int) -> dict[str, Any]:
     after: uuid.UUID | None = None
     while True:
         with transaction.atomic():
@@ -110,7 +121,7 @@ def _run_one(on: date, chunk_size: int) -> dict[str, Any]:
 
 def _add(total: dict[str, Any], chunk: dict[str, Any]) -> None:
     for key in COUNTS:
-        total[key] += chunk[key]
+        total[key] = total.get(key, 0) + chunk[key]
     for name, count in chunk["buckets"].items():
         total["buckets"][name] += count
     total["accrued_interest_exact"] = str(Decimal(total["accrued_interest_exact"]) + chunk["accrued_interest_exact"])
@@ -133,7 +144,19 @@ def _process_chunk(on: date, ids: list[uuid.UUID]) -> dict[str, Any]:
         "penalty_fen": _charge_penalty(on, ids),
         "accrued_interest_exact": _accrued_interest(on, ids),
         "reminders": _remind(on, ids),
+        "withholdings": _withhold(on, ids),
     }
+
+
+def _withhold(on: date, ids: list[uuid.UUID]) -> int:
+    """Ask the cashier to debit what is due on ``on`` from the bound cards of these loans (after the penalty, so
+    the amount is what the borrower owes today); it opens the intents now and sends the debits after commit."""
+    rows = (Loan.objects.filter(pk__in=ids).exclude(debit_agreement_no="")
+            .filter(installments__status__in=(Installment.Status.DUE, Installment.Status.OVERDUE), installments__due_date__lte=on)
+            .order_by("pk").values_list("pk", "debit_agreement_no").distinct())
+    requests = [payables.WithholdingRequest(kind=REPAYMENT_KIND, ref=ref_for(pk, withhold_on=on), agreement_no=agreement)
+                for pk, agreement in rows]
+    return payables.cashier().withhold(requests, actor=WITHHOLD_ACTOR) if requests else 0
 
 
 def _mark_overdue(on: date, ids: list[uuid.UUID]) -> int:

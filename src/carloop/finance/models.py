@@ -212,6 +212,9 @@ class Loan(Entity):
     unwound_at = models.DateTimeField(null=True, blank=True)
     unwind = models.JSONField(default=dict, blank=True,
                               help_text="the order was refunded: per funder money returned and refunded, customer refund")
+    debit_agreement_no = models.CharField(max_length=40, blank=True,
+                                          help_text="the borrower's withholding agreement (代扣协议) at the cashier's provider")
+    debit_card_masked = models.CharField(max_length=32, blank=True, help_text="the bound card, masked")
 
     class Meta:
         verbose_name = lt("贷款", "loan")

@@ -12,10 +12,12 @@ class PaymentsConfig(AppConfig):
         from datetime import time, timedelta
 
         from carloop.core import authz, nav, payables, periodic
-        from carloop.payments import services, tasks
+        from carloop.payments import services, tasks, withholding
 
         payables.register_cashier(payables.Cashier(
-            confirm_deposit=lambda **kw: services.confirm_deposit(**kw).pk))
+            confirm_deposit=lambda **kw: services.confirm_deposit(**kw).pk,
+            sign_withholding=withholding.sign_agreement, withhold=withholding.withhold,
+            refund_payable=services.refund_payable))
         periodic.register(periodic.Periodic("payments.expire_intents", tasks.expire_intents, every=timedelta(minutes=1)))
         periodic.register(periodic.Periodic("payments.recover_notifications", tasks.recover_notifications,
                                             every=timedelta(minutes=5)))

@@ -160,6 +160,17 @@ class RefundPart(Entity):
         constraints = [models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_refund_part_pos")]
 
 
+class WithholdingAgreement(Entity):
+    """A payer's withholding agreement (代扣协议) with a provider: the provider may debit the bound card for what the
+    payer owes (a loan's instalments). The card number stays with the provider; we keep its masked form."""
+
+    payer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    provider = models.CharField(max_length=20)
+    agreement_no = models.CharField(max_length=40, unique=True)
+    card_masked = models.CharField(max_length=32)
+    created_by = models.CharField(max_length=80)
+
+
 class NotificationOutcome(models.TextChoices):
     BOOKED = "booked", lt("已入账", "Booked")
     DUPLICATE = "duplicate", lt("重复通知", "Duplicate notification")
@@ -170,6 +181,7 @@ class NotificationOutcome(models.TextChoices):
     LATE_REFUNDED = "late_refunded", lt("过期到账，自动退款", "Arrived late, refunded automatically")
     REFUND_BOOKED = "refund_booked", lt("退款已确认", "Refund confirmed")
     NOT_PAID = "not_paid", lt("未支付状态", "Not paid")
+    FAILED = "failed", lt("扣款失败", "Debit failed")
 
 
 class ProviderNotification(Entity):
@@ -239,6 +251,7 @@ class SimulatorOrder(Entity):
         NOTPAY = "NOTPAY", lt("未支付", "Not paid")
         SUCCESS = "SUCCESS", lt("支付成功", "Paid")
         CLOSED = "CLOSED", lt("已关闭", "Closed")
+        PAYERROR = "PAYERROR", lt("扣款失败", "Debit failed")
 
     order_no = models.CharField(max_length=40, unique=True)
     amount_fen = models.BigIntegerField()
@@ -248,6 +261,16 @@ class SimulatorOrder(Entity):
     paid_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
     fee_fen = models.BigIntegerField(default=0)
+    agreement_no = models.CharField(max_length=40, blank=True, help_text="Withholding: the agreement debited")
+    err_code = models.CharField(max_length=20, blank=True, help_text="Why a withholding failed (NOTENOUGH)")
+
+
+class SimulatorAgreement(Entity):
+    """The simulated provider's withholding agreement (代扣协议): the card it may debit, as it keeps it (masked here:
+    the simulator needs no more, and carloop never stores a card number in clear)."""
+
+    agreement_no = models.CharField(max_length=40, unique=True)
+    card_masked = models.CharField(max_length=32)
 
 
 class SimulatorRefund(Entity):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-OrderStatus = Literal["NOTPAY", "SUCCESS", "CLOSED", "UNKNOWN"]
+OrderStatus = Literal["NOTPAY", "SUCCESS", "CLOSED", "PAYERROR", "UNKNOWN"]  # PAYERROR: a withholding failed
 RefundStatus = Literal["PROCESSING", "SUCCESS", "FAILED"]
 
 
@@ -42,6 +42,7 @@ class OrderQuery:
     amount_fen: int = 0
     txn_id: str = ""
     paid_at: datetime | None = None
+    err_code: str = ""  # why a withholding failed (NOTENOUGH: insufficient funds)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,17 @@ class Notification:
     amount_fen: int
     txn_id: str = ""
     refund_no: str = ""
+    err_code: str = ""  # a failed withholding (status PAYERROR): why
+
+
+@dataclass(frozen=True)
+class Debit:
+    """One withholding order (代扣): debit ``amount_fen`` from the card bound by ``agreement_no``."""
+
+    agreement_no: str
+    order_no: str
+    amount_fen: int
+    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFou
 from carloop.core.money import parse_yuan
 from carloop.ledger import services as ledger
 from carloop.ledger.contracts import TransferSpec
-from carloop.payments import providers
+from carloop.payments import providers, withholding
 from carloop.payments.bank_transfer import BANK_TRANSFER
 from carloop.payments.models import (
     OPEN_STATES,
@@ -65,6 +65,7 @@ FINANCE_ROLES = ("finance_ops",)
 
 providers.register(SIMULATOR)
 providers.register(BANK_TRANSFER)
+withholding.register(SIMULATOR)
 
 
 @dataclass(frozen=True)
@@ -337,15 +338,23 @@ def _close_unpaid(intent: PaymentIntent, target: str, actor: str, reason: str = 
 # ------------------------------------------------------------------------------------- external confirmations
 
 
+def _locked_order(provider: str, order_no: str) -> tuple[PaymentIntent, Tender] | None:
+    """The intent and tender of one of our provider orders, both row-locked (intent first); None when unknown."""
+    tender = Tender.objects.filter(provider=provider, provider_order_no=order_no).first()
+    if tender is None:
+        return None
+    intent = _lock(tender.intent_id)
+    return intent, Tender.objects.select_for_update().get(pk=tender.pk)
+
+
 def book_external_payment(*, provider: str, order_no: str, amount_fen: int, txn_id: str, actor: str) -> str:
     """Book money a provider confirmed for one of our orders (a verified notification, a query, a bank line).
     Idempotent: returns the outcome (``booked``, ``duplicate``, ``unknown``, ``mismatch``, ``late_refunded``)."""
     with transaction.atomic():
-        tender = Tender.objects.filter(provider=provider, provider_order_no=order_no).first()
-        if tender is None:
+        found = _locked_order(provider, order_no)
+        if found is None:
             return NotificationOutcome.UNKNOWN
-        intent = _lock(tender.intent_id)
-        tender = Tender.objects.select_for_update().get(pk=tender.pk)
+        intent, tender = found
         if tender.state != TenderState.AWAITING and not (
                 tender.state == TenderState.VOIDED and not intent.is_open):
             return NotificationOutcome.DUPLICATE
@@ -353,6 +362,20 @@ def book_external_payment(*, provider: str, order_no: str, amount_fen: int, txn_
             _record(intent, actor, "amount_mismatch", order_no=order_no, notified_fen=amount_fen)
             return NotificationOutcome.MISMATCH
         return _book_locked(intent, tender, txn_id, actor)
+
+
+def fail_external_payment(*, provider: str, order_no: str, err_code: str, actor: str) -> str:
+    """A provider said one of our orders failed (a withholding found not enough money): the intent fails and
+    nothing is booked. Idempotent: ``failed``, or ``duplicate`` once the order is no longer awaited."""
+    with transaction.atomic():
+        found = _locked_order(provider, order_no)
+        if found is None:
+            return NotificationOutcome.UNKNOWN
+        intent, tender = found
+        if tender.state != TenderState.AWAITING or not intent.is_open:
+            return NotificationOutcome.DUPLICATE
+        _close_unpaid(intent, "failed", actor, reason=err_code or "PAYERROR")
+        return NotificationOutcome.FAILED
 
 
 def _book_locked(intent: PaymentIntent, tender: Tender, txn_id: str, actor: str) -> str:
@@ -404,6 +427,8 @@ def handle_notification(provider: str, body: bytes, headers: Mapping[str, str]) 
     actor = f"provider:{provider}"
     if note.event == "refund":
         outcome = confirm_provider_refund(refund_no=note.refund_no, actor=actor)
+    elif note.status == "PAYERROR":
+        outcome = fail_external_payment(provider=provider, order_no=note.order_no, err_code=note.err_code, actor=actor)
     elif note.status != "SUCCESS":
         outcome = NotificationOutcome.NOT_PAID
     else:
@@ -471,12 +496,15 @@ def expire_due(now: datetime | None = None, limit: int = 500) -> int:
 
 def recover_missing_notifications(older_than: timedelta = timedelta(minutes=2), limit: int = 500) -> int:
     """Ask the providers about orders still awaiting payment (a notification that never came, or a crash between
-    the provider's success and our booking) and book the paid ones; returns how many were booked."""
+    the provider's success and our booking) and book the paid ones, fail the failed ones (a withholding short of
+    money), and send again a withholding the provider never received; returns how many were booked."""
     cutoff = timezone.now() - older_than
     awaiting = list(Tender.objects.filter(state=TenderState.AWAITING, created_at__lte=cutoff, intent__state=IntentState.PROCESSING)
-                    .exclude(provider="bank_transfer").values_list("provider", "provider_order_no")[:limit])
+                    .exclude(provider="bank_transfer")
+                    .values_list("provider", "provider_order_no", "instrument", "amount_fen", "intent__title_zh")[:limit])
     booked = 0
-    for provider, order_no in awaiting:
+    unsent: dict[str, list[providers.Debit]] = {}
+    for provider, order_no, agreement_no, amount_fen, title in awaiting:
         adapter = providers.get(provider)
         if adapter is None or order_no is None:
             continue
@@ -484,10 +512,18 @@ def recover_missing_notifications(older_than: timedelta = timedelta(minutes=2), 
             result = adapter.query(order_no)
         except providers.ProviderUnavailable:
             continue
+        actor = f"system:query:{provider}"
         if result.status == "SUCCESS":
             outcome = book_external_payment(provider=provider, order_no=order_no, amount_fen=result.amount_fen,
-                                            txn_id=result.txn_id, actor=f"system:query:{provider}")
+                                            txn_id=result.txn_id, actor=actor)
             booked += outcome in (NotificationOutcome.BOOKED, NotificationOutcome.LATE_REFUNDED)
+        elif result.status == "PAYERROR":
+            fail_external_payment(provider=provider, order_no=order_no, err_code=result.err_code, actor=actor)
+        elif result.status == "UNKNOWN" and agreement_no and withholding.provider(provider) is not None:
+            unsent.setdefault(provider, []).append(providers.Debit(agreement_no=agreement_no, order_no=order_no,
+                                                                   amount_fen=amount_fen, description=title))
+    for provider, debits in unsent.items():
+        withholding.send(provider, debits)
     return booked
 
 

@@ -6,13 +6,19 @@ of the page's own address); the simulator then sends an asynchronous notificatio
 ``timestamp\\nnonce\\nbody\\n`` (headers ``Sim-Timestamp``, ``Sim-Nonce``, ``Sim-Signature``; key
 ``CARLOOP_PAYMENTS_SIMULATOR_KEY``), to ``POST /api/v1/payments/notify/simulator``.
 
+Withholding (代扣): :meth:`Simulator.sign_agreement` binds a card (the simulator keeps it masked) and
+:meth:`Simulator.withhold` debits agreements for a batch of orders; each answer is notified like a payment, a
+failed debit as ``TRANSACTION.FAIL`` with ``trade_state`` PAYERROR and ``err_code`` NOTENOUGH.
+
 It can misbehave on purpose (:attr:`Simulator.behaviour`): notify late (held until :meth:`Simulator.flush`), twice,
-with a bad signature, never, or be unreachable for queries and closes. The tests use these; the demo does not.
+with a bad signature, never, or be unreachable for queries and closes; withholdings can find not enough money.
+The tests use these; the demo does not (its seed makes one card short of money).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import hmac
 import io
@@ -32,10 +38,12 @@ from django.utils import timezone
 from carloop.core.authz import Subject
 from carloop.core.ids import new_id
 from carloop.core.money import round_half_up, yuan_str
+from carloop.core.pii import mask_bank_card
 from carloop.core.timeutil import start_of_business_day
-from carloop.payments.models import PaymentIntent, SimulatorOrder, SimulatorRefund
+from carloop.payments.models import PaymentIntent, SimulatorAgreement, SimulatorOrder, SimulatorRefund
 from carloop.payments.providers import (
     BadSignature,
+    Debit,
     MalformedNotification,
     Notification,
     OrderQuery,
@@ -54,6 +62,8 @@ class Behaviour:
     notify: NotifyMode = "now"
     reachable: bool = True
     refunds: Literal["sync", "async"] = "async"
+    withhold: Literal["success", "notenough"] = "success"
+    short_of_money: set[str] = field(default_factory=set)  # agreements whose card has not enough money
 
 
 @dataclass
@@ -79,10 +89,10 @@ class Simulator:
         try:
             data = json.loads(body)
             resource = data["resource"]
-            if data["event_type"] == "TRANSACTION.SUCCESS":
+            if data["event_type"] in ("TRANSACTION.SUCCESS", "TRANSACTION.FAIL"):
                 return Notification(event="payment", order_no=str(resource["out_trade_no"]),
                                     status=str(resource["trade_state"]), amount_fen=int(resource["amount"]["total"]),
-                                    txn_id=str(resource["transaction_id"]))
+                                    txn_id=str(resource["transaction_id"]), err_code=str(resource.get("err_code", "")))
             if data["event_type"] == "REFUND.SUCCESS":
                 return Notification(event="refund", order_no=str(resource["out_trade_no"]),
                                     status=str(resource["refund_status"]), amount_fen=int(resource["amount"]["refund"]),
@@ -100,7 +110,7 @@ class Simulator:
         if order is None:
             return OrderQuery(order_no=order_no, status="UNKNOWN")
         return OrderQuery(order_no=order_no, status=order.status, amount_fen=order.amount_fen,  # type: ignore[arg-type]
-                          txn_id=order.txn_id, paid_at=order.paid_at)
+                          txn_id=order.txn_id, paid_at=order.paid_at, err_code=order.err_code)
 
     def close(self, order_no: str) -> OrderQuery:
         """Close an unpaid order; a paid order stays paid (WeChat answers ORDERPAID) and is returned as such."""
@@ -122,6 +132,37 @@ class Simulator:
             transaction.on_commit(lambda: self.complete_refund(refund_no))
         return RefundResult(refund_no=refund_no, status="PROCESSING")
 
+    def sign_agreement(self, *, card_no: str) -> str:
+        """Bind a card for withholding; returns the agreement number (the card itself stays here, masked)."""
+        self._reach()
+        agreement_no = "SIMAGR" + secrets.token_hex(12).upper()
+        SimulatorAgreement.objects.create(agreement_no=agreement_no, card_masked=mask_bank_card(card_no))
+        return agreement_no
+
+    def withhold(self, debits: list[Debit]) -> None:
+        """Debit agreements for a batch of orders (one request, as the providers' batch withholding APIs take).
+        Each order is debited once (a repeated order number is the same order); every result is notified."""
+        self._reach()
+        known = set(SimulatorAgreement.objects.filter(agreement_no__in={d.agreement_no for d in debits})
+                    .values_list("agreement_no", flat=True))
+        now = timezone.now()
+        rows = []
+        for debit in debits:
+            short = self.behaviour.withhold == "notenough" or debit.agreement_no in self.behaviour.short_of_money
+            ok = debit.agreement_no in known and not short
+            rows.append(SimulatorOrder(
+                order_no=debit.order_no, amount_fen=debit.amount_fen, description=debit.description[:200],
+                agreement_no=debit.agreement_no, expires_at=now,
+                status=SimulatorOrder.Status.SUCCESS if ok else SimulatorOrder.Status.PAYERROR,
+                err_code="" if ok else ("NOTENOUGH" if short else "NO_AUTH"), paid_at=now if ok else None,
+                txn_id="4200" + secrets.token_hex(12) if ok else "",
+                fee_fen=int(round_half_up(Decimal(debit.amount_fen) * FEE_RATE, Decimal(1))) if ok else 0))
+        existing = set(SimulatorOrder.objects.filter(order_no__in=[r.order_no for r in rows]).values_list("order_no", flat=True))
+        new = [r for r in rows if r.order_no not in existing]
+        SimulatorOrder.objects.bulk_create(new, ignore_conflicts=True)
+        for row in new:
+            transaction.on_commit(functools.partial(self.notify_order, row.order_no))
+
     # ----------------------------------------------------------------------------------- the provider's own side
 
     def pay(self, order_no: str, *, even_if_closed: bool = False) -> SimulatorOrder:
@@ -136,8 +177,11 @@ class Simulator:
                 order.txn_id = "4200" + secrets.token_hex(12)
                 order.fee_fen = int(round_half_up(Decimal(order.amount_fen) * FEE_RATE, Decimal(1)))
                 order.save(update_fields=["status", "paid_at", "txn_id", "fee_fen", "updated_at"])
-                transaction.on_commit(lambda: self.send(self.payment_notification(order_no)))
+                transaction.on_commit(functools.partial(self.notify_order, order_no))
         return order
+
+    def notify_order(self, order_no: str) -> None:
+        self.send(self.payment_notification(order_no))
 
     def complete_refund(self, refund_no: str) -> None:
         with transaction.atomic():
@@ -150,9 +194,14 @@ class Simulator:
 
     def payment_notification(self, order_no: str) -> tuple[bytes, dict[str, str]]:
         order = SimulatorOrder.objects.get(order_no=order_no)
-        return _signed({"id": str(new_id()), "event_type": "TRANSACTION.SUCCESS", "resource": {
+        failed = order.status == SimulatorOrder.Status.PAYERROR
+        resource: dict[str, object] = {
             "out_trade_no": order.order_no, "transaction_id": order.txn_id, "trade_state": order.status,
-            "success_time": order.paid_at.isoformat() if order.paid_at else None, "amount": {"total": order.amount_fen}}})
+            "success_time": order.paid_at.isoformat() if order.paid_at else None, "amount": {"total": order.amount_fen}}
+        if failed:
+            resource["err_code"] = order.err_code
+        return _signed({"id": str(new_id()), "event_type": "TRANSACTION.FAIL" if failed else "TRANSACTION.SUCCESS",
+                        "resource": resource})
 
     def refund_notification(self, refund_no: str) -> tuple[bytes, dict[str, str]]:
         refund = SimulatorRefund.objects.get(refund_no=refund_no)

@@ -2,7 +2,8 @@
 
 - ``products``: loan products and their versions, funding plans, offer rates and schedules, funders' capital.
 - ``origination``: applications and decisions, review, offers, e-signature, disbursement, pledges, cancellation.
-- ``repayments``: the cashier's payable kind ``finance.repayment`` (the borrower pays at the cashier).
+- ``repayments``: the cashier's payable kind ``finance.repayment`` (the borrower pays at the cashier, or binds a card
+  the COB debits).
 - ``servicing``: booking repayments, prepayment, payoff quotes and payoff, write-off, unwinding a refunded order's loan.
 
 Every money movement is a ledger transfer in the same transaction as the change."""
@@ -24,7 +25,7 @@ from carloop.finance.services.products import (
     new_product_version,
     offer_schedule,
 )
-from carloop.finance.services.repayments import REPAYMENT_KIND, as_of, pay_at_cashier, ref_for
+from carloop.finance.services.repayments import REPAYMENT_KIND, as_of, bind_debit_card, pay_at_cashier, ref_for
 from carloop.finance.services.servicing import (
     LOWER_INSTALLMENT,
     OPEN,
@@ -39,7 +40,7 @@ from carloop.finance.services.servicing import (
 
 __all__ = [
     "CONSENT_TEXT", "LOWER_INSTALLMENT", "OPEN", "REPAYMENT_KIND", "SHORTER_TERM", "ApplicationInput", "accept_offer",
-    "apply", "apply_risk_review", "as_of", "book_repayment", "bucket_for", "call_capital", "create_funding_plan",
+    "apply", "apply_risk_review", "as_of", "bind_debit_card", "book_repayment", "bucket_for", "call_capital", "create_funding_plan",
     "create_product", "new_product_version", "offer_schedule", "order_refunded", "pay_at_cashier", "payoff_quote", "principal_shares",
     "ref_for", "review", "set_pledge_status", "unwind", "write_off",
 ]

@@ -9,7 +9,10 @@ loan and what is paid (``finance:loan:<id>:<what>``):
   the next instalment (so a part payment, or the coming instalment ahead of its date); more is refused
   (``amount-exceeds-due``: prepay or pay off instead);
 * ``prepay:<shorter_term|lower_installment>:<fen>`` — a partial prepayment of principal (its fee included);
-* ``payoff`` — today's payoff quote.
+* ``payoff`` — today's payoff quote;
+* ``withhold:<YYYY-MM-DD>`` — everything due on or before that business date, debited by the COB from the card the
+  borrower bound (:func:`bind_debit_card`, a withholding agreement at the cashier's provider): one per loan and
+  COB date.
 
 When the money arrives, what the reference is due is asked again under the loan's lock: a payment that no longer
 matches it (the instalment was settled meanwhile — by the COB's withholding, say —, the loan was paid off, a
@@ -25,9 +28,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
 
-from carloop.core import payables
+from carloop.core import audit, payables
 from carloop.core.authz import Subject
-from carloop.core.errors import Conflict, FieldError, Invalid, Problem
+from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, Problem
 from carloop.core.timeutil import business_date
 from carloop.finance import ledger_accounts as accounts
 from carloop.finance.models import Loan
@@ -55,9 +58,13 @@ def as_of(day: date) -> Iterator[None]:
         _as_of.reset(token)
 
 
-def ref_for(loan_id: uuid.UUID | str, *, amount_fen: int | None = None, option: str = "", payoff: bool = False) -> str:
-    """The cashier reference for paying ``loan_id``: today's payoff, a prepayment, a chosen amount, or what is due."""
+def ref_for(loan_id: uuid.UUID | str, *, amount_fen: int | None = None, option: str = "", payoff: bool = False,
+            withhold_on: date | None = None) -> str:
+    """The cashier reference for paying ``loan_id``: today's payoff, a prepayment, a chosen amount, what is due, or
+    the COB's withholding of what is due on ``withhold_on``."""
     base = f"{PREFIX}{loan_id}"
+    if withhold_on is not None:
+        return f"{base}:withhold:{withhold_on.isoformat()}"
     if payoff:
         return f"{base}:payoff"
     if option:
@@ -79,6 +86,8 @@ def _parse(ref: str) -> tuple[uuid.UUID, str, str, int] | None:
             return loan_id, what, "", 0
         if what == "amount" and len(parts) == 3:
             return loan_id, what, "", int(parts[2])
+        if what == "withhold" and len(parts) == 3:
+            return loan_id, what, date.fromisoformat(parts[2]).isoformat(), 0
         if what == "prepay" and len(parts) == 4 and parts[2] in (servicing.SHORTER_TERM, servicing.LOWER_INSTALLMENT):
             return loan_id, what, parts[2], int(parts[3])
     except (ValueError, IndexError):
@@ -96,6 +105,8 @@ def amount_due(loan: Loan, what: str, option: str, amount: int, on: date) -> int
         return overdue + principal + accrued + fee
     if what == "due":
         return sum(i.owed_fen for i in installments if i.due_date <= on)
+    if what == "withhold":
+        return sum(i.owed_fen for i in installments if i.due_date <= date.fromisoformat(option))
     if amount <= 0 or amount > 10**12:
         raise Invalid("invalid-amount", "还款金额须大于零", "The amount must be greater than zero",
                       errors=[FieldError("/amount", "须大于零", "Must be greater than zero")])
@@ -116,7 +127,7 @@ def lookup(ref: str) -> payables.Payable | None:
         return None
     due = amount_due(loan, what, option, amount, today())
     titles = {"payoff": ("提前结清", "Payoff"), "prepay": ("提前还款", "Prepayment"), "due": ("贷款还款", "Loan repayment"),
-              "amount": ("贷款还款", "Loan repayment")}[what]
+              "amount": ("贷款还款", "Loan repayment"), "withhold": ("代扣还款", "Withheld repayment")}[what]
     return payables.Payable(ref=ref, amount_due_fen=due, destination_account=accounts.received().id,
                             payer_user_id=loan.customer_id, title_zh=f"{titles[0]} {loan.contract_no}",
                             title_en=f"{titles[1]} {loan.contract_no}", merchant="platform")
@@ -140,7 +151,7 @@ def paid(event: payables.Paid) -> None:
                        "What this payment was for is settled or has changed; it is refunded")
     servicing.book_repayment(loan.pk, amount_fen=event.amount_fen, key=f"payments:intent:{event.intent_id}", on=on,
                              actor=event.actor, kind="payoff" if what == "payoff" else "regular",
-                             prepayment_option=option)
+                             prepayment_option=option if what == "prepay" else "")
 
 
 def _refuse_refund(refunded: payables.Refunded) -> None:
@@ -150,6 +161,22 @@ def _refuse_refund(refunded: payables.Refunded) -> None:
 def register() -> None:
     payables.register_kind(payables.PayableKind(REPAYMENT_KIND, "贷款还款", "Loan repayment", lookup, paid,
                                                 _refuse_refund, refunded_by_owner=True))
+
+
+def bind_debit_card(subject: Subject, loan_id: uuid.UUID, *, card_no: str) -> Loan:
+    """The borrower binds a bank card to their active loan: a withholding agreement (代扣协议) with the cashier's
+    provider, from which the COB debits what falls due. We keep the agreement and the masked card, never the
+    number. Another party's loan is a 404; only the borrower binds (403 for operators who read it)."""
+    loan = servicing._loan_for(subject, loan_id, lock=True, product=False)
+    if not (subject.kind == "customer" and loan.customer_id == subject.user_id):
+        raise Forbidden("只有借款人可以绑定代扣银行卡", "Only the borrower binds a debit card")
+    if loan.state != Loan.State.ACTIVE:
+        raise Conflict("loan-not-active", "贷款不在还款中", "The loan is not being repaid", state=loan.state)
+    agreement = payables.cashier().sign_withholding(payer_user_id=loan.customer_id, card_no=card_no, actor=subject.ref)
+    loan.debit_agreement_no, loan.debit_card_masked = agreement.agreement_no, agreement.card_masked
+    loan.save(update_fields=["debit_agreement_no", "debit_card_masked", "updated_at"])
+    audit.record(subject.ref, "finance.loan.debit_card_bound", "finance.loan", loan.pk, {"card": agreement.card_masked})
+    return loan
 
 
 def pay_at_cashier(subject: Subject, loan_id: uuid.UUID, *, amount_fen: int | None = None, option: str = "",
