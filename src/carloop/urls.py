@@ -22,3 +22,7 @@ for label, module in app_modules("urls"):
         urlpatterns.append(path(f"{label}/", include((module.__name__, label), namespace=label)))
 
 urlpatterns.append(path("", include(("carloop.web.urls", "web"), namespace="web")))
+
+handler403 = "carloop.web.views.permission_denied"
+handler404 = "carloop.web.views.page_not_found"
+handler500 = "carloop.web.views.server_error"

@@ -28,6 +28,7 @@ from carloop.core import authz, labels
 from carloop.core.errors import NotFound, Problem
 from carloop.core.i18n import current, t
 from carloop.core.money import format_cny, parse_yuan, yuan_str
+from carloop.core.pages import denied
 from carloop.core.timeutil import business_date
 from carloop.finance import selectors as finance_q
 from carloop.identity import selectors as identity_q
@@ -62,7 +63,7 @@ def guarded(redirect_to: Callable[..., str] | None = None) -> Callable[[View], V
                 if problem.status == 404:
                     raise Http404 from None
                 if problem.status in (401, 403):
-                    return render(request, "commerce/denied.html", {"problem": problem}, status=problem.status)
+                    return denied(request, problem)
                 _message(request, problem)
                 return redirect(redirect_to(*args, **kwargs) if redirect_to else request.get_full_path())
         return wrapper

@@ -157,11 +157,14 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 class ApiProblemMiddleware:
-    """Under /api/, refusals that Django or ninja answer themselves (405, an unknown path's 404) are problem+json too."""
+    """Under /api/, answers that Django or ninja give themselves (405, an unknown path's 404, the site's 403 and
+    500 pages) are problem+json too."""
 
     _PROBLEMS = {
+        403: ("forbidden", "无权执行此操作", "You are not allowed to do this"),
         404: ("not-found", "未找到该对象", "Not found"),
         405: ("method-not-allowed", "此路径不支持该请求方法", "This method is not allowed on this path"),
+        500: ("internal-error", "服务器内部错误，我们已记录此问题", "Internal server error; it has been logged"),
     }
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from carloop.core.errors import FieldError, Invalid, Problem
 from carloop.core.i18n import t
 from carloop.core.money import parse_yuan
+from carloop.core.pages import denied
 from carloop.core.timeutil import business_date
 from carloop.finance import selectors, services
 from carloop.finance.models import Application, Loan
@@ -42,7 +43,7 @@ def _guard(fn: Any) -> Any:
             if problem.status == 404:
                 raise Http404 from None
             if problem.status in (401, 403):
-                return render(request, "finance/denied.html", {"problem": problem}, status=problem.status)
+                return denied(request, problem)
             raise
     wrapper.__name__ = fn.__name__
     return wrapper

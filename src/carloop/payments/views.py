@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 from carloop.core import payables
 from carloop.core.errors import Problem
 from carloop.core.i18n import t
+from carloop.core.pages import denied
 from carloop.core.timeutil import business_date
 from carloop.identity.selectors import subject_of
 from carloop.payments import selectors, services, settlement
@@ -49,7 +50,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
     except Problem as problem:
         if problem.status == 404:
             raise Http404 from None
-        return render(request, "payments/denied.html", {"problem": problem}, status=problem.status)
+        if problem.status in (401, 403):
+            return denied(request, problem)
+        return render(request, "payments/problem.html", {"problem": problem}, status=problem.status)
     if intent.state != "created":
         return redirect("payments:intent", intent_id=intent.pk)
     return render(request, "payments/checkout.html", {

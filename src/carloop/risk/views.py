@@ -18,6 +18,7 @@ from carloop.core.authz import Subject
 from carloop.core.errors import Problem
 from carloop.core.i18n import t
 from carloop.core.money import parse_yuan
+from carloop.core.pages import denied
 from carloop.identity import selectors as identity_q
 from carloop.identity.selectors import subject_of
 from carloop.risk import graph, selectors, services
@@ -29,7 +30,7 @@ def _operator(request: HttpRequest, *roles: str) -> Subject | HttpResponse:
     if not subject.is_authenticated:
         return redirect(f"/login/?next={request.path}")
     if not (subject.kind == "operator" and subject.has_role(*(roles or selectors.INTERNAL_ROLES))):
-        return render(request, "risk/denied.html", status=403)
+        return denied(request)
     return subject
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django import forms
@@ -10,14 +11,17 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
 
 from carloop.core import notifications
 from carloop.core.errors import Problem
 from carloop.core.http import client_ip
 from carloop.core.i18n import lt, t
+from carloop.core.pages import denied
 from carloop.identity import selectors, services
+
+logger = logging.getLogger(__name__)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -116,6 +120,33 @@ def profile(request: HttpRequest) -> HttpResponse:
 def inbox(request: HttpRequest) -> HttpResponse:
     """The messages carloop sent the caller (repayment reminders, order and loan news), newest first."""
     return render(request, "web/inbox.html", {"messages_sent": notifications.inbox(f"user:{request.user.pk}")})
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return denied(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form posted without a valid CSRF token (usually an old tab): 403 with what to do, not a sign-in prompt."""
+    return render(request, "403.html", {"expired": True}, status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The site's 500 page in the shell; if the shell itself cannot be drawn (say the database is gone), a bare
+    page in the same language."""
+    try:
+        return render(request, "500.html", status=500)
+    except Exception:
+        logger.exception("the 500 page could not be rendered")
+        title = t("出错了", "Something went wrong")
+        body = t("服务器处理这个请求时出错，请稍后再试。", "The server failed while handling this request; please try again later.")
+        return HttpResponseServerError(
+            f'<!doctype html><html lang="{t("zh-Hans", "en")}"><meta charset="utf-8"><title>{title} · carloop</title>'
+            f'<h1>{title}</h1><p>{body}</p><p><a href="/">{t("返回首页", "Back to the home page")}</a></p></html>')
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
