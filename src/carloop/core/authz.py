@@ -64,11 +64,15 @@ class Subject:
         if not self.is_authenticated:
             raise Unauthorized()
 
+    def require(self, allowed: bool) -> None:
+        """Anonymous → 401, everyone else not ``allowed`` (an app's predicate, e.g. ``may_review(subject)``) → 403."""
+        self.require_authenticated()
+        if not allowed:
+            raise Forbidden()
+
     def require_role(self, *roles: str) -> None:
         """Operator endpoints: anonymous → 401, everyone else without the role → 403."""
-        self.require_authenticated()
-        if not self.has_role(*roles):
-            raise Forbidden()
+        self.require(self.has_role(*roles))
 
     def require_customer(self, zh: str = "仅限车主用户", en: str = "Only for car-owner accounts") -> uuid.UUID:
         """Car-owner actions: anonymous → 401, staff and organisation accounts → 403 with the reason given.

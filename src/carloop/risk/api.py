@@ -9,30 +9,17 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from carloop.core.authz import Subject
 from carloop.core.errors import NotFound
 from carloop.core.idempotency import idempotent
 from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.core.pagination import Page
 from carloop.core.timeutil import BusinessDate, BusinessDateTime, business_date
 from carloop.identity.selectors import subject_of
-from carloop.risk import graph, selectors, services
+from carloop.risk import selectors, services
 from carloop.risk.contracts import DecisionRequest, DecisionResult
 from carloop.risk.models import BlacklistEntry, CreditDecision, ModelVersion, PolicyRuleSet, ReviewCase
 
 router = Router(tags=["risk"])
-
-
-def _internal(request: HttpRequest) -> Subject:
-    subject = subject_of(request)
-    subject.require_role(*selectors.INTERNAL_ROLES)
-    return subject
-
-
-def _analyst(request: HttpRequest) -> Subject:
-    subject = subject_of(request)
-    subject.require_role(*selectors.ANALYST_ROLES)
-    return subject
 
 
 def _yuan(fen: int | None) -> str | None:
@@ -123,7 +110,6 @@ def _limits(raw: dict[str, Any]) -> dict[str, Any]:
 @router.post("/decisions", response={201: DecisionOut}, summary="Decide a credit application (internal roles)")
 @idempotent
 def create_decision(request: HttpRequest, body: DecisionIn) -> Status[Any]:
-    subject = _internal(request)
     req = DecisionRequest(
         application_ref=body.application_ref, product_kind=body.product_kind, customer_user_id=str(body.customer_user_id),
         amount_fen=parse_yuan(body.amount, field="amount"), term_months=body.term_months,
@@ -132,13 +118,12 @@ def create_decision(request: HttpRequest, body: DecisionIn) -> Status[Any]:
         monthly_income_fen=parse_yuan(body.monthly_income, field="monthly_income") if body.monthly_income is not None else None,
         device_id=body.device_id, ip=body.ip, city=body.city, extra=body.extra,
     )  # fmt: skip
-    return Status(201, _out(services.decide(req, actor=subject.ref)))
+    return Status(201, _out(services.decide_for(subject_of(request), req)))
 
 
 @router.get("/decisions", response=list[DecisionDetailOut], summary="Recent decisions (internal roles)")
 def list_decisions(request: HttpRequest, page: Query[Page], outcome: str = "") -> list[DecisionDetailOut]:
-    subject = _internal(request)
-    rows = selectors.decisions_readable_by(subject).select_related("review")
+    rows = selectors.decision_log(subject_of(request)).select_related("review")
     if outcome:
         rows = rows.filter(outcome=outcome)
     return [_detail(d) for d in page.slice(rows)]
@@ -156,11 +141,7 @@ def get_decision(request: HttpRequest, decision_id: uuid.UUID) -> DecisionDetail
 
 @router.post("/decisions/{decision_id}/replay", response=dict[str, Any], summary="Re-run a decision from its stored inputs (risk analysts)")
 def replay_decision(request: HttpRequest, decision_id: uuid.UUID) -> dict[str, Any]:
-    subject = _analyst(request)
-    d = selectors.decisions_readable_by(subject).filter(pk=decision_id).first()
-    if d is None:
-        raise NotFound()
-    return services.replay(d)
+    return services.replay_for(subject_of(request), decision_id)
 
 
 # --- blacklist ---------------------------------------------------------------------------------------------
@@ -202,8 +183,7 @@ def _bl(e: BlacklistEntry) -> BlacklistOut:
 
 @router.get("/blacklist", response=list[BlacklistOut], summary="Blacklist entries, masked (internal roles)")
 def list_blacklist(request: HttpRequest, page: Query[Page], kind: str = "") -> list[BlacklistOut]:
-    subject = _internal(request)
-    rows = selectors.blacklist_readable_by(subject)
+    rows = selectors.blacklist_entries(subject_of(request))
     if kind:
         rows = rows.filter(kind=kind)
     return [_bl(e) for e in page.slice(rows)]
@@ -211,25 +191,19 @@ def list_blacklist(request: HttpRequest, page: Query[Page], kind: str = "") -> l
 
 @router.post("/blacklist", response={201: BlacklistOut}, summary="Add a blacklist entry (risk analysts)")
 def add_blacklist(request: HttpRequest, body: BlacklistIn) -> Status[Any]:
-    subject = _analyst(request)
-    entry = services.add_to_blacklist(kind=body.kind, value=body.value, reason=body.reason, source=body.source,
-                                      expires_at=body.expires_at, actor=subject.ref)  # fmt: skip
+    entry = services.add_to_blacklist_for(subject_of(request), kind=body.kind, value=body.value, reason=body.reason,
+                                          source=body.source, expires_at=body.expires_at)  # fmt: skip
     return Status(201, _bl(entry))
 
 
 @router.post("/blacklist/check", response=BlacklistCheckOut, summary="Is an identifier blacklisted? (internal roles)")
 def check_blacklist(request: HttpRequest, body: BlacklistCheckIn) -> BlacklistCheckOut:
-    _internal(request)
-    return BlacklistCheckOut(kind=body.kind, blacklisted=selectors.is_blacklisted(body.kind, body.value))
+    return BlacklistCheckOut(kind=body.kind, blacklisted=selectors.blacklist_check(subject_of(request), body.kind, body.value))
 
 
 @router.delete("/blacklist/{entry_id}", response=BlacklistOut, summary="Deactivate a blacklist entry (risk analysts)")
 def remove_blacklist(request: HttpRequest, entry_id: uuid.UUID) -> BlacklistOut:
-    subject = _analyst(request)
-    entry = selectors.blacklist_readable_by(subject).filter(pk=entry_id).first()
-    if entry is None:
-        raise NotFound()
-    return _bl(services.remove_from_blacklist(entry, actor=subject.ref))
+    return _bl(services.remove_from_blacklist_for(subject_of(request), entry_id))
 
 
 # --- policy rule sets -------------------------------------------------------------------------------------------
@@ -255,36 +229,26 @@ def _rs(r: PolicyRuleSet) -> RuleSetOut:
                       published_at=r.published_at)  # fmt: skip
 
 
-def _ruleset(subject: Subject, ruleset_id: uuid.UUID) -> PolicyRuleSet:
-    rs = selectors.rulesets_readable_by(subject).filter(pk=ruleset_id).first()
-    if rs is None:
-        raise NotFound()
-    return rs
-
-
 @router.get("/rulesets", response=list[RuleSetOut], summary="Policy rule set versions (internal roles)")
 def list_rulesets(request: HttpRequest) -> list[RuleSetOut]:
-    subject = _internal(request)
+    rows = selectors.ruleset_versions(subject_of(request))  # 403 before the default is created; read below
     services.ensure_default_ruleset()
-    return [_rs(r) for r in selectors.rulesets_readable_by(subject)[:50]]
+    return [_rs(r) for r in rows[:50]]
 
 
 @router.post("/rulesets", response={201: RuleSetOut}, summary="Draft a new rule set version (risk analysts)")
 def create_ruleset(request: HttpRequest, body: RuleSetIn) -> Status[Any]:
-    subject = _analyst(request)
-    return Status(201, _rs(services.create_ruleset(rules=body.rules, note=body.note, actor=subject.ref)))
+    return Status(201, _rs(services.create_ruleset_for(subject_of(request), rules=body.rules, note=body.note)))
 
 
 @router.post("/rulesets/{ruleset_id}/what-if", response=dict[str, Any], summary="Run a rule set over past decisions (risk analysts)")
 def what_if(request: HttpRequest, ruleset_id: uuid.UUID) -> dict[str, Any]:
-    subject = _analyst(request)
-    return services.what_if(_ruleset(subject, ruleset_id))
+    return services.what_if_for(subject_of(request), ruleset_id)
 
 
 @router.post("/rulesets/{ruleset_id}/publish", response=RuleSetOut, summary="Publish a draft rule set (risk analysts)")
 def publish_ruleset(request: HttpRequest, ruleset_id: uuid.UUID) -> RuleSetOut:
-    subject = _analyst(request)
-    return _rs(services.publish_ruleset(_ruleset(subject, ruleset_id), actor=subject.ref))
+    return _rs(services.publish_ruleset_for(subject_of(request), ruleset_id))
 
 
 # --- model registry ---------------------------------------------------------------------------------------------
@@ -313,17 +277,12 @@ def _mv(m: ModelVersion) -> ModelOut:
 
 @router.get("/models", response=list[ModelOut], summary="Registered model versions (internal roles)")
 def list_models(request: HttpRequest) -> list[ModelOut]:
-    subject = _internal(request)
-    return [_mv(m) for m in selectors.models_readable_by(subject)[:100]]
+    return [_mv(m) for m in selectors.model_registry(subject_of(request))[:100]]
 
 
 @router.post("/models/{model_id}/promote", response=ModelOut, summary="Make a model champion or challenger (risk analysts)")
 def promote_model(request: HttpRequest, model_id: uuid.UUID, body: PromoteIn) -> ModelOut:
-    subject = _analyst(request)
-    mv = selectors.models_readable_by(subject).filter(pk=model_id).first()
-    if mv is None:
-        raise NotFound()
-    return _mv(services.promote_model(mv, body.role, actor=subject.ref))
+    return _mv(services.promote_model_for(subject_of(request), model_id, body.role))
 
 
 # --- manual review -----------------------------------------------------------------------------------------------
@@ -364,16 +323,9 @@ def _rv(r: ReviewCase) -> ReviewOut:
     )  # fmt: skip
 
 
-def _reviewer(request: HttpRequest) -> Subject:
-    subject = subject_of(request)
-    subject.require_role("ops", *selectors.ANALYST_ROLES)
-    return subject
-
-
 @router.get("/reviews", response=list[ReviewOut], summary="Manual review queue, oldest due first (risk analysts, ops)")
 def list_reviews(request: HttpRequest, page: Query[Page], status: str = "open") -> list[ReviewOut]:
-    subject = _reviewer(request)
-    rows = selectors.reviews_readable_by(subject)
+    rows = selectors.review_queue(subject_of(request))
     if status:
         rows = rows.filter(status=status)
     return [_rv(r) for r in page.slice(rows)]
@@ -381,13 +333,9 @@ def list_reviews(request: HttpRequest, page: Query[Page], status: str = "open") 
 
 @router.post("/reviews/{review_id}/decide", response=ReviewOut, summary="Record an analyst decision on a referral (risk analysts)")
 def decide_review(request: HttpRequest, review_id: uuid.UUID, body: ReviewDecisionIn) -> ReviewOut:
-    subject = _analyst(request)
-    review = selectors.reviews_readable_by(subject).filter(pk=review_id).first()
-    if review is None:
-        raise NotFound()
     amount = parse_yuan(body.approved_amount, field="approved_amount") if body.approved_amount is not None else None
-    return _rv(services.decide_review(review, outcome=body.outcome, approved_amount_fen=amount, price_tier=body.price_tier,
-                                      note=body.note, actor=subject.ref))  # fmt: skip
+    return _rv(services.decide_review_for(subject_of(request), review_id, outcome=body.outcome, approved_amount_fen=amount,
+                                          price_tier=body.price_tier, note=body.note))  # fmt: skip
 
 
 # --- features, graph, monitoring --------------------------------------------------------------------------------
@@ -395,23 +343,17 @@ def decide_review(request: HttpRequest, review_id: uuid.UUID, body: ReviewDecisi
 
 @router.get("/features/{customer_user_id}", response=dict[str, Any], summary="A customer's online features (risk analysts)")
 def customer_features(request: HttpRequest, customer_user_id: uuid.UUID) -> dict[str, Any]:
-    _analyst(request)
-    features = selectors.online_features(customer_user_id)
-    if features is None:
-        raise NotFound()
-    return features
+    return selectors.features_of(subject_of(request), customer_user_id)
 
 
 @router.get("/rings", response=list[dict[str, Any]], summary="Connected components joining several customers (risk analysts)")
 def rings(request: HttpRequest, min_customers: int = 3) -> list[dict[str, Any]]:
-    _analyst(request)
     return [
         {"component": str(r.component), "customers": r.customers, "blacklisted": r.blacklisted, "shared_identifiers": r.shared_identifiers}
-        for r in graph.rings(max(min_customers, 2))
+        for r in selectors.fraud_rings(subject_of(request), min_customers)
     ]
 
 
 @router.get("/monitoring", response=dict[str, Any], summary="Score distribution, approval rate, PSI, vintages (internal roles)")
 def monitoring(request: HttpRequest, days: int = 30) -> dict[str, Any]:
-    _internal(request)
-    return selectors.dashboard(min(max(days, 1), 365))
+    return selectors.monitoring_for(subject_of(request), days)

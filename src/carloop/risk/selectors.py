@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from carloop.core import pii
 from carloop.core.authz import ADMIN, FINANCE_OPS, OPS, RISK_ANALYST, Subject
+from carloop.core.errors import NotFound
 from carloop.core.timeutil import business_date
-from carloop.risk import monitoring
+from carloop.risk import graph, monitoring
 from carloop.risk.features import Fact
 from carloop.risk.models import BlacklistEntry, CreditDecision, FeatureFact, FeatureRow, ModelVersion, PolicyRuleSet, ReviewCase
 
@@ -52,34 +53,97 @@ def is_blacklisted(kind: str, value: str) -> bool:
     return is_blacklisted_index(kind, pii.blind_index(kind, value))
 
 
+def may_monitor(subject: Subject) -> bool:
+    """Internal operators (ops, risk analysts, finance ops, admin) read decisions, the blacklist, rule sets, models
+    and the monitoring, and ask for decisions."""
+    return subject.kind == "operator" and subject.has_role(*INTERNAL_ROLES)
+
+
+def may_review(subject: Subject) -> bool:
+    """Ops, risk analysts and admin read the manual review queue."""
+    return subject.kind == "operator" and subject.has_role(OPS, RISK_ANALYST, ADMIN)
+
+
+def may_analyse(subject: Subject) -> bool:
+    """Risk analysts (and admin) decide referrals, keep the blacklist, rule sets and models, and read a customer's
+    features and the fraud rings."""
+    return subject.kind == "operator" and subject.has_role(*ANALYST_ROLES)
+
+
 def blacklist_readable_by(subject: Subject) -> QuerySet[BlacklistEntry]:
-    if subject.kind == "operator" and subject.has_role(*INTERNAL_ROLES):
-        return BlacklistEntry.objects.all()
-    return BlacklistEntry.objects.none()
+    return BlacklistEntry.objects.all() if may_monitor(subject) else BlacklistEntry.objects.none()
 
 
 def decisions_readable_by(subject: Subject) -> QuerySet[CreditDecision]:
-    if subject.kind == "operator" and subject.has_role(*INTERNAL_ROLES):
-        return CreditDecision.objects.all()
-    return CreditDecision.objects.none()
+    return CreditDecision.objects.all() if may_monitor(subject) else CreditDecision.objects.none()
 
 
 def reviews_readable_by(subject: Subject) -> QuerySet[ReviewCase]:
-    if subject.kind == "operator" and subject.has_role(OPS, RISK_ANALYST, ADMIN):
-        return ReviewCase.objects.select_related("decision")
-    return ReviewCase.objects.none()
+    return ReviewCase.objects.select_related("decision") if may_review(subject) else ReviewCase.objects.none()
 
 
 def rulesets_readable_by(subject: Subject) -> QuerySet[PolicyRuleSet]:
-    if subject.kind == "operator" and subject.has_role(*INTERNAL_ROLES):
-        return PolicyRuleSet.objects.all()
-    return PolicyRuleSet.objects.none()
+    return PolicyRuleSet.objects.all() if may_monitor(subject) else PolicyRuleSet.objects.none()
 
 
 def models_readable_by(subject: Subject) -> QuerySet[ModelVersion]:
-    if subject.kind == "operator" and subject.has_role(*INTERNAL_ROLES):
-        return ModelVersion.objects.all()
-    return ModelVersion.objects.none()
+    return ModelVersion.objects.all() if may_monitor(subject) else ModelVersion.objects.none()
+
+
+# The lists behind the operators' endpoints: 403 for a caller who may not read them at all (one object outside a
+# readable_by selector is a 404 instead).
+
+
+def decision_log(subject: Subject) -> QuerySet[CreditDecision]:
+    subject.require(may_monitor(subject))
+    return decisions_readable_by(subject)
+
+
+def blacklist_entries(subject: Subject) -> QuerySet[BlacklistEntry]:
+    subject.require(may_monitor(subject))
+    return blacklist_readable_by(subject)
+
+
+def ruleset_versions(subject: Subject) -> QuerySet[PolicyRuleSet]:
+    subject.require(may_monitor(subject))
+    return rulesets_readable_by(subject)
+
+
+def model_registry(subject: Subject) -> QuerySet[ModelVersion]:
+    subject.require(may_monitor(subject))
+    return models_readable_by(subject)
+
+
+def review_queue(subject: Subject) -> QuerySet[ReviewCase]:
+    subject.require(may_review(subject))
+    return reviews_readable_by(subject)
+
+
+def blacklist_check(subject: Subject, kind: str, value: str) -> bool:
+    """:func:`is_blacklisted` for internal operators."""
+    subject.require(may_monitor(subject))
+    return is_blacklisted(kind, value)
+
+
+def features_of(subject: Subject, customer_user_id: uuid.UUID | str) -> dict[str, Any]:
+    """A customer's online features, for analysts; 404 when none were computed."""
+    subject.require(may_analyse(subject))
+    features = online_features(customer_user_id)
+    if features is None:
+        raise NotFound()
+    return features
+
+
+def fraud_rings(subject: Subject, min_customers: int = 3) -> list[graph.Ring]:
+    """Connected components joining at least ``min_customers`` customers (two or more), for analysts."""
+    subject.require(may_analyse(subject))
+    return graph.rings(max(min_customers, 2))
+
+
+def monitoring_for(subject: Subject, days: int = 30) -> dict[str, Any]:
+    """The monitoring figures over the last ``days`` (1–365), for internal operators."""
+    subject.require(may_monitor(subject))
+    return dashboard(min(max(days, 1), 365))
 
 
 def online_features(customer_user_id: uuid.UUID | str) -> dict[str, Any] | None:

@@ -9,14 +9,15 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Model, Q, QuerySet
 from django.utils import timezone
 
 from carloop.core import audit, events, pii
-from carloop.core.errors import Conflict, FieldError, Invalid
+from carloop.core.authz import Subject
+from carloop.core.errors import Conflict, FieldError, Invalid, NotFound
 from carloop.identity import selectors as identity_q
 from carloop.risk import features as fs
 from carloop.risk import graph, platform_model, policy
@@ -635,3 +636,65 @@ def training_snapshot(path: str | Path) -> int:
 def mark_outcome(application_ref: str, bad: bool) -> int:
     """Record the observed outcome (bad = 30+ days past due) on the decisions of an application."""
     return CreditDecision.objects.filter(application_ref=application_ref, outcome="approve").update(bad_outcome=bad)
+
+
+T = TypeVar("T", bound=Model)
+
+
+# --- commands for a caller (API, pages): each checks the caller, then acts as them ----------------------------------
+
+
+def _found(rows: QuerySet[T], pk: uuid.UUID | str) -> T:
+    obj = rows.filter(pk=pk).first()
+    if obj is None:
+        raise NotFound()
+    return obj
+
+
+def decide_for(subject: Subject, req: DecisionRequest) -> DecisionResult:
+    """An internal operator asks for a decision."""
+    subject.require(q.may_monitor(subject))
+    return decide(req, actor=subject.ref)
+
+
+def replay_for(subject: Subject, decision_id: uuid.UUID | str) -> dict[str, Any]:
+    subject.require(q.may_analyse(subject))
+    return replay(_found(q.decisions_readable_by(subject), decision_id))
+
+
+def add_to_blacklist_for(subject: Subject, *, kind: str, value: str, reason: str, source: str = "manual",
+                         expires_at: datetime | None = None) -> BlacklistEntry:
+    subject.require(q.may_analyse(subject))
+    return add_to_blacklist(kind=kind, value=value, reason=reason, source=source, expires_at=expires_at, actor=subject.ref)
+
+
+def remove_from_blacklist_for(subject: Subject, entry_id: uuid.UUID | str) -> BlacklistEntry:
+    subject.require(q.may_analyse(subject))
+    return remove_from_blacklist(_found(q.blacklist_readable_by(subject), entry_id), actor=subject.ref)
+
+
+def create_ruleset_for(subject: Subject, *, rules: Any, note: str = "") -> PolicyRuleSet:
+    subject.require(q.may_analyse(subject))
+    return create_ruleset(rules=rules, note=note, actor=subject.ref)
+
+
+def what_if_for(subject: Subject, ruleset_id: uuid.UUID | str) -> dict[str, Any]:
+    subject.require(q.may_analyse(subject))
+    return what_if(_found(q.rulesets_readable_by(subject), ruleset_id))
+
+
+def publish_ruleset_for(subject: Subject, ruleset_id: uuid.UUID | str) -> PolicyRuleSet:
+    subject.require(q.may_analyse(subject))
+    return publish_ruleset(_found(q.rulesets_readable_by(subject), ruleset_id), actor=subject.ref)
+
+
+def promote_model_for(subject: Subject, model_id: uuid.UUID | str, role: str) -> ModelVersion:
+    subject.require(q.may_analyse(subject))
+    return promote_model(_found(q.models_readable_by(subject), model_id), role, actor=subject.ref)
+
+
+def decide_review_for(subject: Subject, review_id: uuid.UUID | str, *, outcome: str, approved_amount_fen: int | None,
+                      price_tier: str | None, note: str) -> ReviewCase:
+    subject.require(q.may_analyse(subject))
+    return decide_review(_found(q.reviews_readable_by(subject), review_id), outcome=outcome,
+                         approved_amount_fen=approved_amount_fen, price_tier=price_tier, note=note, actor=subject.ref)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,15 +22,16 @@ from carloop.core.money import parse_yuan
 from carloop.core.pages import denied
 from carloop.identity import selectors as identity_q
 from carloop.identity.selectors import subject_of
-from carloop.risk import graph, selectors, services
+from carloop.risk import selectors, services
 from carloop.risk.models import ReviewCase
 
 
-def _operator(request: HttpRequest, *roles: str) -> Subject | HttpResponse:
+def _operator(request: HttpRequest, may: Callable[[Subject], bool] = selectors.may_monitor) -> Subject | HttpResponse:
+    """The caller, if the risk selectors' predicate ``may`` lets them use the page; else the login or a 403 page."""
     subject = subject_of(request)
     if not subject.is_authenticated:
         return redirect(f"/login/?next={request.path}")
-    if not (subject.kind == "operator" and subject.has_role(*(roles or selectors.INTERNAL_ROLES))):
+    if not may(subject):
         return denied(request)
     return subject
 
@@ -38,8 +40,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     subject = _operator(request)
     if isinstance(subject, HttpResponse):
         return subject
-    days = 30
-    data = selectors.dashboard(days)
+    data = selectors.monitoring_for(subject, 30)
     charts = {
         "dates": [d["date"][5:] for d in data["daily"]],
         "approve": [d["approve"] for d in data["daily"]],
@@ -77,7 +78,7 @@ def _review_item(review: ReviewCase, now: datetime, applicants: dict[str, str]) 
 
 def reviews(request: HttpRequest) -> HttpResponse:
     """The manual review queue: filter by status, product, rule hit and SLA; sort; one page of rows at a time."""
-    subject = _operator(request, "ops", *selectors.ANALYST_ROLES)
+    subject = _operator(request, selectors.may_review)
     if isinstance(subject, HttpResponse):
         return subject
     status = request.GET.get("status", "open")
@@ -108,7 +109,7 @@ def reviews(request: HttpRequest) -> HttpResponse:
 
 def review(request: HttpRequest, review_id: uuid.UUID) -> HttpResponse:
     """One referred application with everything needed to decide it, and the decision form."""
-    subject = _operator(request, "ops", *selectors.ANALYST_ROLES)
+    subject = _operator(request, selectors.may_review)
     if isinstance(subject, HttpResponse):
         return subject
     found = selectors.reviews_readable_by(subject).filter(pk=review_id).first()
@@ -122,13 +123,13 @@ def _review_context(subject: Subject, found: ReviewCase) -> dict[str, Any]:
     item = _review_item(found, timezone.now(), identity_q.customers_masked([d.customer_user_id]))
     return {**item, "features": sorted((d.context.get("features") or {}).items()),
             "signals": sorted((d.context.get("signals") or {}).items()), "tiers": services.TIER_NAMES,
-            "can_decide": found.status == "open" and subject.has_role(*selectors.ANALYST_ROLES)}  # fmt: skip
+            "can_decide": found.status == "open" and selectors.may_analyse(subject)}  # fmt: skip
 
 
 @require_POST
 def decide_review(request: HttpRequest, review_id: uuid.UUID) -> HttpResponse:
     """Approve or decline in two steps: the first post shows what will be recorded, the confirmed one records it."""
-    subject = _operator(request, *selectors.ANALYST_ROLES)
+    subject = _operator(request, selectors.may_analyse)
     if isinstance(subject, HttpResponse):
         return subject
     found = selectors.reviews_readable_by(subject).filter(pk=review_id).first()
@@ -143,8 +144,8 @@ def decide_review(request: HttpRequest, review_id: uuid.UUID) -> HttpResponse:
             terms = services.checked_review_terms(found, outcome, amount, form["price_tier"] or None)
             context = {**_review_context(subject, found), "confirm": form, "confirm_amount_fen": terms[0], "confirm_tier": terms[1]}
             return render(request, "risk/review.html", context)
-        services.decide_review(found, outcome=outcome, approved_amount_fen=amount, price_tier=form["price_tier"] or None,
-                               note=form["note"], actor=subject.ref)  # fmt: skip
+        services.decide_review_for(subject, found.pk, outcome=outcome, approved_amount_fen=amount,
+                                   price_tier=form["price_tier"] or None, note=form["note"])  # fmt: skip
     except Problem as problem:
         messages.error(request, t(problem.zh, problem.en))
         return redirect("risk:review", review_id=found.pk)
@@ -165,10 +166,10 @@ def decision(request: HttpRequest, decision_id: uuid.UUID) -> HttpResponse:
 
 
 def rings(request: HttpRequest) -> HttpResponse:
-    subject = _operator(request, *selectors.ANALYST_ROLES)
+    subject = _operator(request, selectors.may_analyse)
     if isinstance(subject, HttpResponse):
         return subject
-    return render(request, "risk/rings.html", {"rings": graph.rings(3)})
+    return render(request, "risk/rings.html", {"rings": selectors.fraud_rings(subject, 3)})
 
 
 def rules(request: HttpRequest) -> HttpResponse:
@@ -176,14 +177,14 @@ def rules(request: HttpRequest) -> HttpResponse:
     subject = _operator(request)
     if isinstance(subject, HttpResponse):
         return subject
-    can_edit = subject.has_role(*selectors.ANALYST_ROLES)
+    can_edit = selectors.may_analyse(subject)
     current = services.ensure_default_ruleset()
     draft_text = json.dumps(current.rules, ensure_ascii=False, indent=1)
     if request.method == "POST" and can_edit:
         draft_text = request.POST.get("rules", "")
         try:
             parsed = json.loads(draft_text)
-            rs = services.create_ruleset(rules=parsed, note=request.POST.get("note", ""), actor=subject.ref)
+            rs = services.create_ruleset_for(subject, rules=parsed, note=request.POST.get("note", ""))
             messages.success(request, t(f"已保存草稿 v{rs.version}", f"Draft v{rs.version} saved"))
             return redirect("risk:rules")
         except json.JSONDecodeError as exc:
@@ -198,7 +199,7 @@ def rules(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def ruleset_action(request: HttpRequest, ruleset_id: uuid.UUID, action: str) -> HttpResponse:
-    subject = _operator(request, *selectors.ANALYST_ROLES)
+    subject = _operator(request, selectors.may_analyse)
     if isinstance(subject, HttpResponse):
         return subject
     rs = selectors.rulesets_readable_by(subject).filter(pk=ruleset_id).first()
@@ -206,9 +207,9 @@ def ruleset_action(request: HttpRequest, ruleset_id: uuid.UUID, action: str) -> 
         raise Http404
     try:
         if action == "what-if":
-            request.session["risk_what_if"] = services.what_if(rs)
+            request.session["risk_what_if"] = services.what_if_for(subject, rs.pk)
         else:
-            services.publish_ruleset(rs, actor=subject.ref)
+            services.publish_ruleset_for(subject, rs.pk)
             messages.success(request, t(f"规则集 v{rs.version} 已发布", f"Rule set v{rs.version} published"))
     except Problem as problem:
         messages.error(request, t(problem.zh, problem.en))

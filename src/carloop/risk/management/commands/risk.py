@@ -46,10 +46,10 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
 
         from carloop.identity.selectors import subject_for_user
-        from carloop.risk.selectors import ANALYST_ROLES
+        from carloop.risk.selectors import may_analyse
 
         user = get_user_model().objects.filter(username=username).first()
-        if user is None or not subject_for_user(user).has_role(*ANALYST_ROLES):
+        if user is None or not may_analyse(subject_for_user(user)):
             raise CommandError(f"{username} is not a risk analyst / 不是风控分析师")
         return f"user:{user.pk}"
 
