@@ -77,14 +77,16 @@ def test_split_tender_holds_then_posts_with_the_external_payment(bills: Bills, p
     assert_consistent()
 
 
-def test_a_hold_that_cannot_be_placed_leaves_nothing_held(bills: Bills, payer: Subject) -> None:
+def test_a_hold_that_cannot_be_placed_leaves_nothing_held(bills: Bills, payer: Subject, monkeypatch: Any) -> None:
     points = fund("points", payer.user_id, 50_000)
     fund("ecard", payer.user_id, 10_000, "card-1")
     intent = start(bills, payer)
+    closed: list[str] = []  # the provider's order (created before the holds) is closed at the provider
+    monkeypatch.setattr(SIMULATOR, "close", lambda order_no: closed.append(order_no))
     with pytest.raises(Problem) as exc:
         services.confirm(intent_id=intent.pk, subject=payer, tenders=[
             TenderRequest("points", 50_000), TenderRequest("ecard", 20_000, "card-1")], method="simulator", actor=payer.ref)
-    assert exc.value.slug == "insufficient-funds"
+    assert exc.value.slug == "insufficient-funds" and len(closed) == 1
     intent.refresh_from_db()
     assert intent.state == "created" and not intent.tenders.exists()
     assert ledger_q.balance(points).available_fen == 50_000

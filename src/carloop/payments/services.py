@@ -15,6 +15,7 @@ Money paths (codes 6000–6999, see docs/payments.md):
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import uuid
@@ -170,7 +171,7 @@ def open_bank_transfer(*, kind: str, ref: str, actor: str) -> PaymentIntent:
     with transaction.atomic():
         intent = _lock(_open_intent(kind, ref, payable, actor).pk)
         if intent.state == IntentState.CREATED:
-            _open_external(intent, BANK_TRANSFER, intent.amount_fen, actor)
+            _open_external(intent, BANK_TRANSFER, intent.amount_fen, position=1, actor=actor)
         elif intent.method != BANK_TRANSFER.name:
             raise Conflict("intent-in-progress", "该款项正在以其他方式支付", "This is being paid another way", state=intent.state)
         return intent
@@ -234,11 +235,19 @@ def confirm(*, intent_id: uuid.UUID | str, subject: Subject, tenders: list[Tende
         payable = _kind(intent.kind).lookup(intent.ref)
         if payable is None or payable.amount_due_fen != intent.amount_fen:
             raise Conflict("amount-due-changed", "应付金额已变化，请重新发起支付", "The amount due has changed; start again")
-        _place_holds(intent, ordered, actor)
+        # The ledger's row locks (the destination, shared by every payer of a merchant) are taken last, so that
+        # they are held for the shortest time before the commit.
         if adapter is None:
+            _place_holds(intent, ordered, actor)
             _settle(intent, actor, note="internal tenders only")
             return intent
-        _open_external(intent, adapter, remainder, actor)
+        order_no = _open_external(intent, adapter, remainder, position=len(ordered) + 1, actor=actor)
+        try:
+            _place_holds(intent, ordered, actor)
+        except Problem:
+            with contextlib.suppress(providers.ProviderUnavailable):
+                adapter.close(order_no)  # the provider's order must not stay payable; ours rolls back
+            raise
         return intent
 
 
@@ -256,15 +265,17 @@ def _place_holds(intent: PaymentIntent, ordered: list[TenderRequest], actor: str
                                 amount_fen=request.amount_fen, code=CODE_TENDER_HOLD, pending=True, timeout_seconds=timeout,
                                 memo=f"{intent.kind} {intent.ref} {request.kind}", actor=actor))
     if specs:
-        ledger.transfer_batch(specs)  # all holds or none (409 insufficient-funds names the tender)
         Tender.objects.bulk_create(rows)
+        ledger.transfer_batch(specs)  # all holds or none (409 insufficient-funds names the tender)
 
 
-def _open_external(intent: PaymentIntent, adapter: providers.ProviderAdapter, amount_fen: int, actor: str) -> None:
+def _open_external(intent: PaymentIntent, adapter: providers.ProviderAdapter, amount_fen: int, *, position: int,
+                   actor: str) -> str:
+    """Create the provider's order for the external tender; returns its order number."""
     if adapter.name == "bank_transfer":
         intent.expires_at = timezone.now() + BANK_TRANSFER_TTL
         intent.reference = "CL" + uuid.uuid4().hex[:10].upper()
-    tender = Tender(intent=intent, position=intent.tenders.count() + 1, kind="external", amount_fen=amount_fen,
+    tender = Tender(intent=intent, position=position, kind="external", amount_fen=amount_fen,
                     source_account_id=ledger.system_account(adapter.clearing_account).id, state=TenderState.AWAITING,
                     provider=adapter.name)
     tender.provider_order_no = intent.reference or tender.pk.hex
@@ -280,11 +291,14 @@ def _open_external(intent: PaymentIntent, adapter: providers.ProviderAdapter, am
     intent.start_processing()
     intent.save(update_fields=["state", "method", "expires_at", "reference", "updated_at"])
     _record(intent, actor, "processing", method=adapter.name, external_fen=amount_fen)
+    return tender.provider_order_no
 
 
 def _settle(intent: PaymentIntent, actor: str, *, note: str, receipt: tuple[Tender, str] | None = None) -> None:
-    """Post every hold (and book the external tender's money) in one linked batch, mark the intent paid and tell
-    the payable's owner. Raises the ledger's Problem when a hold can no longer be posted."""
+    """Mark the intent paid, post every hold (and book the external tender's money) in one linked batch and tell
+    the payable's owner. Raises the ledger's Problem when a hold can no longer be posted (the caller's savepoint
+    then undoes the rest). The ledger batch comes after the cashier's own writes, so that the accounts' row locks
+    are held only for the owner's on_paid (which may move the money on) and the commit."""
     specs = []
     tenders = list(intent.tenders.order_by("position"))
     for tender in tenders:
@@ -297,17 +311,17 @@ def _settle(intent: PaymentIntent, actor: str, *, note: str, receipt: tuple[Tend
                                 credit=intent.destination_account_id, amount_fen=tender.amount_fen,
                                 code=CODE_TO_DESTINATION, memo=f"{intent.kind} {intent.ref} {tender.provider}", actor=actor))
         tender.provider_txn_id = txn_id
-    ledger.transfer_batch(specs)
     Tender.objects.filter(intent=intent).update(state=TenderState.POSTED, updated_at=timezone.now())
     if receipt is not None:
         Tender.objects.filter(pk=receipt[0].pk).update(provider_txn_id=receipt[1], received_at=timezone.now())
     intent.succeed()
     intent.succeeded_at = timezone.now()
     intent.save(update_fields=["state", "succeeded_at", "updated_at"])
-    _kind(intent.kind).on_paid(payables.Paid(kind=intent.kind, ref=intent.ref, intent_id=intent.pk,
-                                             amount_fen=intent.amount_fen, actor=actor))
     _record(intent, actor, "succeeded", note=note)
     _publish(intent, "succeeded", actor)
+    ledger.transfer_batch(specs)
+    _kind(intent.kind).on_paid(payables.Paid(kind=intent.kind, ref=intent.ref, intent_id=intent.pk,
+                                             amount_fen=intent.amount_fen, actor=actor))
 
 
 def _receipt_spec(intent: PaymentIntent, tender: Tender, actor: str) -> TransferSpec:
