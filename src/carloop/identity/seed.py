@@ -34,6 +34,7 @@ STAFF = [
     ("运营 ops", "ops", ("ops",)),
     ("风控分析师 risk analyst", "risk", ("risk_analyst",)),
     ("金融运营 finance ops", "finops", ("finance_ops",)),
+    ("金融运营复核 finance ops (second pair of eyes)", "finops2", ("finance_ops",)),
     ("平台管理员 admin", "admin", ("admin",)),
 ]
 

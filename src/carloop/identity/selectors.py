@@ -35,6 +35,12 @@ def subject_for_user(user: User | None) -> Subject:
     return Subject(kind=kind, user_id=user.pk, roles=frozenset(roles), memberships={k: frozenset(v) for k, v in memberships.items()})
 
 
+def subject_for_login(username: str) -> Subject | None:
+    """The subject of a login name (for commands run by a named operator and the demo seed); None if unknown."""
+    user = User.objects.filter(username=username).first()
+    return subject_for_user(user) if user is not None else None
+
+
 def subject_of(request: HttpRequest) -> Subject:
     """The caller of a page or API request (session or bearer token), computed once per request."""
     cached = getattr(request, "_carloop_subject", None)
@@ -98,6 +104,12 @@ def customers_masked(user_ids: Iterable[uuid.UUID | str]) -> dict[str, str]:
         name = pii.mask_name((profile.real_name if profile else "") or user.display_name or user.username)
         out[str(user.pk)] = " · ".join(part for part in (name, pii.mask_phone(user.phone or "")) if part)
     return out
+
+
+def staff_names(user_ids: Iterable[uuid.UUID | str]) -> dict[uuid.UUID, str]:
+    """How pages name staff (operators, an organisation's members): the display name, else the login name."""
+    return {user.pk: user.display_name or user.username
+            for user in User.objects.filter(pk__in=set(user_ids)).only("pk", "display_name", "username")}
 
 
 def _visible_check(outcome: str | None) -> str:

@@ -1,6 +1,6 @@
 """The cashier's JSON API, mounted at /api/v1/payments/: intents (create, read, confirm with tenders, cancel),
 refunds, provider notifications, and for finance operations bank-statement import and matching and confirmed
-deposits."""
+deposits; merchant settlement and payouts."""
 
 from __future__ import annotations
 
@@ -15,14 +15,22 @@ from ninja import Field, Query, Router, Schema, Status
 from carloop.core.errors import Invalid, Problem
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.i18n import t
-from carloop.core.idempotency import idempotent
+from carloop.core.idempotency import idempotent, service_key
 from carloop.core.money import Yuan, parse_yuan, yuan_str
 from carloop.core.pagination import Page
 from carloop.core.timeutil import BusinessDate
-from carloop.identity.selectors import subject_of
-from carloop.payments import selectors, services, settlement
+from carloop.identity.selectors import staff_names, subject_of
+from carloop.payments import payouts, selectors, services, settlement
 from carloop.payments.bank_transfer import receiving_account
-from carloop.payments.models import BankStatementLine, PaymentIntent, Refund, SettlementContract, SettlementStatement
+from carloop.payments.models import (
+    BankStatementLine,
+    PaymentIntent,
+    Payout,
+    PayoutBatch,
+    Refund,
+    SettlementContract,
+    SettlementStatement,
+)
 
 router = Router(tags=["payments"])
 
@@ -177,7 +185,11 @@ def create_refund(request: HttpRequest, intent_id: uuid.UUID, body: RefundIn) ->
 @router.post("/notify/{provider}", auth=PUBLIC, openapi_extra=PUBLIC_DOC, response={200: dict[str, str], 400: dict[str, str]},
              summary="Asynchronous notification from a payment provider (signed)")
 def notify(request: HttpRequest, provider: str) -> HttpResponse:
-    status, answer = services.handle_notification(provider, request.body, request.headers)
+    return _provider_answer(services.handle_notification(provider, request.body, request.headers))
+
+
+def _provider_answer(result: tuple[int, dict[str, str]]) -> HttpResponse:
+    status, answer = result
     if status >= 400:  # providers read only the status; the answer body rides along in the problem
         raise Problem(status, "notification-rejected", "通知未通过校验或无法处理，已记录",
                       "The notification did not verify or could not be processed; it was logged", extra=answer)
@@ -367,13 +379,17 @@ def run_settlement(request: HttpRequest, body: SettlementRunIn) -> Any:
 @router.get("/settlement/statements", response=list[SettlementStatementOut],
             summary="Settlement statements, newest first (a merchant's staff: their own)")
 def list_statements(request: HttpRequest, page: Query[Page], state: str = "") -> list[dict[str, Any]]:
-    subject = subject_of(request)
-    qs = selectors.statements_readable_by(subject).order_by("-period_end", "pk")
+    qs = selectors.statements_readable_by(subject_of(request)).order_by("-period_end", "pk")
+    return _merchant_rows(qs, page, state, statement_out)
+
+
+def _merchant_rows(qs: Any, page: Page, state: str, out: Any) -> list[dict[str, Any]]:
+    """A page of a merchant-owned list (statements, payouts), filtered by state, each with its merchant's name."""
     if state:
         qs = qs.filter(state=state)
     rows = list(page.slice(qs))
-    names = selectors.merchant_names({s.merchant_id for s in rows})
-    return [statement_out(s, names) for s in rows]
+    names = selectors.merchant_names({row.merchant_id for row in rows})
+    return [out(row, names) for row in rows]
 
 
 @router.get("/settlement/statements/{statement_id}", response=SettlementStatementOut)
@@ -387,3 +403,107 @@ def get_statement(request: HttpRequest, statement_id: uuid.UUID) -> Any:
 def statement_csv(request: HttpRequest, statement_id: uuid.UUID) -> HttpResponse:
     subject = subject_of(request)
     return settlement.statement_csv(selectors.get_statement(subject, statement_id))
+
+
+# --------------------------------------------------------------------------------------------- payouts
+
+
+class PayoutOut(Schema):
+    id: uuid.UUID
+    batch_id: uuid.UUID
+    merchant_id: uuid.UUID
+    merchant: str
+    amount: str
+    state: str
+    state_label: str
+    payout_no: str
+    failure: str
+    statement_ids: list[uuid.UUID]
+    completed_at: datetime | None
+
+
+class PayoutBatchOut(Schema):
+    id: uuid.UUID
+    state: str
+    state_label: str
+    prepared_by: str
+    approved_by: str
+    created_at: datetime
+    approved_at: datetime | None
+    completed_at: datetime | None
+    total: str
+    payouts: list[PayoutOut] | None = None
+
+
+class PayoutBatchIn(Schema):
+    merchant_ids: list[uuid.UUID] | None = Field(None, description="Only these merchants (default: every merchant owed)")
+
+
+def payout_out(payout: Payout, names: dict[uuid.UUID, str]) -> dict[str, Any]:
+    return {"id": payout.pk, "batch_id": payout.batch_id, "merchant_id": payout.merchant_id,
+            "merchant": names.get(payout.merchant_id, ""), "amount": yuan_str(payout.amount_fen), "state": payout.state,
+            "state_label": str(payout.get_state_display()), "payout_no": payout.payout_no, "failure": payout.failure,
+            "statement_ids": [s.pk for s in payout.statements.order_by("period_end")],
+            "completed_at": payout.completed_at}
+
+
+def batch_out(batch: PayoutBatch, with_payouts: bool = False) -> dict[str, Any]:
+    people = staff_names([u for u in (batch.prepared_by_id, batch.approved_by_id) if u])
+    out: dict[str, Any] = {
+        "id": batch.pk, "state": batch.state, "state_label": str(batch.get_state_display()),
+        "prepared_by": people.get(batch.prepared_by_id, ""),
+        "approved_by": people.get(batch.approved_by_id, "") if batch.approved_by_id else "",
+        "created_at": batch.created_at, "approved_at": batch.approved_at, "completed_at": batch.completed_at,
+        "total": yuan_str(batch.total_fen), "payouts": None}
+    if with_payouts:
+        rows = list(batch.payouts.order_by("merchant_id"))
+        names = selectors.merchant_names({p.merchant_id for p in rows})
+        out["payouts"] = [payout_out(p, names) for p in rows]
+    return out
+
+
+@router.get("/payouts/batches", response=list[PayoutBatchOut], summary="Payout batches, newest first (operations)")
+def list_batches(request: HttpRequest, page: Query[Page], state: str = "") -> list[dict[str, Any]]:
+    qs = selectors.batches_readable_by(subject_of(request)).order_by("-created_at")
+    if state:
+        qs = qs.filter(state=state)
+    return [batch_out(b) for b in page.slice(qs)]
+
+
+@router.post("/payouts/batches", response={201: PayoutBatchOut},
+             summary="Prepare a payout batch of unpaid settlement statements (finance operations)")
+@idempotent
+def prepare_batch(request: HttpRequest, body: PayoutBatchIn) -> Any:
+    batch = payouts.prepare(subject_of(request), merchant_ids=body.merchant_ids, key=service_key(request))
+    return Status(201, batch_out(batch, with_payouts=True))
+
+
+@router.get("/payouts/batches/{batch_id}", response=PayoutBatchOut)
+def get_batch(request: HttpRequest, batch_id: uuid.UUID) -> Any:
+    return batch_out(selectors.get_batch(subject_of(request), batch_id), with_payouts=True)
+
+
+@router.post("/payouts/batches/{batch_id}/approve", response=PayoutBatchOut,
+             summary="Approve a prepared batch and pay out (finance operations; not whoever prepared it)")
+@idempotent
+def approve_batch(request: HttpRequest, batch_id: uuid.UUID) -> Any:
+    return batch_out(payouts.approve(subject_of(request), batch_id=batch_id), with_payouts=True)
+
+
+@router.get("/payouts", response=list[PayoutOut], summary="Payouts, newest first (a merchant's staff: their own)")
+def list_payouts(request: HttpRequest, page: Query[Page], state: str = "") -> list[dict[str, Any]]:
+    qs = selectors.payouts_readable_by(subject_of(request)).order_by("-created_at")
+    return _merchant_rows(qs, page, state, payout_out)
+
+
+@router.get("/payouts/{payout_id}", response=PayoutOut)
+def get_payout(request: HttpRequest, payout_id: uuid.UUID) -> Any:
+    payout = selectors.get_payout(subject_of(request), payout_id)
+    return payout_out(payout, selectors.merchant_names({payout.merchant_id}))
+
+
+@router.post("/payouts/notify/{provider}", auth=PUBLIC, openapi_extra=PUBLIC_DOC,
+             response={200: dict[str, str], 400: dict[str, str]},
+             summary="Asynchronous result of a payout from the payout provider (signed)")
+def notify_payout(request: HttpRequest, provider: str) -> HttpResponse:
+    return _provider_answer(payouts.handle_notification(provider, request.body, request.headers))

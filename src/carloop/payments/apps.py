@@ -12,7 +12,7 @@ class PaymentsConfig(AppConfig):
         from datetime import time, timedelta
 
         from carloop.core import authz, nav, payables, periodic
-        from carloop.payments import services, tasks, withholding
+        from carloop.payments import payouts, services, tasks, withholding  # noqa: F401 - payouts registers its provider
 
         payables.register_cashier(payables.Cashier(
             confirm_deposit=lambda **kw: services.confirm_deposit(**kw).pk,
@@ -27,5 +27,8 @@ class PaymentsConfig(AppConfig):
         nav.register(nav.NavItem("payments:settlement", "商户结算", "Merchant settlement",
                                  lambda s: nav.operators("finance_ops", "ops")(s) or merchant_staff(s), order=46,
                                  description_zh="结算合同、结算单与下载", description_en="Contracts, statements, downloads"))
+        nav.register(nav.NavItem("payments:payouts", "商户付款", "Merchant payouts",
+                                 lambda s: nav.operators("finance_ops", "ops")(s) or merchant_staff(s), order=47,
+                                 description_zh="付款批次的准备与复核、付款结果", description_en="Payout batches: prepare, approve, results"))
         nav.register(nav.NavItem("payments:ops", "收银台运营", "Payments ops", nav.operators("finance_ops"), order=45,
                                  description_zh="支付单、退款、对公转账匹配", description_en="Intents, refunds, bank-transfer matching"))

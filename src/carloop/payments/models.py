@@ -182,6 +182,8 @@ class NotificationOutcome(models.TextChoices):
     REFUND_BOOKED = "refund_booked", lt("退款已确认", "Refund confirmed")
     NOT_PAID = "not_paid", lt("未支付状态", "Not paid")
     FAILED = "failed", lt("扣款失败", "Debit failed")
+    PAYOUT_PAID = "payout_paid", lt("付款已到账", "Payout paid")
+    PAYOUT_FAILED = "payout_failed", lt("付款失败，款项退回", "Payout failed, money returned")
 
 
 class ProviderNotification(Entity):
@@ -358,3 +360,77 @@ class SettlementLine(Entity):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_settlement_line_pos")]
+
+
+# ------------------------------------------------------------------------------------------------ payouts
+
+
+class PayoutBatchState(models.TextChoices):
+    PREPARED = "prepared", lt("待复核", "Awaiting approval")
+    PROCESSING = "processing", lt("付款中", "Paying out")
+    COMPLETED = "completed", lt("已完成", "Completed")
+
+
+class PayoutBatch(Entity):
+    """Payouts of unpaid settlement statements that one finance operator prepared and another approves
+    (four-eyes); on approval each payout's money is held and sent through the payout provider."""
+
+    state = models.CharField(max_length=12, choices=PayoutBatchState.choices, default=PayoutBatchState.PREPARED)
+    prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    total_fen = models.BigIntegerField()
+    request_key = models.CharField(max_length=80, null=True, blank=True, unique=True,
+                                   help_text="The preparing request's idempotency key")
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "-created_at"])]
+
+
+class PayoutState(models.TextChoices):
+    PENDING = "pending", lt("待复核", "Awaiting approval")
+    PROCESSING = "processing", lt("付款中", "Paying out")
+    PAID = "paid", lt("已付款", "Paid")
+    FAILED = "failed", lt("付款失败", "Failed")
+
+
+class Payout(Entity):
+    """One merchant's payout in a batch: the net of its unpaid statements, held in the ledger (merchant
+    settlement account → ``external``) from approval until the payout provider's verified word posts it (paid)
+    or voids it (failed: the statements are unpaid again)."""
+
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="payouts")
+    merchant = models.ForeignKey("identity.Organisation", on_delete=models.PROTECT, related_name="+")
+    amount_fen = models.BigIntegerField()
+    statements = models.ManyToManyField(SettlementStatement, related_name="payouts")
+    state = models.CharField(max_length=12, choices=PayoutState.choices, default=PayoutState.PENDING)
+    provider = models.CharField(max_length=20)
+    payout_no = models.CharField(max_length=40, unique=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the provider accepted the payout")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failure = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payments_payout_amount_pos"),
+            models.UniqueConstraint(fields=["batch", "merchant"], name="payments_one_payout_per_merchant_and_batch"),
+        ]
+        indexes = [models.Index(fields=["state", "created_at"]), models.Index(fields=["merchant", "-created_at"])]
+
+
+class SimulatorPayout(Entity):
+    """The simulated payout provider's record of a payout (what a bank's or WeChat Pay's transfer API keeps)."""
+
+    class Status(models.TextChoices):
+        PROCESSING = "PROCESSING", lt("处理中", "Processing")
+        SUCCESS = "SUCCESS", lt("已到账", "Paid")
+        FAILED = "FAILED", lt("失败", "Failed")
+
+    payout_no = models.CharField(max_length=40, unique=True)
+    amount_fen = models.BigIntegerField()
+    payee = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROCESSING)
+    reason = models.CharField(max_length=200, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)

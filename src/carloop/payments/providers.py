@@ -4,6 +4,10 @@ notification signed by the provider, verify it, answer, and book; query an order
 close an order on expiry; refund (with its own result, synchronous or notified).
 
 Adapters are registered by name (``simulator``, ``bank_transfer``); the cashier only talks to this interface.
+
+Payouts to merchants go the other way through a payout adapter (a bank's or WeChat Pay's transfer API): send a
+payout under our number (`pay_out`), receive its signed result notification (paid or failed), query one whose result never
+came. Registered by name beside the payment adapters (``simulator``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Literal, Protocol
 
 OrderStatus = Literal["NOTPAY", "SUCCESS", "CLOSED", "PAYERROR", "UNKNOWN"]  # PAYERROR: a withholding failed
 RefundStatus = Literal["PROCESSING", "SUCCESS", "FAILED"]
+PayoutStatus = Literal["PROCESSING", "SUCCESS", "FAILED", "UNKNOWN"]
 
 
 class BadSignature(Exception):  # noqa: N818 - what the provider's SDKs call it
@@ -104,3 +109,40 @@ def get(name: str) -> ProviderAdapter | None:
 
 def names() -> list[str]:
     return sorted(_adapters)
+
+
+# ------------------------------------------------------------------------------------------------ payouts
+
+
+@dataclass(frozen=True)
+class PayoutResult:
+    """What the payout provider says of one payout (a verified notification or a query). ``UNKNOWN``: it never
+    received it."""
+
+    payout_no: str
+    status: PayoutStatus
+    amount_fen: int = 0
+    reason: str = ""
+
+
+class PayoutAdapter(Protocol):
+    name: str
+
+    def pay_out(self, *, payout_no: str, amount_fen: int, payee: str) -> PayoutResult: ...
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> PayoutResult: ...
+
+    def answer(self, ok: bool) -> tuple[int, dict[str, str]]: ...
+
+    def query(self, payout_no: str) -> PayoutResult: ...
+
+
+_payout_adapters: dict[str, PayoutAdapter] = {}
+
+
+def register_payout(adapter: PayoutAdapter) -> None:
+    _payout_adapters[adapter.name] = adapter
+
+
+def get_payout(name: str) -> PayoutAdapter | None:
+    return _payout_adapters.get(name)

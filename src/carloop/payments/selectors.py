@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from carloop.core import authz
 from carloop.core.authz import Subject
@@ -15,11 +16,15 @@ from carloop.payments.models import (
     BankStatementLine,
     IntentState,
     PaymentIntent,
+    Payout,
+    PayoutBatch,
+    PayoutState,
     ReconciliationRun,
     RefundPart,
     RefundState,
     SettlementContract,
     SettlementStatement,
+    StatementState,
     Tender,
     TenderState,
 )
@@ -65,30 +70,67 @@ def reconciliation_runs(subject: Subject) -> QuerySet[ReconciliationRun]:
 MERCHANT_STAFF = (authz.DEALER_STAFF, authz.STORE_MANAGER, authz.SUPPLIER_STAFF)
 
 
-def _merchant_scope(subject: Subject) -> Q | None:
-    """All merchants for finance and platform operations (None), a merchant's staff their own organisations."""
+M = TypeVar("M", bound=Model)
+
+
+def _merchants_of(subject: Subject, qs: QuerySet[M]) -> QuerySet[M]:
+    """All merchants' rows for finance and platform operations, a merchant's staff their own organisations'."""
     if subject.kind == "operator" and subject.has_role(*OPERATOR_ROLES):
-        return None
-    return Q(merchant_id__in=subject.org_ids(*MERCHANT_STAFF))
+        return qs
+    return qs.filter(merchant_id__in=subject.org_ids(*MERCHANT_STAFF))
+
+
+def _one(qs: QuerySet[M], pk: uuid.UUID | str) -> M:
+    found = qs.filter(pk=pk).first()
+    if found is None:
+        raise NotFound()
+    return found
 
 
 def statements_readable_by(subject: Subject) -> QuerySet[SettlementStatement]:
-    scope = _merchant_scope(subject)
-    qs = SettlementStatement.objects.all()
-    return qs if scope is None else qs.filter(scope)
+    return _merchants_of(subject, SettlementStatement.objects.all())
 
 
 def get_statement(subject: Subject, statement_id: uuid.UUID | str) -> SettlementStatement:
-    statement = statements_readable_by(subject).filter(pk=statement_id).first()
-    if statement is None:
-        raise NotFound()
-    return statement
+    return _one(statements_readable_by(subject), statement_id)
 
 
 def contracts_readable_by(subject: Subject) -> QuerySet[SettlementContract]:
-    scope = _merchant_scope(subject)
-    qs = SettlementContract.objects.all()
-    return qs if scope is None else qs.filter(scope)
+    return _merchants_of(subject, SettlementContract.objects.all())
+
+
+# --------------------------------------------------------------------------------------------- payouts
+
+
+def reads_batches(subject: Subject) -> bool:
+    """Payout batches (several merchants each) are for finance and platform operations only."""
+    return subject.kind == "operator" and subject.has_role(*OPERATOR_ROLES)
+
+
+def batches_readable_by(subject: Subject) -> QuerySet[PayoutBatch]:
+    return PayoutBatch.objects.all() if reads_batches(subject) else PayoutBatch.objects.none()
+
+
+def get_batch(subject: Subject, batch_id: uuid.UUID | str) -> PayoutBatch:
+    return _one(batches_readable_by(subject), batch_id)
+
+
+def may_prepare(subject: Subject) -> bool:
+    return subject.has_role("finance_ops")
+
+
+def may_approve(subject: Subject, batch: PayoutBatch) -> bool:
+    """Four-eyes: a finance operator other than the one who prepared the batch."""
+    return subject.has_role("finance_ops") and subject.user_id is not None and subject.user_id != batch.prepared_by_id
+
+
+def payouts_readable_by(subject: Subject) -> QuerySet[Payout]:
+    """Operations see every payout, a merchant's staff their own merchant's."""
+    return _merchants_of(subject, Payout.objects.all())
+
+
+def get_payout(subject: Subject, payout_id: uuid.UUID | str) -> Payout:
+    return _one(payouts_readable_by(subject), payout_id)
 
 
 def merchant_names(merchant_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -172,4 +214,58 @@ def ledger_discrepancies(intent: PaymentIntent) -> list[str]:
         parts = sum(p.amount_fen for p in tender.refund_parts.all() if not p.refund.late)
         if parts != tender.refunded_fen:
             problems.append(f"t{tender.position} refunded_fen {tender.refunded_fen} but parts sum {parts}")
+    return problems
+
+
+# ----------------------------------------------------------------------------- payouts equal the ledger
+
+PAYOUT_MOVES = {PayoutState.PENDING: (False, False, False), PayoutState.PROCESSING: (True, False, False),
+                PayoutState.PAID: (True, True, False), PayoutState.FAILED: (True, False, True)}
+PAYOUT_STATEMENTS = {PayoutState.PENDING: StatementState.IN_PAYOUT, PayoutState.PROCESSING: StatementState.IN_PAYOUT,
+                     PayoutState.PAID: StatementState.PAID}
+
+
+def payout_discrepancies(payout: Payout) -> list[str]:
+    """Where a payout's ledger transfers (hold, post, void) and its statements disagree with its state."""
+    problems: list[str] = []
+    base = f"payments:payout:{payout.pk}"
+    moved = tuple(_exists(f"{base}:{step}") for step in ("hold", "post", "void"))
+    if moved != PAYOUT_MOVES[PayoutState(payout.state)]:
+        problems.append(f"payout {payout.payout_no} {payout.state}: hold/post/void={moved}")
+    statements = list(payout.statements.all())
+    if sum(s.net_fen for s in statements) != payout.amount_fen:
+        problems.append(f"payout {payout.payout_no} of {payout.amount_fen} pays statements of "
+                        f"{sum(s.net_fen for s in statements)}")
+    want = PAYOUT_STATEMENTS.get(PayoutState(payout.state))
+    for statement in statements:
+        if want is not None and statement.state != want:
+            problems.append(f"payout {payout.payout_no} {payout.state} with statement {statement.pk} {statement.state}")
+        if payout.state == PayoutState.FAILED and statement.state == StatementState.PAID and not statement.payouts.filter(
+                state=PayoutState.PAID).exists():
+            problems.append(f"failed payout {payout.payout_no}: statement {statement.pk} paid by no payout")
+    return problems
+
+
+def merchant_owed(merchant_id: uuid.UUID) -> int:
+    """What the platform owes a merchant by its statements: the net of those not paid out yet."""
+    rows = SettlementStatement.objects.filter(merchant_id=merchant_id,
+                                              state__in=[StatementState.UNPAID, StatementState.IN_PAYOUT])
+    return sum(rows.values_list("net_fen", flat=True))
+
+
+def merchant_discrepancies(merchant_id: uuid.UUID) -> list[str]:
+    """The merchant's settlement account against its statements and payouts, once every transfer on its
+    settlement accounts is settled: its balance is what the statements still owe, and its pending debits are
+    the payouts in progress."""
+    acct = ledger_q.account_by_key(f"payments:merchant:{merchant_id}:settlement")
+    balance = ledger_q.balance(acct.id) if acct else None
+    posted = balance.balance_fen if balance else 0
+    pending = balance.debits_pending if balance else 0
+    problems = []
+    if posted != merchant_owed(merchant_id):
+        problems.append(f"merchant {merchant_id}: account {posted} but statements owe {merchant_owed(merchant_id)}")
+    in_flight = sum(amount for amount in Payout.objects.filter(merchant_id=merchant_id, state=PayoutState.PROCESSING)
+                    .values_list("amount_fen", flat=True))
+    if pending != in_flight:
+        problems.append(f"merchant {merchant_id}: {pending} held but {in_flight} in payouts in progress")
     return problems

@@ -13,6 +13,9 @@ failed debit as ``TRANSACTION.FAIL`` with ``trade_state`` PAYERROR and ``err_cod
 It can misbehave on purpose (:attr:`Simulator.behaviour`): notify late (held until :meth:`Simulator.flush`), twice,
 with a bad signature, never, or be unreachable for queries and closes; withholdings can find not enough money.
 The tests use these; the demo does not (its seed makes one card short of money).
+
+:data:`PAYOUT_SIMULATOR` is the payout provider beside it (payouts to merchants), with the same misbehaviours and
+payouts that fail on request.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
@@ -40,13 +43,14 @@ from carloop.core.ids import new_id
 from carloop.core.money import round_half_up, yuan_str
 from carloop.core.pii import mask_bank_card
 from carloop.core.timeutil import start_of_business_day
-from carloop.payments.models import PaymentIntent, SimulatorAgreement, SimulatorOrder, SimulatorRefund
+from carloop.payments.models import PaymentIntent, SimulatorAgreement, SimulatorOrder, SimulatorPayout, SimulatorRefund
 from carloop.payments.providers import (
     BadSignature,
     Debit,
     MalformedNotification,
     Notification,
     OrderQuery,
+    PayoutResult,
     ProviderOrder,
     ProviderUnavailable,
     RefundResult,
@@ -64,14 +68,50 @@ class Behaviour:
     refunds: Literal["sync", "async"] = "async"
     withhold: Literal["success", "notenough"] = "success"
     short_of_money: set[str] = field(default_factory=set)  # agreements whose card has not enough money
+    payouts: Literal["succeed", "fail"] = "succeed"
 
 
 @dataclass
-class Simulator:
+class _Notifier:
+    """The simulated provider's side of its notifications: sent as :attr:`behaviour` says."""
+
     name: str = "simulator"
-    clearing_account: str = "payment_clearing"
     behaviour: Behaviour = field(default_factory=Behaviour)
     held: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)  # late notifications not yet sent
+
+    def send(self, notification: tuple[bytes, dict[str, str]]) -> None:
+        """Deliver a notification as the behaviour says (in process: what an HTTP POST to our endpoint does)."""
+        mode = self.behaviour.notify
+        if mode == "never":
+            return
+        if mode == "late":
+            self.held.append(notification)
+            return
+        body, headers = notification
+        if mode == "bad_signature":
+            headers = {**headers, "Sim-Signature": "0" * 64}
+        self.deliver(body, headers)
+        if mode == "twice":
+            self.deliver(body, headers)
+
+    def flush(self, *, reverse_order: bool = False) -> int:
+        """Send the held (late) notifications, optionally newest first; returns how many were sent."""
+        held, self.held = self.held, []
+        for body, headers in reversed(held) if reverse_order else held:
+            self.deliver(body, headers)
+        return len(held)
+
+    def deliver(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str]]:
+        raise NotImplementedError
+
+    def _reach(self) -> None:
+        if not self.behaviour.reachable:
+            raise ProviderUnavailable("the simulator is unreachable")
+
+
+@dataclass
+class Simulator(_Notifier):
+    clearing_account: str = "payment_clearing"
 
     # ------------------------------------------------------------------------------------ the adapter interface
 
@@ -81,13 +121,8 @@ class Simulator:
         return ProviderOrder(order_no=order_no, pay_url=reverse("payments:sim_pay", args=[order_no]))
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> Notification:
-        timestamp, nonce = headers.get("Sim-Timestamp", ""), headers.get("Sim-Nonce", "")
-        given = headers.get("Sim-Signature", "")
-        expected = _sign(timestamp, nonce, body)
-        if not timestamp or not nonce or not hmac.compare_digest(given, expected):
-            raise BadSignature("signature does not verify")
+        data = _verified(body, headers)
         try:
-            data = json.loads(body)
             resource = data["resource"]
             if data["event_type"] in ("TRANSACTION.SUCCESS", "TRANSACTION.FAIL"):
                 return Notification(event="payment", order_no=str(resource["out_trade_no"]),
@@ -209,28 +244,6 @@ class Simulator:
             "out_trade_no": refund.order_no, "out_refund_no": refund.refund_no, "refund_status": refund.status,
             "amount": {"refund": refund.amount_fen}}})
 
-    def send(self, notification: tuple[bytes, dict[str, str]]) -> None:
-        """Deliver a notification as the behaviour says (in process: what an HTTP POST to our endpoint does)."""
-        mode = self.behaviour.notify
-        if mode == "never":
-            return
-        if mode == "late":
-            self.held.append(notification)
-            return
-        body, headers = notification
-        if mode == "bad_signature":
-            headers = {**headers, "Sim-Signature": "0" * 64}
-        deliver(self.name, body, headers)
-        if mode == "twice":
-            deliver(self.name, body, headers)
-
-    def flush(self, *, reverse_order: bool = False) -> int:
-        """Send the held (late) notifications, optionally newest first; returns how many were sent."""
-        held, self.held = self.held, []
-        for body, headers in reversed(held) if reverse_order else held:
-            deliver(self.name, body, headers)
-        return len(held)
-
     def statement(self, day: date) -> str:
         """The provider's statement for a business date (CSV, WeChat Pay trade-bill layout): one row per payment
         (with its fee) and per refund."""
@@ -250,9 +263,71 @@ class Simulator:
                              yuan_str(refund.amount_fen), "0.00"])
         return out.getvalue()
 
-    def _reach(self) -> None:
-        if not self.behaviour.reachable:
-            raise ProviderUnavailable("the simulator is unreachable")
+    def deliver(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str]]:
+        return deliver(self.name, body, headers)
+
+
+@dataclass
+class PayoutSimulator(_Notifier):
+    """The simulated payout provider (a bank's or WeChat Pay's transfer-to-account API): accepts a payout,
+    finishes it after our transaction commits (paid, or failed when :attr:`Behaviour.payouts` says so) and
+    notifies ``POST /api/v1/payments/payouts/notify/simulator``, signed like the payment notifications."""
+
+    def pay_out(self, *, payout_no: str, amount_fen: int, payee: str) -> PayoutResult:
+        self._reach()
+        payout, created = SimulatorPayout.objects.get_or_create(
+            payout_no=payout_no, defaults={"amount_fen": amount_fen, "payee": payee[:200]})
+        if created:
+            transaction.on_commit(lambda: self.finish(payout_no))
+        return _payout_result(payout)
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> PayoutResult:
+        data = _verified(body, headers)
+        try:
+            resource = data["resource"]
+            status = {"PAYOUT.SUCCESS": "SUCCESS", "PAYOUT.FAILED": "FAILED"}[data["event_type"]]
+            return PayoutResult(payout_no=str(resource["out_batch_no"]), status=status,  # type: ignore[arg-type]
+                                amount_fen=int(resource["amount"]), reason=str(resource.get("fail_reason", "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MalformedNotification(str(exc)) from None
+
+    def answer(self, ok: bool) -> tuple[int, dict[str, str]]:
+        return (200, {"code": "SUCCESS", "message": "成功"}) if ok else (400, {"code": "FAIL", "message": "失败"})
+
+    def query(self, payout_no: str) -> PayoutResult:
+        self._reach()
+        payout = SimulatorPayout.objects.filter(payout_no=payout_no).first()
+        return _payout_result(payout) if payout else PayoutResult(payout_no=payout_no, status="UNKNOWN")
+
+    def finish(self, payout_no: str) -> None:
+        """The provider's side completes the payout (the receiving bank answered) and notifies us."""
+        with transaction.atomic():
+            payout = SimulatorPayout.objects.select_for_update().get(payout_no=payout_no)
+            if payout.status != SimulatorPayout.Status.PROCESSING:
+                return
+            if self.behaviour.payouts == "fail":
+                payout.status, payout.reason = SimulatorPayout.Status.FAILED, "收款账户户名不符 / payee name mismatch"
+            else:
+                payout.status = SimulatorPayout.Status.SUCCESS
+            payout.finished_at = timezone.now()
+            payout.save(update_fields=["status", "reason", "finished_at", "updated_at"])
+        self.send(self.notification(payout_no))
+
+    def notification(self, payout_no: str) -> tuple[bytes, dict[str, str]]:
+        payout = SimulatorPayout.objects.get(payout_no=payout_no)
+        return _signed({"id": str(new_id()), "event_type": f"PAYOUT.{payout.status}", "resource": {
+            "out_batch_no": payout.payout_no, "amount": payout.amount_fen, "fail_reason": payout.reason,
+            "finished_at": payout.finished_at.isoformat() if payout.finished_at else None}})
+
+    def deliver(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str]]:
+        from carloop.payments import payouts
+
+        return payouts.handle_notification(self.name, body, headers)
+
+
+def _payout_result(payout: SimulatorPayout) -> PayoutResult:
+    return PayoutResult(payout_no=payout.payout_no, status=payout.status,  # type: ignore[arg-type]
+                        amount_fen=payout.amount_fen, reason=payout.reason)
 
 
 def pay_in_full(*, kind: str, ref: str, subject: Subject) -> PaymentIntent:
@@ -276,6 +351,20 @@ def deliver(provider: str, body: bytes, headers: Mapping[str, str]) -> tuple[int
     return services.handle_notification(provider, body, headers)
 
 
+def _verified(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+    """The notification's JSON once its signature verifies (``BadSignature`` otherwise)."""
+    timestamp, nonce = headers.get("Sim-Timestamp", ""), headers.get("Sim-Nonce", "")
+    if not timestamp or not nonce or not hmac.compare_digest(headers.get("Sim-Signature", ""), _sign(timestamp, nonce, body)):
+        raise BadSignature("signature does not verify")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise MalformedNotification(str(exc)) from None
+    if not isinstance(data, dict):
+        raise MalformedNotification("not an object")
+    return data
+
+
 def _sign(timestamp: str, nonce: str, body: bytes) -> str:
     message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
     return hmac.new(settings.PAYMENTS_SIMULATOR_KEY.encode(), message, hashlib.sha256).hexdigest()
@@ -288,3 +377,4 @@ def _signed(payload: dict[str, object]) -> tuple[bytes, dict[str, str]]:
 
 
 SIMULATOR = Simulator()
+PAYOUT_SIMULATOR = PayoutSimulator()

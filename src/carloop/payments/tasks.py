@@ -1,5 +1,5 @@
 """Background jobs of the cashier (registered with core.periodic): expire unpaid intents every minute, ask the
-providers about orders whose notification never came every five minutes, reconcile yesterday against the
+providers about orders, refunds and payouts whose notification never came every five minutes, reconcile yesterday against the
 simulator's statement daily at 10:00 Asia/Shanghai, run merchant settlement daily at 02:00."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import date
 from django_tasks import task
 
 from carloop.core.timeutil import business_date
-from carloop.payments import services, settlement
+from carloop.payments import payouts, services, settlement
 
 
 @task()
@@ -19,7 +19,8 @@ def expire_intents() -> int:
 
 @task()
 def recover_notifications() -> dict[str, int]:
-    return {"payments": services.recover_missing_notifications(), "refunds": services.retry_pending_refunds()}
+    return {"payments": services.recover_missing_notifications(), "refunds": services.retry_pending_refunds(),
+            "payouts": payouts.recover()}
 
 
 @task()

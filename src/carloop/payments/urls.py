@@ -12,4 +12,6 @@ urlpatterns = [
     path("settlement/", views.settlement_list, name="settlement"),
     path("settlement/<uuid:statement_id>/", views.settlement_detail, name="settlement_detail"),
     path("settlement/<uuid:statement_id>/csv/", views.settlement_csv, name="settlement_csv"),
+    path("payouts/", views.payouts_list, name="payouts"),
+    path("payouts/<uuid:batch_id>/", views.payout_batch, name="payout_batch"),
 ]

@@ -1,6 +1,6 @@
 """The cashier's pages: an intent's result page (it polls until the payment settles), the simulator provider's
-scan-to-pay page (a QR code of its own address, and the button a phone would show), the finance-ops page, and
-merchant settlement statements (list, detail, CSV)."""
+scan-to-pay page (a QR code of its own address, and the button a phone would show), the finance-ops page,
+merchant settlement statements (list, detail, CSV) and payouts (batches: prepare, approve; a merchant's own)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from carloop.core.errors import Problem
 from carloop.core.i18n import t
 from carloop.core.pages import denied
 from carloop.core.timeutil import business_date
-from carloop.identity.selectors import subject_of
-from carloop.payments import selectors, services, settlement
+from carloop.identity.selectors import staff_names, subject_of
+from carloop.payments import payouts, selectors, services, settlement
 from carloop.payments.bank_transfer import receiving_account
-from carloop.payments.models import SettlementStatement, SimulatorOrder, StatementState
+from carloop.payments.models import Payout, PayoutBatchState, PayoutState, SettlementStatement, SimulatorOrder, StatementState
 from carloop.payments.simulator import SIMULATOR
 
 
@@ -173,3 +173,67 @@ def _statement(request: HttpRequest, statement_id: uuid.UUID) -> SettlementState
         return selectors.get_statement(subject_of(request), statement_id)
     except Problem:
         raise Http404 from None
+
+
+# --------------------------------------------------------------------------------------------- payouts
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def payouts_list(request: HttpRequest) -> HttpResponse:
+    """Payout batches for operations (filtered by state, 20 a page; finance operations prepare one here) and the
+    payouts the viewer may read (a merchant's staff: their own)."""
+    subject = subject_of(request)
+    if request.method == "POST":
+        try:
+            key = request.POST.get("key", "")[:64]
+            batch = payouts.prepare(subject, key=f"page:{key}" if key else None)
+        except Problem as problem:
+            _message(request, problem)
+            return redirect("payments:payouts")
+        return redirect("payments:payout_batch", batch_id=batch.pk)
+    state = request.GET.get("state", "")
+    batches = selectors.batches_readable_by(subject).order_by("-created_at")
+    if state in PayoutBatchState.values:
+        batches = batches.filter(state=state)
+    page = Paginator(batches, SETTLEMENT_PAGE).get_page(request.GET.get("page"))
+    mine = _named(list(selectors.payouts_readable_by(subject).order_by("-created_at")[:SETTLEMENT_PAGE]))
+    people = staff_names([b.prepared_by_id for b in page.object_list]
+                         + [b.approved_by_id for b in page.object_list if b.approved_by_id])
+    for batch in page.object_list:
+        batch.prepared_by_name, batch.approved_by_name = people.get(batch.prepared_by_id), people.get(batch.approved_by_id)
+    return render(request, "payments/payouts.html", {
+        "page": page, "state": state, "states": PayoutBatchState.choices, "operator": selectors.reads_batches(subject),
+        "may_prepare": selectors.may_prepare(subject), "key": uuid.uuid4().hex, "payouts": mine})
+
+
+def _named(rows: list[Payout]) -> list[Payout]:
+    """The payouts with their merchant's name (``merchant_name``) for the page."""
+    names = selectors.merchant_names({p.merchant_id for p in rows})
+    for payout in rows:
+        payout.merchant_name = names.get(payout.merchant_id, "")  # type: ignore[attr-defined]
+    return rows
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def payout_batch(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    subject = subject_of(request)
+    try:
+        batch = selectors.get_batch(subject, batch_id)
+    except Problem:
+        raise Http404 from None
+    if request.method == "POST":
+        try:
+            payouts.approve(subject, batch_id=batch.pk)
+            messages.success(request, t("已审批，付款已发出", "Approved: the payouts are on their way"))
+        except Problem as problem:
+            _message(request, problem)
+        return redirect("payments:payout_batch", batch_id=batch.pk)
+    rows = _named(list(batch.payouts.order_by("merchant_id").prefetch_related("statements")))
+    people = staff_names([u for u in (batch.prepared_by_id, batch.approved_by_id) if u])
+    return render(request, "payments/payout_batch.html", {
+        "batch": batch, "payouts": rows, "prepared_by": people.get(batch.prepared_by_id, ""),
+        "approved_by": people.get(batch.approved_by_id, "") if batch.approved_by_id else "",
+        "prepared": batch.state == PayoutBatchState.PREPARED, "may_approve": selectors.may_approve(subject, batch),
+        "failed": PayoutState.FAILED})

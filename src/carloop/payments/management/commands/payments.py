@@ -1,6 +1,8 @@
 """``carloop payments reconcile --date YYYY-MM-DD [--provider simulator] [--statement FILE]``: daily
 reconciliation against the provider's statement (the simulator writes its own when no file is given).
-``carloop payments settle [--date YYYY-MM-DD]``: the settlement run of every merchant with a contract."""
+``carloop payments settle [--date YYYY-MM-DD]``: the settlement run of every merchant with a contract.
+``carloop payments payouts prepare --user NAME`` / ``approve BATCH --user NAME`` / ``recover``: payout batches
+(four-eyes: a second finance operator approves) and the query of payouts whose result never came."""
 
 from __future__ import annotations
 
@@ -29,10 +31,20 @@ class Command(BaseCommand):
         rec.add_argument("--json", action="store_true", help="print the run as JSON")
         settle = sub.add_parser("settle", help="settlement run of every merchant with a contract")
         settle.add_argument("--date", help="run date YYYY-MM-DD (default: today, Asia/Shanghai)")
+        pay = sub.add_parser("payouts", help="payout batches of unpaid statements").add_subparsers(dest="step", required=True)
+        prepare = pay.add_parser("prepare", help="prepare a batch of every unpaid statement owed")
+        prepare.add_argument("--user", required=True, help="the finance operator preparing it (login name)")
+        approve = pay.add_parser("approve", help="approve a prepared batch and pay out")
+        approve.add_argument("batch", help="the batch id")
+        approve.add_argument("--user", required=True, help="a finance operator other than the preparer (login name)")
+        pay.add_parser("recover", help="ask the payout provider about payouts whose result never came")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "settle":
             self._settle(options["date"])
+            return
+        if options["action"] == "payouts":
+            self._payouts(options)
             return
         from carloop.payments import reconcile
         from carloop.payments.simulator import SIMULATOR
@@ -70,6 +82,26 @@ class Command(BaseCommand):
             self.stdout.write(f"{statement.merchant_id} {statement.period_start}..{statement.period_end}: "
                               f"gross {yuan_str(statement.gross_fen)}, refunds {yuan_str(statement.refunds_fen)}, "
                               f"commission {yuan_str(statement.fees_fen)}, net {yuan_str(statement.net_fen)}")
+
+
+    def _payouts(self, options: dict[str, Any]) -> None:
+        from carloop.identity import selectors as identity
+        from carloop.payments import payouts
+
+        if options["step"] == "recover":
+            self.stdout.write(f"payouts concluded: {payouts.recover()}")
+            return
+        subject = identity.subject_for_login(options["user"])
+        if subject is None:
+            raise CommandError(f"no such login: {options['user']} / 没有该登录名", returncode=2)
+        try:
+            batch = (payouts.prepare(subject) if options["step"] == "prepare"
+                     else payouts.approve(subject, batch_id=options["batch"]))
+        except Problem as problem:
+            raise CommandError(f"{problem.slug}: {problem.en} / {problem.zh}", returncode=1) from None
+        self.stdout.write(f"batch {batch.pk} {batch.state}: {yuan_str(batch.total_fen)}")
+        for payout in batch.payouts.order_by("merchant_id"):
+            self.stdout.write(f"  {payout.payout_no} {payout.merchant_id} {yuan_str(payout.amount_fen)} {payout.state}")
 
 
 def _day(text: str | None, *, default: date) -> date:
