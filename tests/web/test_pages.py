@@ -14,6 +14,17 @@ def test_home_speaks_chinese_by_default_and_english_on_request() -> None:
 
 
 @pytest.mark.django_db
+def test_home_claims_only_what_is_built_and_names_roles_in_the_page_language(actors) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    page = client.get("/").content.decode()
+    assert "尚在建设中" in page and "现在可用" in page
+    client.force_login(actors.user("risk_analyst"))
+    assert "角色：风控分析师" in client.get("/").content.decode()
+    english = client.get("/?lang=en").content.decode()
+    assert "with roles: Risk analyst" in english
+
+
+@pytest.mark.django_db
 def test_signup_then_kyc_page_flow() -> None:
     client = Client()
     sent = client.post("/signup/", {"phone": "13600001111", "action": "send_code"})

@@ -14,7 +14,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
 
-from carloop.core import notifications
+from carloop.core import labels, notifications
 from carloop.core.errors import Problem
 from carloop.core.http import client_ip
 from carloop.core.i18n import lt, t
@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html")
+    roles = [labels.label("identity.platformrole.role", role) for role in sorted(selectors.subject_of(request).roles)]
+    return render(request, "web/home.html", {"roles": t("、", ", ").join(roles)})
 
 
 class LoginView(auth_views.LoginView):
