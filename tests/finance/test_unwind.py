@@ -10,17 +10,20 @@ import pytest
 from carloop.commerce import services as commerce
 from carloop.commerce.models import CarOrder, OrderState
 from carloop.core.errors import Problem
-from carloop.core.models import Event
+from carloop.core.models import AuditEntry, Event
 from carloop.core.timeutil import business_date
 from carloop.finance import ledger_accounts as accounts
 from carloop.finance import selectors, services
 from carloop.finance.models import Application, Installment, Loan, LoanFunding
 from carloop.ledger import selectors as ledger_q
 from carloop.ledger import services as ledger
+from carloop.payments.models import PaymentIntent, RefundState
 from tests.commerce.factories import OPERATIONS, pay_balance
 from tests.finance import cashier
 from tests.finance.conftest import DISBURSED_ON
 from tests.finance.test_pages import login
+from tests.ledger.invariants import assert_ledger_invariants
+from tests.payments.conftest import assert_consistent
 
 
 def _balances(world: Any) -> dict[str, int]:
@@ -50,20 +53,31 @@ def test_a_refunded_order_unwinds_its_loan_and_refunds_what_was_repaid(loop: Any
     subject, order, loan, before, world = loop
     assert loan.upfront_fee_fen > 0
     first = loan.installments.get(period=1)
-    cashier.repay(subject, loan.pk, amount_fen=first.owed_fen, on=first.due_date)
+    repayment = cashier.repay(subject, loan.pk, amount_fen=first.owed_fen, on=first.due_date)
     repaid = first.owed_fen
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True):  # the provider confirms the refund after commit
         commerce.seller_cannot_deliver(OPERATIONS, order_id=order.pk, reason="停产")
     loan.refresh_from_db()
     assert loan.state == Loan.State.UNWOUND and loan.outstanding_principal_fen == 0
-    assert loan.unwind["customer_refund_fen"] == repaid
+    assert loan.unwind["customer_refund_fen"] == loan.unwind["refunded_through_cashier_fen"] == repaid
+    # The repayment goes back to the borrower through the cashier's refund of the intent that paid it.
+    intent = PaymentIntent.objects.get(pk=repayment.key.removeprefix("payments:intent:"))
+    [refund] = intent.refunds.all()
+    assert (refund.amount_fen, refund.state, refund.late) == (repaid, RefundState.SUCCEEDED, False)
+    assert intent.refunded_fen == repaid and intent.tenders.get().refunded_fen == repaid
+    [part] = refund.parts.all()
+    out = ledger_q.get_transfer(f"payments:refund:{part.pk}:out")  # the provider paid it back to the borrower
+    assert out is not None and out.amount_fen == repaid and out.credit == ledger.system_account("external").id
+    assert AuditEntry.objects.filter(action="finance.loan.repayment_refunded", object_id=str(loan.pk)).exists()
+    assert_consistent()
+    assert_ledger_invariants()
     assert not loan.installments.filter(status__in=services.OPEN).exists()
     assert loan.installments.filter(status=Installment.Status.CANCELLED).count() == 35
     assert set(LoanFunding.objects.filter(loan=loan).values_list("outstanding_fen", flat=True)) == {0}
     after = _balances(world)
     # Every funder, the platform's income and the dealer are back where they were before the loan; the customer's
-    # repayment is back in repayments received, owed to them; payment clearing never held it.
-    assert {k: after[k] - before[k] for k in after} == {**dict.fromkeys(after, 0), "received": repaid}
+    # repayment passed through repayments received and payment clearing back out to them.
+    assert {k: after[k] - before[k] for k in after} == dict.fromkeys(after, 0)
     partner_key = accounts.funder_key(world.partner.pk)
     assert loan.unwind[partner_key]["returned"] == LoanFunding.objects.get(loan=loan, partner__isnull=False).principal_fen
     assert Event.objects.filter(type="finance.loan.unwound", subject=f"finance:loan:{loan.pk}").exists()

@@ -118,14 +118,15 @@ class Cashier:
       provider to debit the agreements (in batches, after the caller's transaction commits); the money is booked
       only when the provider's verified notification (or the query job) says it was taken. A payable with an
       intent of the same reference already, or nothing due, is skipped. Returns how many intents were opened.
-    * ``refund_payable(kind=, ref=, amount_fen=, reason=, actor=)`` returns money paid for a payable to whoever
-      paid it, through refunds of its paid intents (oldest first).
+    * ``refund_paid(intent_id=, amount_fen=, reason=, actor=)``: the owner of a kind it refunds itself
+      (``refunded_by_owner``) gives back ``amount_fen`` of an intent that paid it, to the tenders that paid it
+      (an unwound loan's repayments); the kind's ``on_refunded`` runs when the provider has paid it back.
     """
 
     confirm_deposit: Callable[..., uuid.UUID]
     sign_withholding: Callable[..., Agreement]
     withhold: Callable[..., int]
-    refund_payable: Callable[..., object]
+    refund_paid: Callable[..., object]
 
 
 _kinds: dict[str, PayableKind] = {}

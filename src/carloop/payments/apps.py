@@ -9,6 +9,7 @@ class PaymentsConfig(AppConfig):
     verbose_name = lt("收银台", "Payments")
 
     def ready(self) -> None:
+        import functools
         from datetime import time, timedelta
 
         from carloop.core import authz, nav, payables, periodic
@@ -17,7 +18,7 @@ class PaymentsConfig(AppConfig):
         payables.register_cashier(payables.Cashier(
             confirm_deposit=lambda **kw: services.confirm_deposit(**kw).pk,
             sign_withholding=withholding.sign_agreement, withhold=withholding.withhold,
-            refund_payable=services.refund_payable))
+            refund_paid=functools.partial(services.refund, by_owner=True)))
         periodic.register(periodic.Periodic("payments.expire_intents", tasks.expire_intents, every=timedelta(minutes=1)))
         periodic.register(periodic.Periodic("payments.recover_notifications", tasks.recover_notifications,
                                             every=timedelta(minutes=5)))

@@ -149,18 +149,25 @@ def paid(event: payables.Paid) -> None:
     if loan is None or due != event.amount_fen:
         raise Conflict("repayment-no-longer-due", "该笔还款对应的款项已结清或金额已变化，款项将原路退回",
                        "What this payment was for is settled or has changed; it is refunded")
-    servicing.book_repayment(loan.pk, amount_fen=event.amount_fen, key=f"payments:intent:{event.intent_id}", on=on,
+    servicing.book_repayment(loan.pk, amount_fen=event.amount_fen, key=f"{servicing.CASHIER_KEY}{event.intent_id}", on=on,
                              actor=event.actor, kind="payoff" if what == "payoff" else "regular",
                              prepayment_option=option if what == "prepay" else "")
 
 
-def _refuse_refund(refunded: payables.Refunded) -> None:
-    raise Conflict("repayment-not-refundable", "已入账的还款不能直接退款", "A booked repayment is not refunded")
+def refunded(event: payables.Refunded) -> None:
+    """The provider paid a repayment back: only an unwound loan's repayments are refunded (``servicing.unwind``
+    asks the cashier, the kind being refunded by its owner); finance records it."""
+    parsed = _parse(event.ref)
+    loan = Loan.objects.filter(pk=parsed[0]).first() if parsed is not None else None
+    if loan is None or loan.state != Loan.State.UNWOUND:
+        raise Conflict("repayment-not-refundable", "已入账的还款不能直接退款", "A booked repayment is not refunded")
+    audit.record(event.actor, "finance.loan.repayment_refunded", "finance.loan", loan.pk,
+                 {"intent_id": str(event.intent_id), "amount_fen": event.amount_fen})
 
 
 def register() -> None:
     payables.register_kind(payables.PayableKind(REPAYMENT_KIND, "贷款还款", "Loan repayment", lookup, paid,
-                                                _refuse_refund, refunded_by_owner=True))
+                                                refunded, refunded_by_owner=True))
 
 
 def bind_debit_card(subject: Subject, loan_id: uuid.UUID, *, card_no: str) -> Loan:

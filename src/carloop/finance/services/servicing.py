@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
-from carloop.core import audit, events, notifications
+from carloop.core import audit, events, notifications, payables
 from carloop.core.authz import Subject
 from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
 from carloop.core.money import format_cny
@@ -35,6 +35,7 @@ from carloop.ledger.contracts import TransferSpec
 SHORTER_TERM = "shorter_term"
 LOWER_INSTALLMENT = "lower_installment"
 OPEN = (Installment.Status.PENDING, Installment.Status.DUE, Installment.Status.OVERDUE)
+CASHIER_KEY = "payments:intent:"  # a repayment booked by the cashier's on_paid: its key names the paying intent
 
 
 def bucket_for(dpd: int) -> str:
@@ -519,6 +520,18 @@ def write_off(subject: Subject, loan_id: uuid.UUID, reason: str, on: date) -> Lo
 # -------------------------------------------------------------------------------------------------- unwind
 
 
+def _refund_repayments(loan: Loan, actor: str) -> int:
+    """Pay what the customer repaid back out of ``repayments_received``: the cashier refunds each intent that paid
+    a repayment (key ``payments:intent:<id>``), to the tenders that paid it. Returns the amount refunded."""
+    total = 0
+    paid = Repayment.objects.filter(loan=loan, key__startswith=CASHIER_KEY).order_by("created_at", "pk")
+    for key, amount in paid.values_list("key", "amount_fen"):
+        payables.cashier().refund_paid(intent_id=key.removeprefix(CASHIER_KEY), amount_fen=amount,
+                                       reason=f"退车退贷 {loan.contract_no} / loan unwound", actor=actor)
+        total += amount
+    return total
+
+
 def unwind(loan: Loan, *, reason: str, actor: str, on: date) -> Loan:
     """退车退贷: the car order this loan paid was refunded. The dealer returns each funder's disbursement and the
     platform the upfront fee it kept, so every funder is whole; the customer gets back everything they repaid
@@ -567,6 +580,7 @@ def unwind(loan: Loan, *, reason: str, actor: str, on: date) -> Loan:
     customer_refund += platform_back
     record["customer_refund_fen"] = customer_refund
     ledger.transfer_batch(returns + refunds)
+    record["refunded_through_cashier_fen"] = _refund_repayments(loan, actor)
     LoanFunding.objects.bulk_update(funding, ["outstanding_fen"])
     Installment.objects.filter(loan=loan, status__in=OPEN).update(status=Installment.Status.CANCELLED)
     loan.unwind_purchase()
