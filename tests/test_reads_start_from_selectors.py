@@ -11,12 +11,6 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "carloop"
 MANAGERS = {"objects", "_default_manager", "_base_manager"}
 
-# Edge modules still reading a manager directly, each to move into its app's selectors (issue 11).
-NOT_YET: dict[str, set[str]] = {
-    "payments/views.py": {"SimulatorOrder.objects"},
-}
-
-
 def edge_modules() -> list[Path]:
     return [*sorted(p for p in SRC.glob("*/*.py") if p.name in ("api.py", "views.py")), SRC / "api.py"]
 
@@ -35,15 +29,10 @@ def test_api_and_views_never_query_a_model_manager() -> None:
     offending = {}
     for path in edge_modules():
         rel = path.relative_to(SRC).as_posix()
-        extra = manager_reads(path) - NOT_YET.get(rel, set())
-        if extra:
-            offending[rel] = sorted(extra)
+        found = manager_reads(path)
+        if found:
+            offending[rel] = sorted(found)
     assert not offending, f"read through the app's selectors instead: {offending}"
-
-
-def test_the_list_of_edge_modules_not_yet_moved_only_shrinks() -> None:
-    stale = {rel: sorted(names - manager_reads(SRC / rel)) for rel, names in NOT_YET.items()}
-    assert not {rel: names for rel, names in stale.items() if names}, f"remove from NOT_YET: {stale}"
 
 
 def test_the_check_sees_a_manager_read(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from carloop.core.errors import NotFound
 from carloop.core.timeutil import start_of_business_day
 from carloop.finance import ledger_accounts as accounts
 from carloop.finance.models import Application, Installment, Loan, LoanFunding, LoanProduct, Repayment
+from carloop.identity import selectors as identity_q
+from carloop.identity.contracts import OrganisationInfo
 from carloop.ledger import selectors as ledger_q
 
 OPERATOR_ROLES = ("ops", "risk_analyst", "finance_ops")
@@ -47,6 +49,32 @@ def reviews(subject: Subject) -> bool:
     return subject.has_role("risk_analyst", "ops")
 
 
+def writes_off(subject: Subject) -> bool:
+    """Finance operations write uncollectable loans off."""
+    return subject.has_role("finance_ops")
+
+
+def tracks_pledges(subject: Subject) -> bool:
+    """Operations and finance operations record a car pledge's registration and release."""
+    return subject.has_role("ops", "finance_ops")
+
+
+def runs_operations(subject: Subject) -> bool:
+    """Operations, risk analysts and finance operations work the finance desk (queue, book, reconciliation)."""
+    return subject.kind == "operator" and subject.has_role(*OPERATOR_ROLES)
+
+
+def reads_every_partner(subject: Subject) -> bool:
+    """Finance operations and risk analysts read every funding partner's books."""
+    return subject.has_role("finance_ops", "risk_analyst")
+
+
+def partners_readable_by(subject: Subject) -> list[OrganisationInfo]:
+    """Funding partners whose books the caller reads: all for :func:`reads_every_partner`, else their own."""
+    return [o for o in identity_q.organisations_of_kind("funding_partner")
+            if reads_every_partner(subject) or subject.in_org(o.id, "lender_analyst")]
+
+
 def repays(subject: Subject, loan: Loan) -> bool:
     """The borrower repays their loan; finance operations and operations post repayments for them."""
     return (subject.kind == "customer" and loan.customer_id == subject.user_id) or subject.has_role("finance_ops", "ops")
@@ -55,7 +83,7 @@ def repays(subject: Subject, loan: Loan) -> bool:
 def readable_partner(subject: Subject, partner_id: uuid.UUID) -> uuid.UUID:
     """A funding partner whose books (portfolio, statements) the caller reads: its own analysts, finance operations
     and risk analysts. Anyone else gets a 404."""
-    if subject.in_org(partner_id, "lender_analyst") or subject.has_role("finance_ops", "risk_analyst"):
+    if subject.in_org(partner_id, "lender_analyst") or reads_every_partner(subject):
         return partner_id
     raise NotFound()
 

@@ -53,7 +53,7 @@ def index(request: HttpRequest) -> HttpResponse:
     subject = subject_of(request)
     if subject.kind == "operator":
         return redirect("finance:ops")
-    partners = sorted(subject.org_ids("lender_analyst"))
+    partners = sorted(p.id for p in selectors.partners_readable_by(subject))
     if partners:
         return redirect("finance:partner", org_id=partners[0])
     context: dict[str, Any] = {"products": selectors.current_products()}
@@ -230,7 +230,7 @@ def loan_detail(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
     return render(request, "finance/loan.html", {
         "loan": loan, "rows": rows, "payoff": payoff, "next_due": next_due, "owes": owes, "today": today,
         "may_repay": loan.customer_id == subject.user_id and loan.state == Loan.State.ACTIVE,  # the borrower pays
-        "is_finance_ops": subject.has_role("finance_ops"), "is_ops": subject.has_role("ops", "finance_ops"),
+        "is_finance_ops": selectors.writes_off(subject), "is_ops": selectors.tracks_pledges(subject),
         "dpd": (today - loan.oldest_unpaid_due).days if loan.oldest_unpaid_due and loan.oldest_unpaid_due < today else 0,
     })
 
@@ -275,7 +275,7 @@ def contract(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
 @_guard
 def ops(request: HttpRequest) -> HttpResponse:
     subject = subject_of(request)
-    subject.require_role("ops", "risk_analyst", "finance_ops")
+    subject.require(selectors.runs_operations(subject))
     loans = selectors.loans_readable_by(subject)
     return render(request, "finance/ops.html", {
         "queue": selectors.applications_readable_by(subject).filter(state=Application.State.REFERRED)[:100],
@@ -290,13 +290,12 @@ def ops(request: HttpRequest) -> HttpResponse:
 def partners(request: HttpRequest) -> HttpResponse:
     """A partner's analyst goes straight to the portfolio; finance and risk staff choose a partner."""
     subject = subject_of(request)
-    staff = subject.has_role("finance_ops", "risk_analyst")
-    own = subject.org_ids("lender_analyst")
-    if not staff and len(own) == 1:
-        return redirect("finance:partner", org_id=next(iter(own)))
-    rows = [o for o in identity.organisations_of_kind("funding_partner") if staff or o.id in own]
-    if not staff and not rows:
-        raise Http404
+    rows = selectors.partners_readable_by(subject)
+    if not selectors.reads_every_partner(subject):
+        if len(rows) == 1:
+            return redirect("finance:partner", org_id=rows[0].id)
+        if not rows:
+            raise Http404
     return render(request, "finance/partners.html", {"partners": rows})
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
-from carloop.core.errors import Invalid, Problem
+from carloop.core.errors import Problem
 from carloop.core.http import PUBLIC, PUBLIC_DOC
 from carloop.core.i18n import t
 from carloop.core.idempotency import idempotent, service_key
@@ -173,12 +173,8 @@ class RefundIn(Schema):
 def create_refund(request: HttpRequest, intent_id: uuid.UUID, body: RefundIn) -> Any:
     subject = subject_of(request)
     subject.require_authenticated()
-    selectors.get_intent(subject, intent_id)
-    subject.require_role("finance_ops")
-    if not body.reason.strip():
-        raise Invalid("reason-required", "请填写退款原因", "A reason is required")
-    refund = services.refund(intent_id=intent_id, amount_fen=parse_yuan(body.amount, field="amount"),
-                             reason=body.reason.strip(), actor=subject.ref)
+    refund = services.refund_for(subject, intent_id=intent_id, amount_fen=parse_yuan(body.amount, field="amount"),
+                                 reason=body.reason)
     return Status(201, RefundOut(**refund_out(refund)))
 
 
@@ -211,9 +207,7 @@ class ImportOut(Schema):
              summary="Import a bank statement (CSV) and match incoming transfers (finance operations)")
 @idempotent
 def import_statement(request: HttpRequest, body: ImportIn) -> Any:
-    subject = subject_of(request)
-    subject.require_role("finance_ops")
-    result = services.import_bank_statement(csv_text=body.csv, actor=subject.ref)
+    result = services.import_bank_statement_for(subject_of(request), csv_text=body.csv)
     return Status(201, ImportOut(imported=result.imported, matched=result.matched, unmatched=result.unmatched,
                                  duplicates=result.duplicates))
 
@@ -237,9 +231,7 @@ def bank_line_out(line: BankStatementLine) -> dict[str, Any]:
 
 @router.get("/bank-lines", response=list[BankLineOut], summary="Imported bank statement lines (finance operations)")
 def list_bank_lines(request: HttpRequest, state: str = "") -> list[dict[str, Any]]:
-    subject = subject_of(request)
-    subject.require_role("finance_ops")
-    qs = selectors.bank_lines_readable_by(subject).order_by("-value_date", "bank_txn_id")
+    qs = selectors.bank_lines(subject_of(request)).order_by("-value_date", "bank_txn_id")
     if state:
         qs = qs.filter(state=state)
     return [bank_line_out(line) for line in qs[:200]]
@@ -253,9 +245,7 @@ class MatchIn(Schema):
              summary="Match a statement line to a bank-transfer intent by hand (finance operations)")
 @idempotent
 def match_line(request: HttpRequest, line_id: uuid.UUID, body: MatchIn) -> Any:
-    subject = subject_of(request)
-    subject.require_role("finance_ops")
-    line = services.match_bank_line(line_id=line_id, intent_id=body.intent_id, actor=subject.ref)
+    line = services.match_bank_line_for(subject_of(request), line_id=line_id, intent_id=body.intent_id)
     return BankLineOut(**bank_line_out(line))
 
 
@@ -270,10 +260,8 @@ class DepositIn(Schema):
              summary="Confirm money that reached our bank account for a payable, e.g. a funder's capital (finance operations)")
 @idempotent
 def confirm_deposit(request: HttpRequest, body: DepositIn) -> Any:
-    subject = subject_of(request)
-    subject.require_role("finance_ops")
-    intent = services.confirm_deposit(kind=body.kind, ref=body.ref, bank_txn_id=body.bank_txn_id,
-                                      value_date=body.value_date, actor=subject.ref)
+    intent = services.confirm_deposit_for(subject_of(request), kind=body.kind, ref=body.ref, bank_txn_id=body.bank_txn_id,
+                                          value_date=body.value_date)
     return Status(201, intent_out(intent))
 
 

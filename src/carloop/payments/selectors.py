@@ -24,6 +24,7 @@ from carloop.payments.models import (
     RefundState,
     SettlementContract,
     SettlementStatement,
+    SimulatorOrder,
     StatementState,
     Tender,
     TenderState,
@@ -53,14 +54,30 @@ def get_intent(subject: Subject, intent_id: uuid.UUID | str) -> PaymentIntent:
     return intent
 
 
+def may_operate(subject: Subject) -> bool:
+    """Finance operations run the cashier's back office: refunds, bank statements and deposits, reconciliation and
+    settlement."""
+    return subject.kind == "operator" and subject.has_role(authz.FINANCE_OPS)
+
+
 def bank_lines_readable_by(subject: Subject) -> QuerySet[BankStatementLine]:
-    if subject.kind == "operator" and subject.has_role("finance_ops"):
-        return BankStatementLine.objects.all()
-    return BankStatementLine.objects.none()
+    return BankStatementLine.objects.all() if may_operate(subject) else BankStatementLine.objects.none()
+
+
+def bank_lines(subject: Subject) -> QuerySet[BankStatementLine]:
+    """The imported statement lines, for finance operations (403 for everyone else)."""
+    subject.require(may_operate(subject))
+    return bank_lines_readable_by(subject)
+
+
+def simulator_order(order_no: str) -> SimulatorOrder | None:
+    """The simulated provider's order behind its pay page: whoever holds the unguessable number may open it, as
+    with a real QR code."""
+    return SimulatorOrder.objects.filter(order_no=order_no).first()
 
 
 def reconciliation_runs(subject: Subject) -> QuerySet[ReconciliationRun]:
-    if subject.kind == "operator" and subject.has_role("finance_ops"):
+    if may_operate(subject):
         return ReconciliationRun.objects.order_by("-day", "provider")
     return ReconciliationRun.objects.none()
 

@@ -35,7 +35,7 @@ from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFou
 from carloop.core.money import parse_yuan
 from carloop.ledger import services as ledger
 from carloop.ledger.contracts import TransferSpec
-from carloop.payments import providers, withholding
+from carloop.payments import providers, selectors, withholding
 from carloop.payments.bank_transfer import BANK_TRANSFER
 from carloop.payments.models import (
     OPEN_STATES,
@@ -769,3 +769,31 @@ def match_bank_line(*, line_id: uuid.UUID | str, intent_id: uuid.UUID | str, act
             raise Conflict("bank-line-not-matching", "金额不符或该支付已入账", "Amount differs or the payment is already booked",
                            outcome=str(outcome))
         return line
+
+
+# Finance operations' back-office commands for a caller (API, pages): each checks ``selectors.may_operate``, then
+# acts as them.
+
+
+def refund_for(subject: Subject, *, intent_id: uuid.UUID | str, amount_fen: int, reason: str) -> Refund:
+    """A refund finance operations make: 404 unless the caller reads the intent, 403 unless they may operate."""
+    selectors.get_intent(subject, intent_id)
+    subject.require(selectors.may_operate(subject))
+    if not reason.strip():
+        raise Invalid("reason-required", "请填写退款原因", "A reason is required")
+    return refund(intent_id=intent_id, amount_fen=amount_fen, reason=reason.strip(), actor=subject.ref)
+
+
+def import_bank_statement_for(subject: Subject, *, csv_text: str) -> ImportResult:
+    subject.require(selectors.may_operate(subject))
+    return import_bank_statement(csv_text=csv_text, actor=subject.ref)
+
+
+def match_bank_line_for(subject: Subject, *, line_id: uuid.UUID | str, intent_id: uuid.UUID | str) -> BankStatementLine:
+    subject.require(selectors.may_operate(subject))
+    return match_bank_line(line_id=line_id, intent_id=intent_id, actor=subject.ref)
+
+
+def confirm_deposit_for(subject: Subject, *, kind: str, ref: str, bank_txn_id: str, value_date: date) -> PaymentIntent:
+    subject.require(selectors.may_operate(subject))
+    return confirm_deposit(kind=kind, ref=ref, bank_txn_id=bank_txn_id, value_date=value_date, actor=subject.ref)

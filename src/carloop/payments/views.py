@@ -24,7 +24,7 @@ from carloop.core.timeutil import business_date
 from carloop.identity.selectors import staff_names, subject_of
 from carloop.payments import payouts, selectors, services, settlement
 from carloop.payments.bank_transfer import receiving_account
-from carloop.payments.models import Payout, PayoutBatchState, PayoutState, SettlementStatement, SimulatorOrder, StatementState
+from carloop.payments.models import Payout, PayoutBatchState, PayoutState, SettlementStatement, StatementState
 from carloop.payments.simulator import SIMULATOR
 
 
@@ -100,7 +100,7 @@ def intent_status(request: HttpRequest, intent_id: uuid.UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def simulator_pay(request: HttpRequest, order_no: str) -> HttpResponse:
     """The provider's page: anyone holding the (unguessable) order number may pay it, as with a real QR code."""
-    order = SimulatorOrder.objects.filter(order_no=order_no).first()
+    order = selectors.simulator_order(order_no)
     if order is None:
         raise Http404
     if request.method == "POST":
@@ -115,7 +115,7 @@ def simulator_pay(request: HttpRequest, order_no: str) -> HttpResponse:
 @login_required
 def ops(request: HttpRequest) -> HttpResponse:
     subject = subject_of(request)
-    if not subject.has_role("finance_ops"):
+    if not selectors.may_operate(subject):
         return redirect("web:home")
     intents = selectors.readable_by(subject).order_by("-created_at")[:50]
     lines = selectors.bank_lines_readable_by(subject).order_by("-value_date")[:50]
@@ -152,7 +152,7 @@ def settlement_list(request: HttpRequest) -> HttpResponse:
     names = selectors.merchant_names({c.merchant_id for c in contracts} | {s.merchant_id for s in page.object_list})
     return render(request, "payments/settlement.html", {
         "page": page, "names": names, "contracts": contracts, "states": StatementState.choices, "state": state,
-        "merchant": merchant, "runs_settlement": subject.has_role("finance_ops")})
+        "merchant": merchant, "runs_settlement": selectors.may_operate(subject)})
 
 
 @login_required

@@ -379,7 +379,7 @@ def disburse(loan: Loan, *, actor: str, on: date) -> Loan:
 @transaction.atomic
 def set_pledge_status(subject: Subject, loan_id: uuid.UUID, status: str) -> Loan:
     """Operations track the registration and release of a car pledge."""
-    loan = servicing.loan_acted_on(subject, loan_id, "ops", "finance_ops")
+    loan = servicing.loan_acted_on(subject, loan_id, selectors.tracks_pledges)
     if loan.pledge_status == Loan.Pledge.NONE or status not in (Loan.Pledge.REGISTERED, Loan.Pledge.RELEASED):
         raise _bad("invalid-pledge-status", "/status", "抵押状态无效", "Invalid pledge status")
     loan.pledge_status = status

@@ -8,7 +8,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -109,13 +109,13 @@ def _loan_for(subject: Subject, loan_id: uuid.UUID, *, lock: bool = True, produc
     return loan
 
 
-def loan_acted_on(subject: Subject, loan_id: uuid.UUID, *roles: str) -> Loan:
-    """The loan, row-locked: 404 unless the caller reads it, 403 unless they hold one of ``roles``."""
+def loan_acted_on(subject: Subject, loan_id: uuid.UUID, may: Callable[[Subject], bool]) -> Loan:
+    """The loan, row-locked: 404 unless the caller reads it, 403 unless the selector predicate ``may`` lets them."""
     subject.require_authenticated()
     loan = selectors.loans_readable_by(subject).select_related(None).select_for_update().filter(pk=loan_id).first()
     if loan is None:
         raise NotFound()
-    subject.require_role(*roles)
+    subject.require(may(subject))
     return loan
 
 
@@ -485,7 +485,7 @@ def _ledger_transfers(loan: Loan, funding: list[LoanFunding], outstanding_before
 @transaction.atomic
 def write_off(subject: Subject, loan_id: uuid.UUID, reason: str, on: date) -> Loan:
     """Finance operations write an uncollectable loan off, with a reason."""
-    loan = loan_acted_on(subject, loan_id, "finance_ops")
+    loan = loan_acted_on(subject, loan_id, selectors.writes_off)
     if not reason.strip():
         raise Invalid("reason-required", "核销须填写原因", "A write-off needs a reason",
                       errors=[FieldError("/reason", "必填", "Required")])
