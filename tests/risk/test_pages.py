@@ -35,6 +35,20 @@ def test_pages_are_for_operators_only(actors, kind):
     assert Client().get("/risk/").status_code == 302
 
 
+@pytest.mark.parametrize(("kind", "shown", "hidden"), [
+    ("finance_ops", [], ["/risk/reviews/", "/risk/rings/"]),
+    ("ops", ["/risk/reviews/"], ["/risk/rings/"]),
+    ("risk_analyst", ["/risk/reviews/", "/risk/rings/"], []),
+])  # fmt: skip
+def test_risk_pages_link_only_to_what_the_viewer_may_open(actors, kind, shown, hidden):
+    c = client_for(actors, kind)
+    html = c.get("/risk/").content.decode()
+    for url in shown:
+        assert f'href="{url}"' in html and c.get(url).status_code == 200
+    for url in hidden:
+        assert f'href="{url}' not in html and c.get(url).status_code == 403
+
+
 def test_review_queue_shows_applicant_rules_and_sla_and_decides_after_confirmation(actors):
     applicant = customer()
     result = services.decide(request(applicant, monthly_income_fen=150_000))

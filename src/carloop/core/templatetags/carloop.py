@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django import template
 
-from carloop.core import i18n, labels, money, pii
+from carloop.core import i18n, labels, money, nav, pii
+from carloop.core.authz import Subject
 
 register = template.Library()
 
@@ -19,6 +20,12 @@ def t(zh: str, en: str) -> str:
 def label(code: object, vocabulary: str) -> str:
     """``{{ order.state|label:"commerce.order_state" }}``: the code's label in the page's language."""
     return labels.label(vocabulary, code)
+
+
+@register.filter
+def opens(subject: Subject, url_name: str) -> bool:
+    """``{% if subject|opens:"risk:rings" %}``: show a link only to a viewer its page opens for."""
+    return nav.opens(subject, url_name)
 
 
 @register.filter
