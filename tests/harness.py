@@ -190,3 +190,21 @@ def signup_code(phone: str, client_ip: str = "127.0.0.1") -> str:
 
     services.send_signup_code(phone=phone, client_ip=client_ip)
     return sent_code(services.normalize_phone(phone))
+
+
+def status_of(command: Callable[[], object]) -> int:
+    """The status of the problem ``command`` raises (a service or selector refusing its caller: 401, 403, 404 …)."""
+    from carloop.core.errors import Problem
+
+    try:
+        command()
+    except Problem as problem:
+        return problem.status
+    raise AssertionError("no problem raised")
+
+
+def operator(*roles: str) -> Any:
+    """An operator subject holding ``roles``, with no user behind it (for service tests that need no database user)."""
+    from carloop.core.authz import Subject
+
+    return Subject(kind="operator", user_id=uuid.uuid4(), roles=frozenset(roles))

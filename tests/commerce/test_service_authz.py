@@ -11,7 +11,6 @@ from django.utils import timezone
 from carloop.commerce import services
 from carloop.commerce.models import BatterySubscription, Campaign, CarOrder, OrderState, TestDriveBooking
 from carloop.core.authz import ANONYMOUS
-from carloop.core.errors import Problem
 from tests.commerce.factories import (
     OPERATIONS,
     analyst_of,
@@ -24,13 +23,8 @@ from tests.commerce.factories import (
     pay_balance,
     pay_deposit,
 )
+from tests.harness import status_of
 from tests.vehicles.factories import owned_vehicle
-
-
-def status_of(command) -> int:
-    with pytest.raises(Problem) as info:
-        command()
-    return info.value.status
 
 
 @pytest.fixture

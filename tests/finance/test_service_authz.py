@@ -6,20 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from carloop.core.authz import ANONYMOUS
-from carloop.core.errors import Problem
 from carloop.finance import selectors, services
 from carloop.finance.models import Application, Loan
 from carloop.identity import selectors as identity
 from tests.finance.conftest import DISBURSED_ON, World
-
-
-def status_of(command: Any) -> int:
-    with pytest.raises(Problem) as info:
-        command()
-    return info.value.status
+from tests.harness import status_of
 
 
 def test_repayments_payoffs_and_write_offs(world: World, actors: Any) -> None:

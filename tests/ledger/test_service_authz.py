@@ -7,26 +7,18 @@ import uuid
 import pytest
 
 from carloop.core.authz import ANONYMOUS, Subject
-from carloop.core.errors import Problem
 from carloop.ledger import selectors as ledger_q
 from carloop.ledger import services as ledger
 from carloop.ledger.contracts import TransferSpec
+from tests.harness import operator, status_of
 
 pytestmark = pytest.mark.django_db
 
-
-def operator(*roles: str) -> Subject:
-    return Subject(kind="operator", user_id=uuid.uuid4(), roles=frozenset(roles))
 
 
 CUSTOMER = Subject(kind="customer", user_id=uuid.uuid4())
 FINANCE = operator("finance_ops")
 
-
-def status_of(command) -> int:
-    with pytest.raises(Problem) as info:
-        command()
-    return info.value.status
 
 
 def test_only_finance_ops_move_money_by_hand_and_the_specs_are_not_read_before_the_check():

@@ -11,27 +11,19 @@ from typing import Any
 import pytest
 
 from carloop.core.authz import ANONYMOUS, Subject
-from carloop.core.errors import Problem
 from carloop.payments import selectors, services
 from carloop.payments.models import BankStatementLine, Refund
+from tests.harness import operator, status_of
 from tests.payments.conftest import Bills
 from tests.payments.test_refunds import paid_split
 
 pytestmark = pytest.mark.django_db
 
 
-def operator(*roles: str) -> Subject:
-    return Subject(kind="operator", user_id=uuid.uuid4(), roles=frozenset(roles))
-
 
 OPS, FINANCE = operator("ops"), operator("finance_ops")
 CSV = "bank_txn_id,value_date,amount,reference,payer_name\nICBC-AUTHZ-1,2026-12-01,100.00,NOPE,某公司\n"
 
-
-def status_of(command: Any) -> int:
-    with pytest.raises(Problem) as info:
-        command()
-    return info.value.status
 
 
 def test_refunds_are_404_to_strangers_403_to_readers_and_made_by_finance_ops(

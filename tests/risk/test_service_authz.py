@@ -6,27 +6,19 @@ import uuid
 import pytest
 
 from carloop.core.authz import ANONYMOUS, Subject
-from carloop.core.errors import Problem
 from carloop.risk import policy, selectors, services
 from carloop.risk.models import BlacklistEntry, PolicyRuleSet, ReviewCase
+from tests.harness import operator, status_of
 
 from .factories import customer, request
 
 pytestmark = pytest.mark.django_db
 
 
-def operator(*roles: str) -> Subject:
-    return Subject(kind="operator", user_id=uuid.uuid4(), roles=frozenset(roles))
-
 
 OPS, FINANCE, ANALYST = operator("ops"), operator("finance_ops"), operator("risk_analyst")
 CUSTOMER = Subject(kind="customer", user_id=uuid.uuid4())
 
-
-def status_of(command) -> int:
-    with pytest.raises(Problem) as info:
-        command()
-    return info.value.status
 
 
 def test_the_predicates_say_who_uses_what():

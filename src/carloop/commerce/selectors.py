@@ -170,6 +170,11 @@ def campaigns_readable_by(subject: Subject) -> QuerySet[Campaign]:
     return Campaign.objects.none()
 
 
+def runs_campaigns(subject: Subject) -> bool:
+    """Operators and manufacturers' analysts run co-creation campaigns (each analyst their own manufacturer's)."""
+    return subject.kind == "operator" or bool(subject.org_ids(authz.MANUFACTURER_ANALYST))
+
+
 def runs_campaign(subject: Subject, campaign: Campaign) -> bool:
     """Operators and the owning manufacturer's analysts read the report and close the campaign."""
     return subject.kind == "operator" or subject.in_org(campaign.manufacturer_id, authz.MANUFACTURER_ANALYST)

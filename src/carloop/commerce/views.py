@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from carloop.commerce import api as commerce_api
 from carloop.commerce import selectors, services
 from carloop.commerce.models import Campaign, CarOrder, OrderState
-from carloop.core import authz, labels
+from carloop.core import labels
 from carloop.core.errors import NotFound, Problem
 from carloop.core.i18n import current, t
 from carloop.core.money import format_cny, parse_yuan, yuan_str
@@ -354,7 +354,7 @@ def campaigns(request: HttpRequest) -> HttpResponse:
     subject = subject_of(request)
     rows = selectors.campaigns_readable_by(subject).order_by("-created_at")[:50]
     return render(request, "commerce/campaigns.html", {
-        "campaigns": rows, "is_manufacturer": bool(subject.org_ids(authz.MANUFACTURER_ANALYST)) or subject.kind == "operator"})
+        "campaigns": rows, "is_manufacturer": selectors.runs_campaigns(subject)})
 
 
 @login_required

@@ -106,7 +106,7 @@ def _me(user: User, subject: authz.Subject) -> MeOut:
         phone=facts.phone_masked, kyc_verified=facts.kyc_verified, kyc_status=facts.kyc_status,
         kyc_check=facts.kyc_check, real_name=facts.real_name,
         id_number=facts.id_number_masked, birth_date=facts.birth_date, platform_roles=held.platform_roles,
-        memberships=[MembershipOut(organisation_id=o, roles=r) for o, r in held.memberships.items()],
+        memberships=[MembershipOut(organisation_id=o, roles=r) for o, r in held.organisation_roles.items()],
     )
 
 

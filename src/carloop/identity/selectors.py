@@ -53,7 +53,7 @@ def subject_of(request: HttpRequest) -> Subject:
 @dataclass(frozen=True)
 class RolesHeld:
     platform_roles: list[str]
-    memberships: dict[uuid.UUID, list[str]]
+    organisation_roles: dict[uuid.UUID, list[str]]
 
 
 def roles_held(subject: Subject) -> RolesHeld:

@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    roles = [labels.label("identity.platformrole.role", role) for role in sorted(selectors.subject_of(request).roles)]
+    held = selectors.roles_held(selectors.subject_of(request))
+    roles = [labels.label("identity.platformrole.role", role) for role in held.platform_roles]
     return render(request, "web/home.html", {"roles": t("、", ", ").join(roles)})
 
 
