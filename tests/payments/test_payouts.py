@@ -22,7 +22,7 @@ from carloop.identity import selectors as identity
 from carloop.identity import services as identity_services
 from carloop.ledger import selectors as ledger_q
 from carloop.ledger import services as ledger
-from carloop.payments import payouts, selectors, settlement
+from carloop.payments import payouts, positions, selectors, settlement
 from carloop.payments.models import (
     NotificationOutcome,
     Payout,
@@ -84,7 +84,7 @@ def consistent(*merchants: uuid.UUID) -> None:
     for payout in Payout.objects.all():
         assert selectors.payout_discrepancies(payout) == []
     for merchant in merchants:
-        assert selectors.merchant_discrepancies(merchant) == []
+        assert positions.merchant_discrepancies(merchant) == []
 
 
 def external_balance() -> int:
@@ -109,7 +109,7 @@ def test_an_approved_payout_is_held_then_posted_on_the_providers_word(
     payout = batch.payouts.get()
     assert payout.amount_fen == 99_000 + 49_500 and batch.total_fen == payout.amount_fen
     assert set(SettlementStatement.objects.values_list("state", flat=True)) == {"in_payout"}
-    assert selectors.merchant_owed(dealer.pk) == 148_500
+    assert positions.merchant(dealer.pk).owed_fen == 148_500
     consistent(dealer.pk)
 
     PAYOUT_SIMULATOR.behaviour = Behaviour(notify="never")  # look between approval and the provider's word
@@ -129,7 +129,7 @@ def test_an_approved_payout_is_held_then_posted_on_the_providers_word(
     assert {first.pk, second.pk} == set(SettlementStatement.objects.filter(state="paid").values_list("pk", flat=True))
     assert ledger_q.balance(account).balance_fen == 0 and ledger_q.balance(account).debits_pending == 0
     assert external_balance() == outside + 148_500  # the money left carloop
-    assert selectors.merchant_owed(dealer.pk) == 0
+    assert positions.merchant(dealer.pk).owed_fen == 0
     consistent(dealer.pk)
 
 

@@ -6,7 +6,7 @@ import hashlib
 import random
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO, TypeVar
 
@@ -36,6 +36,7 @@ class SeedContext:
     rng: random.Random = field(init=False)
     logins: list[tuple[str, str]] = field(default_factory=list)  # (role description, username); password DEMO_PASSWORD
     shared: dict[str, Any] = field(default_factory=dict)
+    finishing: list[tuple[str, Callable[[SeedContext], None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.faker = Faker("zh_CN")
@@ -70,6 +71,21 @@ class SeedContext:
     def say(self, message: str) -> None:
         if not self.quiet:
             self.stdout.write(message + "\n")
+
+    def after_all(self, label: str, step: Callable[[SeedContext], None]) -> None:
+        """Run ``step`` once every app has seeded, for data that needs what the apps above made (the cashier
+        reconciles the payments commerce's seed made through it)."""
+        self.finishing.append((label, step))
+
+    def finish(self) -> None:
+        """The steps put off with :meth:`after_all`, each in its own transaction."""
+        from django.db import transaction
+
+        steps, self.finishing = self.finishing, []
+        for label, step in steps:
+            self.reseed(f"{label}:after")
+            with transaction.atomic():
+                step(self)
 
     def add_login(self, role: str, username: str) -> None:
         if (role, username) not in self.logins:

@@ -13,7 +13,7 @@ class PaymentsConfig(AppConfig):
         from datetime import time, timedelta
 
         from carloop.core import authz, nav, payables, periodic
-        from carloop.payments import payouts, services, tasks, withholding  # noqa: F401 - payouts registers its provider
+        from carloop.payments import payouts, selectors, services, tasks, withholding  # noqa: F401 - payouts registers its provider
 
         payables.register_cashier(payables.Cashier(
             confirm_deposit=lambda **kw: services.confirm_deposit(**kw).pk,
@@ -31,5 +31,10 @@ class PaymentsConfig(AppConfig):
         nav.register(nav.NavItem("payments:payouts", "商户付款", "Merchant payouts",
                                  lambda s: nav.operators("finance_ops", "ops")(s) or merchant_staff(s), order=47,
                                  description_zh="付款批次的准备与复核、付款结果", description_en="Payout batches: prepare, approve, results"))
+        nav.page("payments:reconciliation", selectors.may_operate)
+        nav.page("payments:payout_batch", selectors.reads_batches)
+        nav.register(nav.NavItem("payments:reconciliation", "对账总览", "Reconciliation", nav.operators("finance_ops"),
+                                 order=48, description_zh="清算与待结算账户对应付、当日资金流、通道对账差异",
+                                 description_en="Clearing and settlement accounts against what is owed, the day's flows, provider differences"))
         nav.register(nav.NavItem("payments:ops", "收银台运营", "Payments ops", nav.operators("finance_ops"), order=45,
                                  description_zh="支付单、退款、对公转账匹配", description_en="Intents, refunds, bank-transfer matching"))

@@ -242,6 +242,11 @@ class ReconciliationRun(Entity):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "day"], name="payments_one_run_per_day")]
 
+    @property
+    def difference_fen(self) -> int:
+        """The provider's net less ours (zero when the day agrees)."""
+        return self.theirs_fen - self.ours_fen
+
 
 # ------------------------------------------------------------------------- the simulator provider's own side
 

@@ -59,8 +59,8 @@ def prepare(subject: Subject, *, merchant_ids: list[uuid.UUID] | None = None, ke
     """Finance operations gather the unpaid statements of every merchant (or those named) into a batch awaiting
     a second operator's approval. 409 ``nothing-to-pay`` when no merchant is owed its minimum payout. ``key``
     (the request's idempotency key) makes a repeated request return the batch it made."""
-    subject.require_role("finance_ops")
-    assert subject.user_id is not None and selectors.may_prepare(subject)
+    subject.require(selectors.may_operate(subject))
+    assert subject.user_id is not None
     if key:
         made = PayoutBatch.objects.filter(request_key=key, prepared_by_id=subject.user_id).first()
         if made is not None:
@@ -99,7 +99,7 @@ def approve(subject: Subject, *, batch_id: uuid.UUID | str) -> PayoutBatch:
     sent. Whoever prepared the batch cannot approve it (403 ``four-eyes``); a batch approved already is a 409."""
     with transaction.atomic():
         batch = selectors.get_batch(subject, batch_id)
-        subject.require_role("finance_ops")
+        subject.require(selectors.may_operate(subject))
         if not selectors.may_approve(subject, batch):
             raise Problem(403, "four-eyes", "付款批次须由另一位金融运营人员复核，准备人不能审批",
                           "A payout batch is approved by another finance operator than the one who prepared it")

@@ -132,13 +132,9 @@ def get_batch(subject: Subject, batch_id: uuid.UUID | str) -> PayoutBatch:
     return _one(batches_readable_by(subject), batch_id)
 
 
-def may_prepare(subject: Subject) -> bool:
-    return subject.has_role("finance_ops")
-
-
 def may_approve(subject: Subject, batch: PayoutBatch) -> bool:
     """Four-eyes: a finance operator other than the one who prepared the batch."""
-    return subject.has_role("finance_ops") and subject.user_id is not None and subject.user_id != batch.prepared_by_id
+    return may_operate(subject) and subject.user_id is not None and subject.user_id != batch.prepared_by_id
 
 
 def payouts_readable_by(subject: Subject) -> QuerySet[Payout]:
@@ -262,27 +258,3 @@ def payout_discrepancies(payout: Payout) -> list[str]:
             problems.append(f"failed payout {payout.payout_no}: statement {statement.pk} paid by no payout")
     return problems
 
-
-def merchant_owed(merchant_id: uuid.UUID) -> int:
-    """What the platform owes a merchant by its statements: the net of those not paid out yet."""
-    rows = SettlementStatement.objects.filter(merchant_id=merchant_id,
-                                              state__in=[StatementState.UNPAID, StatementState.IN_PAYOUT])
-    return sum(rows.values_list("net_fen", flat=True))
-
-
-def merchant_discrepancies(merchant_id: uuid.UUID) -> list[str]:
-    """The merchant's settlement account against its statements and payouts, once every transfer on its
-    settlement accounts is settled: its balance is what the statements still owe, and its pending debits are
-    the payouts in progress."""
-    acct = ledger_q.account_by_key(f"payments:merchant:{merchant_id}:settlement")
-    balance = ledger_q.balance(acct.id) if acct else None
-    posted = balance.balance_fen if balance else 0
-    pending = balance.debits_pending if balance else 0
-    problems = []
-    if posted != merchant_owed(merchant_id):
-        problems.append(f"merchant {merchant_id}: account {posted} but statements owe {merchant_owed(merchant_id)}")
-    in_flight = sum(amount for amount in Payout.objects.filter(merchant_id=merchant_id, state=PayoutState.PROCESSING)
-                    .values_list("amount_fen", flat=True))
-    if pending != in_flight:
-        problems.append(f"merchant {merchant_id}: {pending} held but {in_flight} in payouts in progress")
-    return problems

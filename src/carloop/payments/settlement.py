@@ -143,6 +143,20 @@ def _unsettled(accounts: list[uuid.UUID], cut: date, floor: date | None) -> list
     return sorted((f for f in found if f.ledger.transfer_id not in taken), key=lambda f: f.ledger.created_at)
 
 
+def _floor(previous: SettlementStatement | None) -> date | None:
+    """How far back a merchant's ledger lines are read for what no statement took yet: from the day before its
+    latest statement's period end (a late transfer of that day is still found)."""
+    return previous.period_end - timedelta(days=1) if previous else None
+
+
+def unsettled_fen(merchant_id: uuid.UUID, accounts: list[uuid.UUID]) -> int:
+    """The signed sum of the posted transfers on a merchant's settlement ``accounts`` that no statement took
+    yet (what the next settlement run will take, commission not yet deducted)."""
+    previous = SettlementStatement.objects.filter(merchant_id=merchant_id).order_by("-period_end").first()
+    found = _unsettled(accounts, business_date() + timedelta(days=1), _floor(previous))
+    return sum(f.ledger.amount_fen if f.ledger.side == "credit" else -f.ledger.amount_fen for f in found)
+
+
 def settle_merchant(*, merchant_id: uuid.UUID, run_date: date, actor: str) -> SettlementStatement | None:
     """The settlement run of one merchant on ``run_date``: a statement of what reached its settlement accounts up
     to ``run_date`` − the cycle and was not settled before (None when nothing did). Idempotent per merchant and
@@ -158,9 +172,8 @@ def settle_merchant(*, merchant_id: uuid.UUID, run_date: date, actor: str) -> Se
         previous = SettlementStatement.objects.filter(merchant_id=merchant_id).order_by("-period_end").first()
         if previous is not None and previous.period_end > period_end:
             return None  # a later period is settled already
-        floor = previous.period_end - timedelta(days=1) if previous else None
         own, *others = accounts = settlement_accounts(merchant_id)
-        found = _unsettled(accounts, period_end + timedelta(days=1), floor)
+        found = _unsettled(accounts, period_end + timedelta(days=1), _floor(previous))
         if not found:
             return None
         lines, nets = [], dict.fromkeys(accounts, 0)

@@ -14,4 +14,5 @@ urlpatterns = [
     path("settlement/<uuid:statement_id>/csv/", views.settlement_csv, name="settlement_csv"),
     path("payouts/", views.payouts_list, name="payouts"),
     path("payouts/<uuid:batch_id>/", views.payout_batch, name="payout_batch"),
+    path("reconciliation/", views.reconciliation, name="reconciliation"),
 ]

@@ -1,10 +1,13 @@
 """The cashier's pages: an intent's result page (it polls until the payment settles), the simulator provider's
 scan-to-pay page (a QR code of its own address, and the button a phone would show), the finance-ops page,
-merchant settlement statements (list, detail, CSV) and payouts (batches: prepare, approve; a merchant's own)."""
+merchant settlement statements (list, detail, CSV), payouts (batches: prepare, approve; a merchant's own) and the
+reconciliation overview (clearing and settlement accounts against what is owed, the day's flows, the latest
+provider reconciliation)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import segno
@@ -22,7 +25,7 @@ from carloop.core.i18n import t
 from carloop.core.pages import denied
 from carloop.core.timeutil import business_date
 from carloop.identity.selectors import staff_names, subject_of
-from carloop.payments import payouts, selectors, services, settlement
+from carloop.payments import payouts, positions, selectors, services, settlement
 from carloop.payments.bank_transfer import receiving_account
 from carloop.payments.models import Payout, PayoutBatchState, PayoutState, SettlementStatement, StatementState
 from carloop.payments.simulator import SIMULATOR
@@ -204,7 +207,7 @@ def payouts_list(request: HttpRequest) -> HttpResponse:
         batch.prepared_by_name, batch.approved_by_name = people.get(batch.prepared_by_id), people.get(batch.approved_by_id)
     return render(request, "payments/payouts.html", {
         "page": page, "state": state, "states": PayoutBatchState.choices, "operator": selectors.reads_batches(subject),
-        "may_prepare": selectors.may_prepare(subject), "key": uuid.uuid4().hex, "payouts": mine})
+        "may_prepare": selectors.may_operate(subject), "key": uuid.uuid4().hex, "payouts": mine})
 
 
 def _named(rows: list[Payout]) -> list[Payout]:
@@ -237,3 +240,19 @@ def payout_batch(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
         "approved_by": people.get(batch.approved_by_id, "") if batch.approved_by_id else "",
         "prepared": batch.state == PayoutBatchState.PREPARED, "may_approve": selectors.may_approve(subject, batch),
         "failed": PayoutState.FAILED})
+
+
+@login_required
+def reconciliation(request: HttpRequest) -> HttpResponse:
+    """Finance operations' reconciliation overview for a business day (``?day=YYYY-MM-DD``, default today)."""
+    today = business_date()
+    try:
+        day = min(date.fromisoformat(request.GET.get("day", "")), today)
+    except ValueError:
+        day = today
+    try:
+        view = positions.overview(subject_of(request), day)
+    except Problem as problem:
+        return denied(request, problem)
+    return render(request, "payments/reconciliation.html", {
+        "o": view, "day": day, "previous": day - timedelta(days=1), "next": day + timedelta(days=1) if day < today else None})

@@ -33,6 +33,7 @@ class Command(BaseCommand):
                 with transaction.atomic():
                     module.seed(ctx)
                 ctx.say(f"seeded {label} in {time.perf_counter() - started:.1f}s")
+            ctx.finish()
         if sent.count:
             ctx.say(f"\n{sent.count} SMS/push messages sent while seeding: {', '.join(sent.files)} "
                     "(each owner also reads theirs at /me/inbox/)")
