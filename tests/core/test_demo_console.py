@@ -17,8 +17,9 @@ from carloop.core import notifications
 from carloop.core.seeding import DEMO_PASSWORD, SeedContext, display_width, login_table
 
 
-def test_unknown_url_with_default_settings_is_a_plain_404(tmp_path: Path) -> None:
-    """Without CARLOOP_DEBUG the site runs with DEBUG off: an unknown URL lists no URL patterns."""
+def test_unknown_url_with_default_settings_is_the_sites_own_404(tmp_path: Path) -> None:
+    """Without CARLOOP_DEBUG the site runs with DEBUG off: an unknown URL is the site's 404 page, listing no URL
+    patterns."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARLOOP_")} | {
         "CARLOOP_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "carloop.settings"}
     script = ("import django; django.setup()\n"
@@ -28,7 +29,7 @@ def test_unknown_url_with_default_settings_is_a_plain_404(tmp_path: Path) -> Non
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     debug, status, body = result.stdout.split(" ", 2)
     assert (debug, status) == ("False", "404")
-    assert "URLconf" not in body and "no-such-page" not in body and "admin/" not in body
+    assert "页面不存在" in body and "URLconf" not in body and "admin/" not in body and "api/docs" not in body
 
 
 def test_progress_piped_is_one_plain_line_per_loop() -> None:

@@ -30,7 +30,7 @@ def test_dashboard_with_charts(actors):
 @pytest.mark.parametrize("kind", ["customer", "store_manager", "lender_analyst"])
 def test_pages_are_for_operators_only(actors, kind):
     c = client_for(actors, kind)
-    for url in ("/risk/", "/risk/reviews/", "/risk/rings/"):
+    for url in ("/risk/", "/risk/reviews/", "/risk/rings/", "/risk/blacklist/"):
         assert c.get(url).status_code == 403
     assert Client().get("/risk/").status_code == 302
 
@@ -144,3 +144,42 @@ def test_rule_set_editor_what_if_and_publish(actors):
     assert draft.status == "published"
     viewer = client_for(actors, "ops").get("/risk/rules/").content.decode()
     assert "保存草稿" not in viewer
+
+
+def test_blacklist_screen_searches_adds_with_expiry_and_removes(actors):
+    from carloop.risk import selectors
+    from carloop.risk.models import BlacklistEntry
+
+    analyst = client_for(actors, "risk_analyst")
+    added = analyst.post("/risk/blacklist/", {"kind": "phone", "value": "139 1234 5678", "reason": "冒用他人身份",
+                                              "source": "court", "expires_on": "2099-12-31"})
+    assert added.status_code == 302
+    entry = BlacklistEntry.objects.get()
+    assert entry.value_masked == "139****5678" and entry.source == "court" and entry.expires_at.year == 2099
+    assert selectors.is_blacklisted("phone", "13912345678")
+    html = analyst.post("/risk/blacklist/", {"identifier": "13912345678"}).content.decode()  # never in a URL
+    assert "139****5678" in html and "法院失信名单" in html and "13912345678" not in html
+    assert ">court<" not in html and "user:" not in html  # labels and names, never codes or actor ids
+    assert BlacklistEntry.objects.count() == 1  # a lookup adds nothing
+    assert "139****5678" not in analyst.post("/risk/blacklist/", {"identifier": "13900000000"}).content.decode()
+    assert "139****5678" in analyst.get("/risk/blacklist/?q=身份").content.decode()  # the reason
+    assert "139****5678" not in analyst.get("/risk/blacklist/?kind=device").content.decode()
+    bad = analyst.post("/risk/blacklist/", {"kind": "phone", "value": "13700000000", "reason": "x", "expires_on": "2001-01-01"})
+    assert bad.status_code == 200 and "到期日期不能早于今天" in bad.content.decode() and BlacklistEntry.objects.count() == 1
+    removed = analyst.post(f"/risk/blacklist/{entry.pk}/remove/")
+    assert removed.status_code == 302 and not selectors.is_blacklisted("phone", "13912345678")
+    assert "139****5678" in analyst.get("/risk/blacklist/?state=inactive").content.decode()
+    assert "139****5678" not in analyst.get("/risk/blacklist/").content.decode()
+
+
+def test_blacklist_screen_is_read_only_for_other_operators(actors):
+    from carloop.risk.models import BlacklistEntry
+
+    services.add_to_blacklist(kind="device", value="dev-bl-1", reason="模拟器设备", actor="t")
+    ops = client_for(actors, "ops")
+    html = ops.get("/risk/blacklist/?lang=en").content.decode()
+    assert "Device" in html and "Add to the blacklist" not in html and "/remove/" not in html
+    assert ops.post("/risk/blacklist/", {"kind": "phone", "value": "13912345678", "reason": "x"}).status_code == 403
+    entry = BlacklistEntry.objects.get()
+    assert ops.post(f"/risk/blacklist/{entry.pk}/remove/").status_code == 403
+    assert BlacklistEntry.objects.filter(active=True).count() == 1

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db.models import F, OuterRef, QuerySet, Subquery, UUIDField, Value
 from django.http import HttpRequest
 
-from carloop.core import authz, pii
+from carloop.core import authz, i18n, pii
 from carloop.core.authz import ANONYMOUS, Subject
 from carloop.identity.contracts import CustomerFacts, OrganisationInfo
 from carloop.identity.models import ApiToken, CustomerProfile, KycCheck, Membership, Organisation, PlatformRole, User
@@ -110,6 +110,21 @@ def staff_names(user_ids: Iterable[uuid.UUID | str]) -> dict[uuid.UUID, str]:
     """How pages name staff (operators, an organisation's members): the display name, else the login name."""
     return {user.pk: user.display_name or user.username
             for user in User.objects.filter(pk__in=set(user_ids)).only("pk", "display_name", "username")}
+
+
+def actor_names(refs: Iterable[str]) -> dict[str, str]:
+    """How pages name the actor of an audit entry or a record (``Subject.ref``): staff by name, in one query; any
+    other actor (the system, a job, a provider, the seed) as "系统" / "System" in the page's language."""
+    refs = set(refs)
+    ids = {ref: ref.removeprefix("user:") for ref in refs if ref.startswith("user:")}
+    valid = {}
+    for ref, raw in ids.items():
+        try:
+            valid[ref] = uuid.UUID(raw)
+        except ValueError:
+            continue
+    names = staff_names(valid.values())
+    return {ref: names.get(valid[ref], "—") if ref in valid else i18n.t("系统", "System") for ref in refs}
 
 
 def _visible_check(outcome: str | None) -> str:

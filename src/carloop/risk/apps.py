@@ -17,7 +17,7 @@ class RiskConfig(AppConfig):
             # feature-store facts and observed outcomes: no money, nothing promised to a customer
             subscribe(pattern, subscribers.on_event, relaxed_commit=True)
         pages = {"risk:dashboard": selectors.may_monitor, "risk:decision": selectors.may_monitor,
-                 "risk:rules": selectors.may_monitor, "risk:reviews": selectors.may_review,
+                 "risk:rules": selectors.may_monitor, "risk:blacklist": selectors.may_monitor, "risk:reviews": selectors.may_review,
                  "risk:review": selectors.may_review, "risk:rings": selectors.may_analyse}  # fmt: skip
         for url_name, may_open in pages.items():
             nav.page(url_name, may_open)

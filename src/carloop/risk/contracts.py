@@ -22,6 +22,11 @@ PRODUCT_KINDS: dict[str, tuple[str, str]] = {
 }
 labels.register("risk.product_kind", PRODUCT_KINDS)
 labels.register("risk.outcome", {"approve": ("通过", "Approve"), "decline": ("拒绝", "Decline"), "refer": ("转人工", "Refer")})
+BLACKLIST_SOURCES: dict[str, tuple[str, str]] = {
+    "manual": ("人工添加", "Added by hand"), "fraud_ring": ("欺诈团伙", "Fraud ring"), "court": ("法院失信名单", "Court list"),
+    "partner": ("合作方共享", "Shared by a partner"), "wallet": ("e 卡风控", "Wallet risk"),
+}  # fmt: skip
+labels.register("risk.blacklist_source", BLACKLIST_SOURCES)
 labels.register("risk.psi_level", {"ok": ("稳定", "Stable"), "warn": ("关注", "Watch"), "alert": ("告警", "Alert")})
 
 

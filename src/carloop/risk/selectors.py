@@ -119,6 +119,30 @@ def review_queue(subject: Subject) -> QuerySet[ReviewCase]:
     return reviews_readable_by(subject)
 
 
+BLACKLIST_STATES = ("active", "inactive", "all")  # inactive: removed or expired
+
+
+def blacklist_search(subject: Subject, *, kind: str = "", state: str = "active", text: str = "",
+                     identifier: str = "") -> QuerySet[BlacklistEntry]:
+    """The blacklist screen's rows, newest first: by kind and state; ``text`` matches the reason, ``identifier``
+    a full value exactly (its blind index, whatever its kind)."""
+    rows = blacklist_entries(subject)
+    if kind in BLACKLIST_KINDS:
+        rows = rows.filter(kind=kind)
+    if state == "active":
+        rows = rows.filter(_active())
+    elif state == "inactive":
+        rows = rows.exclude(_active())
+    if text.strip():
+        rows = rows.filter(reason__icontains=text.strip())
+    if identifier.strip():
+        match = Q()
+        for each in BLACKLIST_KINDS:
+            match |= Q(kind=each, value_index=pii.blind_index(each, identifier))
+        rows = rows.filter(match)
+    return rows.order_by("-created_at")
+
+
 def blacklist_check(subject: Subject, kind: str, value: str) -> bool:
     """:func:`is_blacklisted` for internal operators."""
     subject.require(may_monitor(subject))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -16,13 +16,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from carloop.core.authz import Subject
-from carloop.core.errors import Problem
+from carloop.core.errors import FieldError, Invalid, NotFound, Problem
 from carloop.core.i18n import t
 from carloop.core.money import parse_yuan
 from carloop.core.pages import denied
+from carloop.core.timeutil import business_date, start_of_business_day
 from carloop.identity import selectors as identity_q
 from carloop.identity.selectors import subject_of
 from carloop.risk import selectors, services
+from carloop.risk.contracts import BLACKLIST_SOURCES
 from carloop.risk.models import ReviewCase
 
 
@@ -170,6 +172,77 @@ def rings(request: HttpRequest) -> HttpResponse:
     if isinstance(subject, HttpResponse):
         return subject
     return render(request, "risk/rings.html", {"rings": selectors.fraud_rings(subject, 3)})
+
+
+BLACKLIST_PER_PAGE = 25
+
+
+def blacklist(request: HttpRequest) -> HttpResponse:
+    """The blacklist: filter by kind, state and reason; look an identifier up (posted, so that a full phone or ID
+    number never appears in a URL or an access log); analysts add and remove entries."""
+    subject = _operator(request)
+    if isinstance(subject, HttpResponse):
+        return subject
+    can_edit = selectors.may_analyse(subject)
+    form = {"kind": "phone", "value": "", "reason": "", "source": "manual", "expires_on": ""}
+    identifier = request.POST.get("identifier", "") if request.method == "POST" else ""
+    if request.method == "POST" and not identifier:
+        form = {key: request.POST.get(key, default).strip() for key, default in form.items()}
+        try:
+            expires = _end_of_day(form["expires_on"])
+            entry = services.add_to_blacklist_for(subject, kind=form["kind"], value=form["value"], reason=form["reason"],
+                                                  source=form["source"] if form["source"] in BLACKLIST_SOURCES else "manual",
+                                                  expires_at=expires)
+            messages.success(request, t(f"已加入黑名单：{entry.value_masked}", f"Blacklisted: {entry.value_masked}"))
+            return redirect("risk:blacklist")
+        except Problem as problem:
+            if problem.status == 403:
+                return denied(request)
+            details = "; ".join(t(e.zh, e.en) for e in problem.errors)
+            messages.error(request, t(problem.zh, problem.en) + (f" — {details}" if details else ""))
+    kind, state, text = request.GET.get("kind", ""), request.GET.get("state", "active"), request.GET.get("q", "")
+    state = state if state in selectors.BLACKLIST_STATES else "active"
+    rows = selectors.blacklist_search(subject, kind=kind, state=state, text=text, identifier=identifier)
+    page = Paginator(rows, BLACKLIST_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    names = identity_q.actor_names(e.created_by for e in page)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "risk/blacklist.html", {
+        "entries": [{"entry": e, "by": names.get(e.created_by, ""),
+                     "live": e.active and (e.expires_at is None or e.expires_at > now)} for e in page],
+        "page": page, "query": query.urlencode(), "kind": kind, "state": state, "text": text, "can_edit": can_edit,
+        "looked_up": bool(identifier),
+        "kinds": selectors.BLACKLIST_KINDS, "states": selectors.BLACKLIST_STATES, "sources": BLACKLIST_SOURCES, "form": form,
+    })  # fmt: skip
+
+
+def _end_of_day(text: str) -> datetime | None:
+    """An expiry date typed on the form: the entry lapses at the end of that day (Asia/Shanghai)."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise Invalid("invalid-expiry", "到期日期无效", "Invalid expiry date",
+                      [FieldError("/expires_on", "请使用 YYYY-MM-DD", "Use YYYY-MM-DD")]) from None
+    if day < business_date():
+        raise Invalid("invalid-expiry", "到期日期不能早于今天", "The expiry date cannot be in the past",
+                      [FieldError("/expires_on", "不能早于今天", "Not before today")])
+    return start_of_business_day(day + timedelta(days=1))
+
+
+@require_POST
+def blacklist_remove(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
+    subject = _operator(request, selectors.may_analyse)
+    if isinstance(subject, HttpResponse):
+        return subject
+    try:
+        entry = services.remove_from_blacklist_for(subject, entry_id)
+    except NotFound:
+        raise Http404 from None
+    messages.success(request, t(f"已移出黑名单：{entry.value_masked}", f"Removed from the blacklist: {entry.value_masked}"))
+    return redirect("risk:blacklist")
 
 
 def rules(request: HttpRequest) -> HttpResponse:
