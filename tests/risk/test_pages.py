@@ -183,3 +183,7 @@ def test_blacklist_screen_is_read_only_for_other_operators(actors):
     entry = BlacklistEntry.objects.get()
     assert ops.post(f"/risk/blacklist/{entry.pk}/remove/").status_code == 403
     assert BlacklistEntry.objects.filter(active=True).count() == 1
+
+
+def test_removing_an_unknown_blacklist_entry_is_a_404(actors):
+    assert client_for(actors, "risk_analyst").post("/risk/blacklist/01a24253-b896-7083-bde7-905eb68ecac2/remove/").status_code == 404

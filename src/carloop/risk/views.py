@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from carloop.core.authz import Subject
-from carloop.core.errors import FieldError, Invalid, NotFound, Problem
+from carloop.core.errors import FieldError, Invalid, Problem
 from carloop.core.i18n import t
 from carloop.core.money import parse_yuan
 from carloop.core.pages import denied
@@ -239,8 +239,10 @@ def blacklist_remove(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
         return subject
     try:
         entry = services.remove_from_blacklist_for(subject, entry_id)
-    except NotFound:
-        raise Http404 from None
+    except Problem as problem:
+        if problem.status == 404:
+            raise Http404 from None
+        raise
     messages.success(request, t(f"已移出黑名单：{entry.value_masked}", f"Removed from the blacklist: {entry.value_masked}"))
     return redirect("risk:blacklist")
 
