@@ -436,3 +436,26 @@ CASES = [
 @pytest.mark.parametrize("kind", SUBJECT_KINDS)
 def test_authorization(actors: Any, case: Case, kind: str) -> None:
     run_case(actors, case, kind)
+
+
+def test_the_cli_prepares_and_a_second_login_approves(
+        actors: Actors, capsys: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from django.core.management import CommandError, call_command
+
+    dealer = actors.org("dealer_staff")
+    owed(dealer.pk, 10_000)
+    finops("cli-a"), finops("cli-b")
+    call_command("payments", "payouts", "prepare", "--user", "cli-a")
+    batch = PayoutBatch.objects.get()
+    assert f"batch {batch.pk} prepared: 99.00" in capsys.readouterr().out
+    with pytest.raises(CommandError) as exc:
+        call_command("payments", "payouts", "approve", str(batch.pk), "--user", "cli-a")
+    assert "four-eyes" in str(exc.value)
+    with pytest.raises(CommandError):
+        call_command("payments", "payouts", "approve", str(batch.pk), "--user", "nobody")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("payments", "payouts", "approve", str(batch.pk), "--user", "cli-b")
+    assert batch.payouts.get().state == "paid"
+    call_command("payments", "payouts", "recover")
+    assert "payouts concluded: 0" in capsys.readouterr().out
+    consistent(dealer.pk)
