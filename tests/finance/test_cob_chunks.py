@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from carloop.core.models import Event
 from carloop.finance import cob
@@ -54,11 +54,11 @@ def test_a_rerun_after_a_crash_mid_way_continues_and_books_nothing_twice(world: 
     def crashing(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 2:
-            raise RuntimeError("killed mid-way")
+            raise OperationalError("server closed the connection unexpectedly")  # the process or server died
         return process(*args, **kwargs)
 
     monkeypatch.setattr(cob, "_process_chunk", crashing)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(OperationalError):
         cob.run(day, chunk_size=1)
     monkeypatch.setattr(cob, "_process_chunk", process)
     run = CobRun.objects.get(business_date=day)

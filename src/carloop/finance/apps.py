@@ -11,14 +11,18 @@ class FinanceConfig(AppConfig):
     def ready(self) -> None:
         from datetime import time
 
-        from carloop.core import nav, periodic
-        from carloop.finance import subscribers, tasks
+        from carloop.core import labels, nav, periodic
+        from carloop.finance import selectors, subscribers, tasks
+        from carloop.finance.models import CobRun
         from carloop.finance.services import products, repayments
 
         subscribers.register()
+        labels.register("finance.cob_state", CobRun.State)
         products.register_payables()
         repayments.register()
         periodic.register(periodic.Periodic("finance.cob", tasks.run_cob, at=time(0, 30)))
+        for url_name in ("finance:cob_runs", "finance:cob_run"):
+            nav.page(url_name, selectors.runs_cob)
 
         nav.register(nav.NavItem("finance:index", "汽车金融", "Auto finance", nav.everyone, order=40,
                                  description_zh="贷款申请、报价（含年化利率）、还款", description_en="Apply, offers with APR, repay"))

@@ -18,6 +18,11 @@ rows (as a repayment does, loan first), does the work set-based for those loans,
 its own loan runs. A run that died mid-way is continued by the next run of that date (or of a later one): the
 loans already done for D are skipped, so nothing is booked twice. The run is finished when no active loan is left
 undone; running a finished date again changes nothing; missed dates since the last run are run first, in order.
+
+A chunk that raises is rolled back to its savepoint and recorded in ``CobRun.failures`` (its loans, the error);
+the run goes on with the next chunk and is left unfinished (state ``failed``), and later dates wait for it. The
+next run of the date (the nightly job, or finance operations' rerun: ``services.rerun_cob``) works only the loans
+still undone, i.e. those of the failed chunks, and marks the failures resolved.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import BigIntegerField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
@@ -70,7 +75,9 @@ def run(on: date, *, chunk_size: int = CHUNK_SIZE) -> dict[str, Any]:
     if last is not None:
         day = last.business_date + timedelta(days=1)
         while day < on:
-            _run_one(day, chunk_size)
+            stats = _run_one(day, chunk_size)
+            if stats.get("failed_chunks"):  # a later date would skip the failed loans' day: stop here
+                return stats
             day += timedelta(days=1)
     return _run_one(on, chunk_size)
 
@@ -94,7 +101,14 @@ def _run_one(on: date, chunk_size: int) -> dict[str, Any]:
 
 
 def _run_chunks(run: CobRun, on: date, chunk_size: int) -> dict[str, Any]:
+    with transaction.atomic():  # a new pass retries the failed chunks' loans: their failures are resolved by it
+        run = CobRun.objects.select_for_update().get(pk=run.pk)
+        now = timezone.now().isoformat()
+        run.failures = [f if f.get("resolved_at") else {**f, "resolved_at": now} for f in run.failures]
+        run.passes += 1
+        run.save(update_fields=["failures", "passes", "updated_at"])
     after: uuid.UUID | None = None
+    failed = 0
     while True:
         with transaction.atomic():
             run = CobRun.objects.select_for_update().get(pk=run.pk)  # one runner per date at a time
@@ -105,18 +119,31 @@ def _run_chunks(run: CobRun, on: date, chunk_size: int) -> dict[str, Any]:
                 undone = undone.filter(pk__gt=after)
             ids = list(undone.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)[:chunk_size])
             if not ids:
-                run.finished_at = timezone.now()
-                run.stats["accrued_interest_fen"] = int(
-                    Decimal(run.stats["accrued_interest_exact"]).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-                )
-                run.save(update_fields=["finished_at", "stats", "updated_at"])
+                if not failed:
+                    run.finished_at = timezone.now()
+                    run.stats["accrued_interest_fen"] = int(
+                        Decimal(run.stats["accrued_interest_exact"]).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+                    )
+                    run.save(update_fields=["finished_at", "stats", "updated_at"])
                 break
-            _add(run.stats, _process_chunk(on, ids))
-            Loan.objects.filter(pk__in=ids).update(cob_through=on)
-            run.save(update_fields=["stats", "updated_at"])
+            try:
+                with transaction.atomic():  # a savepoint: a failing chunk leaves no trace but its failure
+                    counts = _process_chunk(on, ids)
+                    Loan.objects.filter(pk__in=ids).update(cob_through=on)
+            except (OperationalError, InterfaceError):
+                raise  # the connection itself is gone: the run died, the next run continues
+            except Exception as exc:
+                failed += 1
+                run.failures.append({"at": timezone.now().isoformat(), "first_loan_id": str(ids[0]),
+                                     "last_loan_id": str(ids[-1]), "loans": len(ids),
+                                     "error": f"{type(exc).__name__}: {exc}"[:500], "resolved_at": None})
+                run.save(update_fields=["failures", "updated_at"])
+            else:
+                _add(run.stats, counts)
+                run.save(update_fields=["stats", "updated_at"])
             after = ids[-1]
     notifications.send_pending()
-    return dict(run.stats)
+    return dict(run.stats, failed_chunks=failed) if failed else dict(run.stats)
 
 
 def _add(total: dict[str, Any], chunk: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ instalments, repayments and daily close-of-business runs. Amounts are integer fe
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -321,9 +322,38 @@ class Repayment(Entity):
 
 
 class CobRun(Entity):
+    """One business date's close of business. ``failures`` lists the chunks that failed, each ``{"at", "first_loan_id",
+    "last_loan_id", "loans", "error", "resolved_at"}``; a later pass over the date retries them (``resolved_at``)."""
+
+    class State(models.TextChoices):
+        FINISHED = "finished", lt("已完成", "Finished")
+        FAILED = "failed", lt("部分失败", "Failed chunks")
+        UNFINISHED = "unfinished", lt("未完成", "Unfinished")
+
     business_date = models.DateField(unique=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     stats = models.JSONField(default=dict)
+    failures = models.JSONField(default=list)
+    passes = models.PositiveIntegerField(default=0, help_text="how many times the date was run (the first run and reruns)")
+
+    @property
+    def open_failures(self) -> list[dict[str, Any]]:
+        return [f for f in self.failures if not f.get("resolved_at")]
+
+    @property
+    def failure_rows(self) -> list[dict[str, Any]]:
+        """The failures with their moments as datetimes (for pages)."""
+        return [{**f, "at": datetime.fromisoformat(f["at"])} for f in self.failures]
+
+    @property
+    def state(self) -> str:
+        if self.finished_at is not None:
+            return self.State.FINISHED
+        return self.State.FAILED if self.open_failures else self.State.UNFINISHED
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.finished_at - self.created_at if self.finished_at else None
 
     class Meta:
         verbose_name = lt("日终批处理", "close-of-business run")

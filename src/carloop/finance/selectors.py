@@ -14,7 +14,7 @@ from carloop.core.authz import Subject
 from carloop.core.errors import NotFound
 from carloop.core.timeutil import start_of_business_day
 from carloop.finance import ledger_accounts as accounts
-from carloop.finance.models import Application, Installment, Loan, LoanFunding, LoanProduct, Repayment
+from carloop.finance.models import Application, CobRun, Installment, Loan, LoanFunding, LoanProduct, Repayment
 from carloop.identity import selectors as identity_q
 from carloop.identity.contracts import OrganisationInfo
 from carloop.ledger import selectors as ledger_q
@@ -256,3 +256,23 @@ def loan_book(loans: QuerySet[Loan]) -> dict[str, Any]:
     buckets = dict(loans.filter(state=Loan.State.ACTIVE).values("bucket").annotate(s=Sum("outstanding_principal_fen"))
                    .values_list("bucket", "s"))
     return {"by_state": by_state, "buckets": [(b, buckets.get(b, 0)) for b in ("current", "1-30", "31-60", "61-90", "90+")]}
+
+
+# ------------------------------------------------------------------------------------------------ close of business
+
+
+def runs_cob(subject: Subject) -> bool:
+    """Finance operations watch the daily close of business and rerun a date that failed or stopped part-way."""
+    return subject.kind == "operator" and subject.has_role("finance_ops")
+
+
+def cob_runs_readable_by(subject: Subject) -> QuerySet[CobRun]:
+    """The COB runs, newest date first, for :func:`runs_cob`; nothing for anyone else."""
+    return CobRun.objects.order_by("-business_date") if runs_cob(subject) else CobRun.objects.none()
+
+
+def get_cob_run(subject: Subject, day: date) -> CobRun:
+    run = cob_runs_readable_by(subject).filter(business_date=day).first()
+    if run is None:
+        raise NotFound()
+    return run

@@ -12,6 +12,8 @@ urlpatterns = [
     path("loans/<uuid:loan_id>/", views.loan_detail, name="loan"),
     path("loans/<uuid:loan_id>/contract/", views.contract, name="contract"),
     path("ops/", views.ops, name="ops"),
+    path("cob/", views.cob_runs, name="cob_runs"),
+    path("cob/<str:day>/", views.cob_run, name="cob_run"),
     path("partners/", views.partners, name="partners"),
     path("partners/<uuid:org_id>/", views.partner, name="partner"),
 ]

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -283,6 +284,7 @@ def ops(request: HttpRequest) -> HttpResponse:
         "book": selectors.loan_book(loans),
         "delinquent": loans.filter(state=Loan.State.ACTIVE).exclude(bucket="current").order_by("oldest_unpaid_due")[:100],
         "reconciliation": selectors.reconcile_funders(),
+        "last_cob": selectors.cob_runs_readable_by(subject).first(),
     })
 
 
@@ -312,3 +314,49 @@ def partner(request: HttpRequest, org_id: uuid.UUID) -> HttpResponse:
     return render(request, "finance/partner.html", {
         "org": org, "portfolio": selectors.portfolio(org_id), "statement": selectors.daily_statement(org_id, day),
         "loans": selectors.loans_readable_by(subject).filter(funding__partner_id=org_id)[:50], "day": day})
+
+
+COB_RUNS_PER_PAGE = 20
+
+
+@login_required
+@_guard
+def cob_runs(request: HttpRequest) -> HttpResponse:
+    """The recent close-of-business runs: state, chunks done and failed, loans processed, timing."""
+    subject = subject_of(request)
+    subject.require(selectors.runs_cob(subject))
+    page = Paginator(selectors.cob_runs_readable_by(subject), COB_RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "finance/cob_runs.html", {"page": page, "query": ""})
+
+
+def _business_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Http404 from None
+
+
+@login_required
+@_guard
+@require_http_methods(["GET", "POST"])
+def cob_run(request: HttpRequest, day: str) -> HttpResponse:
+    """One date's run with its failed chunks; finance operations rerun a failed or unfinished one after confirming."""
+    subject = subject_of(request)
+    run = selectors.get_cob_run(subject, _business_day(day))
+    confirm = False
+    if request.method == "POST":
+        if request.POST.get("confirmed") != "yes":
+            confirm = True
+        else:
+            failed_before = len(run.open_failures)
+            run = services.rerun_cob(subject, run.business_date)
+            if run.state == run.State.FINISHED:
+                messages.success(request, t(f"已重跑：{failed_before} 个失败批次已处理，日终完成",
+                                            f"Rerun done: {failed_before} failed chunk(s) worked, the day is closed"))
+            else:
+                messages.error(request, t(f"重跑后仍有 {len(run.open_failures)} 个批次失败",
+                                          f"{len(run.open_failures)} chunk(s) still failed after the rerun"))
+            return redirect("finance:cob_run", day=run.business_date.isoformat())
+    return render(request, "finance/cob_run.html", {
+        "run": run, "confirm": confirm,
+        "may_rerun": selectors.runs_cob(subject) and run.state != run.State.FINISHED})
