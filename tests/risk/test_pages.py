@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.test import Client
 
@@ -112,12 +114,23 @@ def test_ring_report_page(actors):
     for person in people:
         services.decide(request(person, device_id="ring-device-7"))
     html = client_for(actors, "risk_analyst").get("/risk/rings/").content.decode()
-    assert "3 名客户" in html and "device" in html
+    assert "3 名客户" in html and "<td>设备</td>" in html and "cytoscape-3.30.2.min.js" in html
+    from carloop.risk.models import GraphNode
+
+    component = str(GraphNode.objects.get(kind="device").component)
+    graphs = json.loads(html.split('<script id="ring-graphs" type="application/json">')[1].split("</script>")[0])
+    elements = graphs[component]["elements"]
+    nodes = [e["data"] for e in elements if "source" not in e["data"]]
+    edges = [e["data"] for e in elements if "source" in e["data"]]
+    customers = [n for n in nodes if n["kind"] == "customer"]
+    assert len(customers) == 3 and len(edges) >= 3 and not graphs[component]["truncated"]
+    assert all("*" in n["label"] for n in customers)  # masked names, never user ids
+    assert {n["kind"] for n in nodes} >= {"customer", "device"}
+    english = client_for(actors, "risk_analyst").get("/risk/rings/?lang=en").content.decode()
+    assert "<td>Device</td>" in english and "设备" not in english
 
 
 def test_rule_set_editor_what_if_and_publish(actors):
-    import json
-
     from carloop.risk import policy
     from carloop.risk.models import PolicyRuleSet
 

@@ -27,6 +27,10 @@ BLACKLIST_SOURCES: dict[str, tuple[str, str]] = {
     "partner": ("合作方共享", "Shared by a partner"), "wallet": ("e 卡风控", "Wallet risk"),
 }  # fmt: skip
 labels.register("risk.blacklist_source", BLACKLIST_SOURCES)
+labels.register("risk.graph_kind", {
+    "customer": ("客户", "Customer"), "phone": ("手机号", "Phone"), "id_number": ("身份证号", "ID number"),
+    "device": ("设备", "Device"), "bank_card": ("银行卡", "Bank card"), "address": ("地址", "Address"),
+})  # fmt: skip
 labels.register("risk.psi_level", {"ok": ("稳定", "Stable"), "warn": ("关注", "Watch"), "alert": ("告警", "Alert")})
 
 

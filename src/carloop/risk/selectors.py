@@ -164,6 +164,12 @@ def fraud_rings(subject: Subject, min_customers: int = 3) -> list[graph.Ring]:
     return graph.rings(max(min_customers, 2))
 
 
+def fraud_ring_graph(subject: Subject, component: uuid.UUID, max_nodes: int = 150) -> graph.RingGraph:
+    """One ring's nodes and edges for drawing, for analysts."""
+    subject.require(may_analyse(subject))
+    return graph.ring_graph(component, max_nodes)
+
+
 def monitoring_for(subject: Subject, days: int = 30) -> dict[str, Any]:
     """The monitoring figures over the last ``days`` (1–365), for internal operators."""
     subject.require(may_monitor(subject))

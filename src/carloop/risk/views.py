@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from carloop.core import labels
 from carloop.core.authz import Subject
 from carloop.core.errors import FieldError, Invalid, Problem
 from carloop.core.i18n import t
@@ -23,7 +24,7 @@ from carloop.core.pages import denied
 from carloop.core.timeutil import business_date, start_of_business_day
 from carloop.identity import selectors as identity_q
 from carloop.identity.selectors import subject_of
-from carloop.risk import selectors, services
+from carloop.risk import graph, selectors, services
 from carloop.risk.contracts import BLACKLIST_SOURCES
 from carloop.risk.models import ReviewCase
 
@@ -171,7 +172,18 @@ def rings(request: HttpRequest) -> HttpResponse:
     subject = _operator(request, selectors.may_analyse)
     if isinstance(subject, HttpResponse):
         return subject
-    return render(request, "risk/rings.html", {"rings": selectors.fraud_rings(subject, 3)})
+    rings = selectors.fraud_rings(subject, 3)
+    drawn = {ring.component: selectors.fraud_ring_graph(subject, ring.component) for ring in rings[:RINGS_DRAWN]}
+    names = identity_q.customers_masked(str(n["customer"]) for g in drawn.values() for n in g.nodes if n["kind"] == "customer")
+    graphs = {}
+    for component, g in drawn.items():
+        nodes = [{"data": {"id": n["id"], "kind": n["kind"], "blacklisted": n["blacklisted"],
+                           "label": names.get(str(n.get("customer")), "—") if n["kind"] == "customer" else n["label"] or "—"}}
+                 for n in g.nodes]  # fmt: skip
+        edges = [{"data": {"id": f"{a}-{b}", "source": a, "target": b}} for a, b in g.edges]
+        graphs[str(component)] = {"elements": nodes + edges, "truncated": g.truncated}
+    kinds = {kind: labels.label("risk.graph_kind", kind) for kind in ("customer", *graph.ENTITY_KINDS)}
+    return render(request, "risk/rings.html", {"rings": rings, "graphs": graphs, "kinds": kinds})
 
 
 BLACKLIST_PER_PAGE = 25
@@ -245,6 +257,9 @@ def blacklist_remove(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
         raise
     messages.success(request, t(f"已移出黑名单：{entry.value_masked}", f"Removed from the blacklist: {entry.value_masked}"))
     return redirect("risk:blacklist")
+
+
+RINGS_DRAWN = 10  # the largest rings are drawn; the rest are listed
 
 
 def rules(request: HttpRequest) -> HttpResponse:
