@@ -237,6 +237,36 @@ def test_four_eyes_the_preparer_cannot_approve(actors: Actors, django_capture_on
     consistent(dealer.pk)
 
 
+def test_a_batch_sent_back_pays_nothing_and_its_statements_are_batched_again(
+        actors: Actors, django_capture_on_commit_callbacks: Any) -> None:
+    dealer = actors.org("dealer_staff")
+    statement = owed(dealer.pk, 10_000)
+    batch = payouts.prepare(finops())
+    reviewer = finops()
+    with pytest.raises(Problem) as exc:
+        payouts.reject(reviewer, batch_id=batch.pk, reason="  ")
+    assert (exc.value.status, exc.value.slug) == (422, "reason-required")
+    for who, status in (("ops", 403), ("dealer_staff", 404)):
+        with pytest.raises(Problem) as exc:
+            payouts.reject(identity.subject_for_user(actors.user(who)), batch_id=batch.pk, reason="no")
+        assert exc.value.status == status
+    batch = payouts.reject(reviewer, batch_id=batch.pk, reason="金额需核对")
+    assert (batch.state, batch.rejection) == ("rejected", "金额需核对")
+    assert batch.payouts.get().state == "cancelled"
+    statement.refresh_from_db()
+    assert statement.state == "unpaid"
+    assert ledger_q.get_transfer(payouts.hold_id(batch.payouts.get())) is None
+    with pytest.raises(Problem) as exc:
+        payouts.approve(reviewer, batch_id=batch.pk)
+    assert exc.value.slug == "batch-not-prepared"
+    consistent(dealer.pk)
+    again = pay_batch(django_capture_on_commit_callbacks)
+    assert again.payouts.get().state == "paid"
+    statement.refresh_from_db()
+    assert statement.state == "paid"
+    consistent(dealer.pk)
+
+
 def test_prepare_takes_what_is_owed_at_least_the_minimum_once(actors: Actors) -> None:
     dealer, store = actors.org("dealer_staff"), actors.org("store_manager")
     owed(dealer.pk, 10_000, minimum_fen=50_000)  # 9,900 owed: below the minimum, waits
@@ -325,6 +355,20 @@ def test_the_payout_notification_endpoint_verifies_signatures(
     consistent(dealer.pk)
 
 
+def test_the_page_sends_a_batch_back(actors: Actors) -> None:
+    dealer = actors.org("dealer_staff")
+    owed(dealer.pk, 10_000)
+    batch = payouts.prepare(finops())
+    reviewer = finops_browser()
+    reviewer.post(f"/payments/payouts/{batch.pk}/", {"action": "reject", "reason": ""})
+    batch.refresh_from_db()
+    assert batch.state == "prepared"  # a reason is required
+    reviewer.post(f"/payments/payouts/{batch.pk}/", {"action": "reject", "reason": "户名待核实"})
+    page = reviewer.get(f"/payments/payouts/{batch.pk}/?lang=en").content.decode()
+    assert "户名待核实" in page and "Sent back" in page and "Approve and pay out" not in page
+    consistent(dealer.pk)
+
+
 def test_finance_ops_pages_prepare_and_approve(actors: Actors, django_capture_on_commit_callbacks: Any) -> None:
     dealer = actors.org("dealer_staff")
     owed(dealer.pk, 10_000)
@@ -341,6 +385,7 @@ def test_finance_ops_pages_prepare_and_approve(actors: Actors, django_capture_on
     assert dealer.name in own and "Approve and pay out" not in own and "another finance operator" in own
     other = second.get(f"/payments/payouts/{batch.pk}/?lang=en").content.decode()
     assert "Approve and pay out" in other and "confirm(" in other
+    assert "Send back" in own and "Send back" in other
     with django_capture_on_commit_callbacks(execute=True):
         second.post(f"/payments/payouts/{batch.pk}/")
     assert ">Paid<" in second.get(f"/payments/payouts/{batch.pk}/?lang=en").content.decode()
@@ -424,6 +469,8 @@ CASES = [
          expect={"finance_ops": 201, "admin": 201, "anonymous": 401, "*": 403}),
     Case("GET", "/api/v1/payments/payouts/batches/{batch}", setup=_batch, expect=OPERATORS),
     Case("POST", "/api/v1/payments/payouts/batches/{batch}/approve", setup=_batch, body={},
+         expect={"finance_ops": 200, "admin": 200, "ops": 403, "anonymous": 401, "*": 404}),
+    Case("POST", "/api/v1/payments/payouts/batches/{batch}/reject", setup=_batch, body={"reason": "金额需核对"},
          expect={"finance_ops": 200, "admin": 200, "ops": 403, "anonymous": 401, "*": 404}),
     Case("GET", "/api/v1/payments/payouts", expect={"anonymous": 401, "*": 200}),
     Case("GET", "/api/v1/payments/payouts/{payout}", setup=_batch, expect=STAFF_OWN),

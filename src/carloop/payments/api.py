@@ -416,6 +416,7 @@ class PayoutBatchOut(Schema):
     state_label: str
     prepared_by: str
     approved_by: str
+    rejection: str
     created_at: datetime
     approved_at: datetime | None
     completed_at: datetime | None
@@ -441,7 +442,7 @@ def batch_out(batch: PayoutBatch, with_payouts: bool = False) -> dict[str, Any]:
         "id": batch.pk, "state": batch.state, "state_label": str(batch.get_state_display()),
         "prepared_by": people.get(batch.prepared_by_id, ""),
         "approved_by": people.get(batch.approved_by_id, "") if batch.approved_by_id else "",
-        "created_at": batch.created_at, "approved_at": batch.approved_at, "completed_at": batch.completed_at,
+        "rejection": batch.rejection, "created_at": batch.created_at, "approved_at": batch.approved_at, "completed_at": batch.completed_at,
         "total": yuan_str(batch.total_fen), "payouts": None}
     if with_payouts:
         rows = list(batch.payouts.order_by("merchant_id"))
@@ -476,6 +477,17 @@ def get_batch(request: HttpRequest, batch_id: uuid.UUID) -> Any:
 @idempotent
 def approve_batch(request: HttpRequest, batch_id: uuid.UUID) -> Any:
     return batch_out(payouts.approve(subject_of(request), batch_id=batch_id), with_payouts=True)
+
+
+class PayoutBatchRejectIn(Schema):
+    reason: str = Field(max_length=200)
+
+
+@router.post("/payouts/batches/{batch_id}/reject", response=PayoutBatchOut,
+             summary="Send a prepared batch back unpaid; its statements are unpaid again (finance operations)")
+@idempotent
+def reject_batch(request: HttpRequest, batch_id: uuid.UUID, body: PayoutBatchRejectIn) -> Any:
+    return batch_out(payouts.reject(subject_of(request), batch_id=batch_id, reason=body.reason), with_payouts=True)
 
 
 @router.get("/payouts", response=list[PayoutOut], summary="Payouts, newest first (a merchant's staff: their own)")

@@ -374,6 +374,7 @@ class PayoutBatchState(models.TextChoices):
     PREPARED = "prepared", lt("待复核", "Awaiting approval")
     PROCESSING = "processing", lt("付款中", "Paying out")
     COMPLETED = "completed", lt("已完成", "Completed")
+    REJECTED = "rejected", lt("已退回", "Sent back")
 
 
 class PayoutBatch(Entity):
@@ -386,6 +387,7 @@ class PayoutBatch(Entity):
                                     related_name="+")
     approved_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    rejection = models.CharField(max_length=200, blank=True, help_text="Why the approver sent it back")
     total_fen = models.BigIntegerField()
     request_key = models.CharField(max_length=80, null=True, blank=True, unique=True,
                                    help_text="The preparing request's idempotency key")
@@ -399,6 +401,7 @@ class PayoutState(models.TextChoices):
     PROCESSING = "processing", lt("付款中", "Paying out")
     PAID = "paid", lt("已付款", "Paid")
     FAILED = "failed", lt("付款失败", "Failed")
+    CANCELLED = "cancelled", lt("批次退回，未付款", "Batch sent back, not paid")
 
 
 class Payout(Entity):

@@ -6,7 +6,8 @@ no other batch takes them. **Another** finance operator approves it (four-eyes: 
 approve it, 403 ``four-eyes``). On approval each payout's money is held in the ledger — a pending transfer from the
 merchant's settlement account to ``external`` (6210) — and sent through the payout provider. The hold is posted
 only when the provider's verified notification (or a query) says the payout arrived, and voided when it failed:
-the statements are unpaid again and the next batch takes them. A payout whose result never came is asked after
+the statements are unpaid again and the next batch takes them. A prepared batch can be sent back instead
+(:func:`reject`): nothing is paid and its statements are unpaid again. A payout whose result never came is asked after
 (:func:`recover`, in the job ``payments.recover_notifications``); one the provider never received is sent again
 under the same number.
 """
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from carloop.core import audit, events
 from carloop.core.authz import Subject
-from carloop.core.errors import Conflict, NotFound, Problem
+from carloop.core.errors import Conflict, FieldError, Invalid, NotFound, Problem
 from carloop.identity import selectors as identity
 from carloop.ledger import services as ledger
 from carloop.payments import providers, selectors
@@ -98,15 +99,7 @@ def approve(subject: Subject, *, batch_id: uuid.UUID | str) -> PayoutBatch:
     """A second finance operator approves a prepared batch: each payout's money is held and the payouts are
     sent. Whoever prepared the batch cannot approve it (403 ``four-eyes``); a batch approved already is a 409."""
     with transaction.atomic():
-        batch = selectors.get_batch(subject, batch_id)
-        subject.require(selectors.may_operate(subject))
-        if not selectors.may_approve(subject, batch):
-            raise Problem(403, "four-eyes", "付款批次须由另一位金融运营人员复核，准备人不能审批",
-                          "A payout batch is approved by another finance operator than the one who prepared it")
-        batch = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
-        if batch.state != PayoutBatchState.PREPARED:
-            raise Conflict("batch-not-prepared", "该付款批次已审批", "This payout batch is already approved",
-                           state=batch.state)
+        batch = _lock_prepared(subject, batch_id, four_eyes=True)
         external = ledger.system_account("external").id
         payouts = list(batch.payouts.select_for_update().order_by("merchant_id"))
         for payout in payouts:
@@ -123,6 +116,39 @@ def approve(subject: Subject, *, batch_id: uuid.UUID | str) -> PayoutBatch:
         _send(payout)
     batch.refresh_from_db()
     return batch
+
+
+def _lock_prepared(subject: Subject, batch_id: uuid.UUID | str, *, four_eyes: bool) -> PayoutBatch:
+    """The batch, locked, for a finance operator to decide on (approval: not its preparer); 404 outside what the
+    subject reads, 409 once it was decided."""
+    batch = selectors.get_batch(subject, batch_id)
+    subject.require(selectors.may_operate(subject))
+    if four_eyes and not selectors.may_approve(subject, batch):
+        raise Problem(403, "four-eyes", "付款批次须由另一位金融运营人员复核，准备人不能审批",
+                      "A payout batch is approved by another finance operator than the one who prepared it")
+    batch = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.state != PayoutBatchState.PREPARED:
+        raise Conflict("batch-not-prepared", "该付款批次已审批或已退回", "This payout batch was already approved or sent back",
+                       state=batch.state)
+    return batch
+
+
+def reject(subject: Subject, *, batch_id: uuid.UUID | str, reason: str) -> PayoutBatch:
+    """A finance operator sends a prepared batch back (the reviewer disagrees, or its preparer withdraws it):
+    nothing is paid and its statements are unpaid again for the next batch. 409 once it was approved."""
+    if not reason.strip():
+        raise Invalid("reason-required", "请填写退回原因", "Say why the batch is sent back",
+                      [FieldError("/reason", "请填写退回原因", "A reason is required")])
+    with transaction.atomic():
+        batch = _lock_prepared(subject, batch_id, four_eyes=False)
+        now = timezone.now()
+        SettlementStatement.objects.filter(payouts__batch=batch, state=StatementState.IN_PAYOUT).update(
+            state=StatementState.UNPAID, updated_at=now)
+        batch.payouts.update(state=PayoutState.CANCELLED, completed_at=now, updated_at=now)
+        batch.state, batch.rejection, batch.completed_at = PayoutBatchState.REJECTED, reason.strip()[:200], now
+        batch.save(update_fields=["state", "rejection", "completed_at", "updated_at"])
+        audit.record(subject.ref, "payments.payout.rejected", "payments.payout_batch", batch.pk, {"reason": batch.rejection})
+        return batch
 
 
 def _send(payout: Payout) -> None:

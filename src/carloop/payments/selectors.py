@@ -232,7 +232,8 @@ def ledger_discrepancies(intent: PaymentIntent) -> list[str]:
 
 # ----------------------------------------------------------------------------- payouts equal the ledger
 
-PAYOUT_MOVES = {PayoutState.PENDING: (False, False, False), PayoutState.PROCESSING: (True, False, False),
+PAYOUT_MOVES = {PayoutState.PENDING: (False, False, False), PayoutState.CANCELLED: (False, False, False),
+                PayoutState.PROCESSING: (True, False, False),
                 PayoutState.PAID: (True, True, False), PayoutState.FAILED: (True, False, True)}
 PAYOUT_STATEMENTS = {PayoutState.PENDING: StatementState.IN_PAYOUT, PayoutState.PROCESSING: StatementState.IN_PAYOUT,
                      PayoutState.PAID: StatementState.PAID}
@@ -253,8 +254,8 @@ def payout_discrepancies(payout: Payout) -> list[str]:
     for statement in statements:
         if want is not None and statement.state != want:
             problems.append(f"payout {payout.payout_no} {payout.state} with statement {statement.pk} {statement.state}")
-        if payout.state == PayoutState.FAILED and statement.state == StatementState.PAID and not statement.payouts.filter(
+        if payout.state in (PayoutState.FAILED, PayoutState.CANCELLED) and statement.state == StatementState.PAID and not statement.payouts.filter(
                 state=PayoutState.PAID).exists():
-            problems.append(f"failed payout {payout.payout_no}: statement {statement.pk} paid by no payout")
+            problems.append(f"{payout.state} payout {payout.payout_no}: statement {statement.pk} paid by no payout")
     return problems
 

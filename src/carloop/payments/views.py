@@ -228,8 +228,12 @@ def payout_batch(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
         raise Http404 from None
     if request.method == "POST":
         try:
-            payouts.approve(subject, batch_id=batch.pk)
-            messages.success(request, t("已审批，付款已发出", "Approved: the payouts are on their way"))
+            if request.POST.get("action") == "reject":
+                payouts.reject(subject, batch_id=batch.pk, reason=request.POST.get("reason", ""))
+                messages.success(request, t("已退回，结算单恢复为待付款", "Sent back: its statements await payout again"))
+            else:
+                payouts.approve(subject, batch_id=batch.pk)
+                messages.success(request, t("已审批，付款已发出", "Approved: the payouts are on their way"))
         except Problem as problem:
             _message(request, problem)
         return redirect("payments:payout_batch", batch_id=batch.pk)
@@ -239,6 +243,7 @@ def payout_batch(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
         "batch": batch, "payouts": rows, "prepared_by": people.get(batch.prepared_by_id, ""),
         "approved_by": people.get(batch.approved_by_id, "") if batch.approved_by_id else "",
         "prepared": batch.state == PayoutBatchState.PREPARED, "may_approve": selectors.may_approve(subject, batch),
+        "may_reject": selectors.may_operate(subject),
         "failed": PayoutState.FAILED})
 
 
