@@ -410,6 +410,9 @@ class PartnerStatementOut(Schema):
     loans: dict[str, str]
     reconciled: bool
     lines: list[dict[str, Any]]
+    receivable_opening: str  # outstanding principal owed to the partner at the start of the day
+    receivable_closing: str
+    receivable_moves: dict[str, str]  # lent, repaid (principal repaid or unwound), written_off
 
 
 @router.get("/partners/{org_id}/statements/{day}", response=PartnerStatementOut,
@@ -418,6 +421,8 @@ def partner_statement(request: HttpRequest, org_id: uuid.UUID, day: BusinessDate
     s = selectors.daily_statement(selectors.readable_partner(subject_of(request), org_id), day)
     return {"partner_id": s.partner_id, "day": s.day, "opening": yuan_str(s.opening_fen), "closing": yuan_str(s.closing_fen),
             "ledger": {k: yuan_str(v) for k, v in s.ledger.items()}, "loans": {k: yuan_str(v) for k, v in s.loans.items()},
-            "reconciled": s.reconciled,
+            "reconciled": s.reconciled, "receivable_opening": yuan_str(s.receivable_opening_fen),
+            "receivable_closing": yuan_str(s.receivable_closing_fen),
+            "receivable_moves": {k: yuan_str(v) for k, v in s.receivable_moves.items()},
             "lines": [{**line, "amount": yuan_str(line.pop("amount_fen")), "balance_after": yuan_str(line.pop("balance_after_fen"))}
                       for line in s.lines]}

@@ -18,6 +18,12 @@ class FinanceConfig(AppConfig):
 
         subscribers.register()
         labels.register("finance.cob_state", CobRun.State)
+        labels.register("finance.pool_movement", {
+            "capital": ("注资", "Capital"), "disbursed": ("放款", "Disbursed"), "principal": ("回收本金", "Principal repaid"),
+            "interest": ("利息", "Interest"), "unwound": ("退贷退回", "Returned on unwinding"),
+            "refunded": ("退还客户", "Refunded to the customer")})
+        labels.register("finance.receivable_movement", {
+            "lent": ("放款入账", "Lent"), "repaid": ("还本或退贷冲回", "Repaid or unwound"), "written_off": ("核销", "Written off")})
         products.register_payables()
         repayments.register()
         periodic.register(periodic.Periodic("finance.cob", tasks.run_cob, at=time(0, 30)))

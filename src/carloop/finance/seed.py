@@ -8,14 +8,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import F
+from django.utils import timezone
 
 from carloop.core import payables
 from carloop.core.errors import Problem
 from carloop.core.seeding import SeedContext
 from carloop.core.timeutil import business_date
 from carloop.finance import cob, services
-from carloop.finance.models import CAPITAL_KIND, Application, CapitalCall, Installment, Loan
+from carloop.finance.models import CAPITAL_KIND, Application, CapitalCall, Installment, Loan, LoanFunding, Repayment
 from carloop.identity import selectors as identity
+from carloop.ledger import services as ledger
 
 PARTNER_TERMS = {"招商银行股份有限公司": (7000, Decimal("0.0450")), "中信消费金融有限公司": (5000, Decimal("0.0600"))}
 
@@ -93,6 +96,19 @@ def _seed_loans(ctx: SeedContext) -> None:
         _repay_history(ctx, loan, today, made)
         made += 1
     cob.run(today)
+    if made:
+        _history_until_yesterday()
+
+
+def _history_until_yesterday() -> None:
+    """The book seeded in this sitting (capital, disbursements, repayments) is the story until yesterday: its ledger
+    transfers and the loan records the partners' statements compare them with move back a day, so the statement of
+    yesterday (the page's default day) shows the movements and today's starts from its closing balance."""
+    until, day = timezone.now(), timedelta(days=1)
+    ledger.move_history_back(until=until, by=day)
+    LoanFunding.objects.filter(created_at__lt=until).update(created_at=F("created_at") - day)
+    Repayment.objects.filter(created_at__lt=until).update(created_at=F("created_at") - day)
+    Loan.objects.filter(unwound_at__lt=until).update(unwound_at=F("unwound_at") - day)
 
 
 def _capital(partner_id: Any, amount_fen: int) -> None:

@@ -189,33 +189,39 @@ def portfolio(partner_id: uuid.UUID) -> Portfolio:
 class DailyStatement:
     partner_id: uuid.UUID
     day: date
-    opening_fen: int
+    opening_fen: int  # the pool's cash at the start of the business day
     closing_fen: int
     ledger: dict[str, int]  # by movement: capital, disbursed, principal, interest, unwound, refunded
     loans: dict[str, int]  # the same movements from finance's own records
     reconciled: bool
     lines: list[dict[str, Any]]
+    receivable_opening_fen: int = 0  # the partner's outstanding principal (receivable) at the start of the day
+    receivable_closing_fen: int = 0
+    receivable_moves: dict[str, int] = field(default_factory=dict)  # lent, repaid (principal repaid or unwound), written_off
 
 
 CODE_NAMES = {accounts.T_CAPITAL: "capital", accounts.T_DISBURSE: "disbursed", accounts.T_UPFRONT_FEE: "disbursed",
               accounts.T_PRINCIPAL: "principal", accounts.T_INTEREST: "interest", accounts.T_UNWIND: "unwound",
               accounts.T_REFUND: "refunded"}
+RECEIVABLE_NAMES = {accounts.T_BOOK: "lent", accounts.T_UNBOOK: "repaid", accounts.T_WRITEOFF: "written_off"}  # repaid: or unwound
 
 
-def daily_statement(partner_id: uuid.UUID, day: date) -> DailyStatement:
-    """The partner's pool movements on a business day, from the ledger and from the loans, which must agree."""
-    pool = accounts.pool(accounts.funder_key(partner_id)).id
+def _day_of(account_id: uuid.UUID, day: date) -> tuple[int, int, list[Any]]:
+    """An account's balance (normal side) at the start and end of a business day, and the day's lines (newest
+    first). Walked back from the current balance (transfers of one batch share a timestamp, so "balance after" of
+    a single line is not a reliable cut-off): closing = now − later movements, opening = closing − the day's; a day
+    without movements carries the balance over."""
     start, end = start_of_business_day(day), start_of_business_day(day + timedelta(days=1))
-    # Walk back from the current balance (transfers of one batch share a timestamp, so "balance after" of a
-    # single line is not a reliable cut-off): closing = now − later movements, opening = closing − the day's.
-    closing = ledger_q.balance(pool).balance_fen
+    balance = ledger_q.balance(account_id)
+    increases = "debit" if balance.debit_normal else "credit"
+    closing = balance.balance_fen
     lines: list[Any] = []
     cursor = None
     done = False
     while not done:
-        page = ledger_q.statement(pool, cursor=cursor, limit=500)
+        page = ledger_q.statement(account_id, cursor=cursor, limit=500)
         for line in page.lines:
-            signed = line.amount_fen if line.side == "credit" else -line.amount_fen
+            signed = line.amount_fen if line.side == increases else -line.amount_fen
             if line.created_at >= end:
                 closing -= signed
             elif line.created_at >= start:
@@ -225,28 +231,42 @@ def daily_statement(partner_id: uuid.UUID, day: date) -> DailyStatement:
                 break
         cursor = page.next_cursor
         done = done or cursor is None
-    opening = closing - sum(line.amount_fen if line.side == "credit" else -line.amount_fen for line in lines)
+    opening = closing - sum(line.amount_fen if line.side == increases else -line.amount_fen for line in lines)
+    return opening, closing, lines
+
+
+def daily_statement(partner_id: uuid.UUID, day: date) -> DailyStatement:
+    """The partner's pool movements on a business day, from the ledger and from the loans, which must agree; and
+    beside the cash, the principal its borrowers owe it (the receivable), carried from day to day."""
+    key = accounts.funder_key(partner_id)
+    opening, closing, lines = _day_of(accounts.pool(key).id, day)
+    owed_opening, owed_closing, owed_lines = _day_of(accounts.receivable(key).id, day)
     by_movement = dict.fromkeys(("capital", "disbursed", "principal", "interest", "unwound", "refunded"), 0)
     for line in lines:
         name = CODE_NAMES.get(line.code)
         if name:
             by_movement[name] += line.amount_fen
+    receivable_moves = dict.fromkeys(("lent", "repaid", "written_off"), 0)
+    for line in owed_lines:
+        receivable_moves[RECEIVABLE_NAMES[line.code]] += line.amount_fen
+    start, end = start_of_business_day(day), start_of_business_day(day + timedelta(days=1))
     window = Q(created_at__gte=start, created_at__lt=end)
-    key = str(partner_id)
     expected = {"capital": by_movement["capital"], "principal": 0, "interest": 0, "unwound": 0, "refunded": 0,
                 "disbursed": LoanFunding.objects.filter(window, partner_id=partner_id).aggregate(s=Sum("principal_fen"))["s"] or 0}
+    split_key = str(partner_id)
     for split in Repayment.objects.filter(window, loan__funding__partner_id=partner_id).values_list("split", flat=True):
-        expected["principal"] += split.get(key, {}).get("principal", 0)
-        expected["interest"] += split.get(key, {}).get("interest", 0)
+        expected["principal"] += split.get(split_key, {}).get("principal", 0)
+        expected["interest"] += split.get(split_key, {}).get("interest", 0)
     unwound = Loan.objects.filter(unwound_at__gte=start, unwound_at__lt=end, funding__partner_id=partner_id)
     for record in unwound.values_list("unwind", flat=True):
-        expected["unwound"] += record.get(key, {}).get("returned", 0)
-        expected["refunded"] += record.get(key, {}).get("refunded", 0)
+        expected["unwound"] += record.get(split_key, {}).get("returned", 0)
+        expected["refunded"] += record.get(split_key, {}).get("refunded", 0)
     inflow = sum(by_movement[m] for m in ("capital", "principal", "interest", "unwound"))
     reconciled = expected == by_movement and opening + inflow - by_movement["disbursed"] - by_movement["refunded"] == closing
     return DailyStatement(partner_id, day, opening, closing, by_movement, expected, reconciled, [
         {"at": line.created_at.isoformat(), "side": line.side, "amount_fen": line.amount_fen, "code": line.code,
-         "memo": line.memo, "balance_after_fen": line.balance_after_fen} for line in reversed(lines)])
+         "memo": line.memo, "balance_after_fen": line.balance_after_fen} for line in reversed(lines)],
+        owed_opening, owed_closing, receivable_moves)
 
 
 def loan_book(loans: QuerySet[Loan]) -> dict[str, Any]:

@@ -16,10 +16,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from carloop.core import audit
@@ -674,3 +675,10 @@ def _replay(specs: Sequence[TransferSpec], batch: bool) -> list[TransferResult] 
                 [FieldError(_pointer("id", index, batch), "转账编号已被使用", "Transfer id already used")],
             )
     return [replace(stored_result(rows[s.uuid]), replayed=True) for s in specs]
+
+
+def move_history_back(*, until: datetime, by: timedelta) -> int:
+    """Seeding only: a demo history booked in one sitting is told as the days before today. Every transfer booked
+    before ``until`` moves back ``by`` (the whole head of the journal, so the moments still follow the order the
+    transfers were applied in and every account's statement walks back as before). Returns how many moved."""
+    return Transfer.objects.filter(created_at__lt=until).update(created_at=F("created_at") - by)
