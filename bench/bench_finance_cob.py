@@ -51,22 +51,17 @@ def _recreate_database() -> None:
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
 
 
-def build_book(n_loans: int) -> dict[str, Any]:
+def open_book() -> tuple[Any, Any, Any, Any]:
+    """Migrate the bench database and open a loan book: a funding partner (70 %), a dealer, the product, the users."""
     from decimal import Decimal
 
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.utils import timezone
 
-    from carloop.core import payables
     from carloop.core.seeding import SeedContext, fake_uscc
     from carloop.finance import services
-    from carloop.finance.amortization import build_schedule
-    from carloop.finance.models import CAPITAL_KIND, Application, Installment, Loan, LoanFunding
-    from carloop.finance.services import bucket_for
     from carloop.identity import services as identity
 
-    started = time.perf_counter()
     call_command("migrate", verbosity=0)
     ctx = SeedContext(scale="demo", stdout=sys.stdout, quiet=True)  # type: ignore[arg-type]
     partner = identity.create_organisation(kind="funding_partner", name="招商银行股份有限公司", uscc_code=fake_uscc(ctx))
@@ -76,12 +71,45 @@ def build_book(n_loans: int) -> dict[str, Any]:
         "car-purchase", kind="purchase_installment", name_zh="购车分期", name_en="Car purchase", method="equal_installment",
         min_amount_fen=1_000_000, max_amount_fen=100_000_000, min_term=12, max_term=36, terms=[12, 24, 36],
         rate_table={"B": "0.0699"}, grace_days=3, penalty_rate=Decimal("0.18"), funding_plan=plan)
+    user_model = get_user_model()
+    users = user_model.objects.bulk_create([user_model(username=f"bench{i:05d}") for i in range(2000)])
+    return partner, dealer, product, users
+
+
+def book_funders_receivables() -> None:
+    """The book was inserted directly: put each funder's outstanding principal on its ledger receivable."""
+    from django.db.models import Sum
+
+    from carloop.finance import ledger_accounts as accounts
+    from carloop.finance.models import LoanFunding
+    from carloop.ledger import services as ledger
+
+    for partner_id, total in LoanFunding.objects.values("partner_id").annotate(s=Sum("outstanding_fen")).values_list(
+            "partner_id", "s"):
+        key = accounts.funder_key(partner_id)
+        ledger.transfer(id=f"bench:book:{key}", debit=accounts.receivable(key).id, credit=accounts.lent(key).id,
+                        amount_fen=total, code=accounts.T_BOOK, memo="bench book")
+
+
+def build_book(n_loans: int) -> dict[str, Any]:
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from carloop.core import payables
+    from carloop.core.seeding import SeedContext
+    from carloop.finance import services
+    from carloop.finance.amortization import build_schedule
+    from carloop.finance.models import CAPITAL_KIND, Application, Installment, Loan, LoanFunding
+    from carloop.finance.services import bucket_for
+
+    started = time.perf_counter()
+    partner, dealer, product, users = open_book()
+    ctx = SeedContext(scale="demo", stdout=sys.stdout, quiet=True)  # type: ignore[arg-type]
     for funder in (partner.pk, None):  # capital by bank transfer, confirmed at the cashier
         call = services.call_capital(funder, 10**15, "bench")
         payables.cashier().confirm_deposit(kind=CAPITAL_KIND, ref=call.ref, bank_txn_id=f"BENCH-{call.pk.hex}",
                                            value_date=date.today(), actor="bench")
-    user_model = get_user_model()
-    users = user_model.objects.bulk_create([user_model(username=f"bench{i:05d}") for i in range(2000)])
     rng = ctx.rng
     now = timezone.now()
     schedules: dict[tuple[int, int, date], Any] = {}
@@ -136,17 +164,7 @@ def build_book(n_loans: int) -> dict[str, Any]:
         Installment.objects.bulk_create(rows, batch_size=5000)
         made += len(loans)
         print(f"  built {made} loans", flush=True)
-    # The book was inserted directly: put each funder's outstanding principal on its ledger receivable.
-    from django.db.models import Sum
-
-    from carloop.finance import ledger_accounts as accounts
-    from carloop.ledger import services as ledger
-
-    for partner_id, total in LoanFunding.objects.values("partner_id").annotate(s=Sum("outstanding_fen")).values_list(
-            "partner_id", "s"):
-        key = accounts.funder_key(partner_id)
-        ledger.transfer(id=f"bench:book:{key}", debit=accounts.receivable(key).id, credit=accounts.lent(key).id,
-                        amount_fen=total, code=accounts.T_BOOK, memo="bench book")
+    book_funders_receivables()
     return {"loans": made, "installments": Installment.objects.count(), "seconds": round(time.perf_counter() - started, 1)}
 
 

@@ -1,7 +1,8 @@
 """The demo data a newcomer walks through is coherent: cars are registered after their model year went on sale
 and carry their owner's city's plates, odometers and inspections follow the registration, pledged cars were
 registered before the loan, handovers happen at a store in the buyer's city and the demo store manager has
-handovers at their store."""
+handovers at their store; two borrowers bound a card and today's COB withheld their arrears (one card short of
+money)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from django.core.management import call_command
 from carloop.commerce.models import CarOrder, OrderState
 from carloop.commerce.selectors import orders_readable_by
 from carloop.core.timeutil import business_date
-from carloop.finance.models import Loan
+from carloop.finance.models import Loan, Repayment
 from carloop.identity import selectors as identity_q
 from carloop.identity.models import Organisation, User
+from carloop.payments.models import IntentState, PaymentIntent
 from carloop.risk.models import ModelVersion
 from carloop.vehicles.models import ConditionReport, OdometerReading, Vehicle
 from carloop.vehicles.plates import parse_plate
@@ -85,3 +87,11 @@ def test_seeded_demo_is_coherent(seeded: str) -> None:
     assert at_store[OrderState.DELIVERY_SCHEDULED] >= 1 and at_store[OrderState.DELIVERED] >= 1, dict(at_store)
     assert orders_readable_by(manager).filter(state=OrderState.DELIVERY_SCHEDULED, delivery_date=today).exists()
 
+
+    # Two borrowers behind on their loans bound a card: today's COB withheld one's arrears, the other's card was
+    # short of money and that loan is still overdue.
+    withheld = PaymentIntent.objects.filter(kind="finance.repayment", ref__contains=":withhold:")
+    paid = withheld.get(state=IntentState.SUCCEEDED)
+    short = withheld.get(state=IntentState.FAILED, failure="NOTENOUGH")
+    assert Repayment.objects.filter(key=f"payments:intent:{paid.pk}").exists()
+    assert Loan.objects.get(debit_agreement_no__gt="", pk=short.ref.split(":")[2]).bucket != "current"

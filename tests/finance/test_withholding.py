@@ -29,6 +29,7 @@ from carloop.payments.simulator import SIMULATOR, Behaviour, deliver
 from tests.ledger.invariants import assert_ledger_invariants
 from tests.payments.conftest import assert_consistent
 
+from . import cashier
 from .conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -190,3 +191,46 @@ def test_the_borrower_binds_a_card_through_the_api_and_it_is_never_stored_in_cle
     assert actors.client("finance_ops").post(url, data=json.dumps({"card_no": CARD}),
                                              content_type="application/json").status_code == 403
     assert WithholdingAgreement.objects.count() == 1
+
+
+def test_notifications_booked_in_a_batch_are_booked_once_and_what_does_not_fit_falls_back(
+        world: World, django_capture_on_commit_callbacks: Any, monkeypatch: Any) -> None:
+    """The withholding answers booked in chunks (handle_notifications): one linked ledger batch for the chunk; a
+    repeat is a duplicate, a forged one changes nothing, and a loan its borrower paid meanwhile makes the batch
+    fall back to one by one, where that payment is refunded."""
+    loans = [bound_loan(world) for _ in range(3)]
+    SIMULATOR.behaviour = Behaviour(notify="late")
+    due = loans[0][1].due_date
+    with services.as_of(due), django_capture_on_commit_callbacks(execute=True):
+        assert cob.run(due)["withholdings"] == 3
+    held = list(SIMULATOR.held)
+    forged = (held[0][0], {**held[0][1], "Sim-Signature": "0" * 64})
+    one_by_one: list[str] = []
+    single = payments.book_external_payment
+    monkeypatch.setattr(payments, "book_external_payment", lambda **kw: one_by_one.append(kw["order_no"]) or single(**kw))
+    with services.as_of(due):
+        counts = payments.handle_notifications(SIMULATOR.name, [*held, held[1], forged])
+    assert len(one_by_one) == 1, "the three are booked in one batch; only the repeat goes one by one"
+    assert counts == {NotificationOutcome.BOOKED: 3, NotificationOutcome.DUPLICATE: 1, NotificationOutcome.BAD_SIGNATURE: 1}
+    for loan, first in loans:
+        intent = PaymentIntent.objects.get(ref=services.ref_for(loan.pk, withhold_on=due))
+        assert intent.state == IntentState.SUCCEEDED and len(booked(intent)) == 1
+        assert Installment.objects.get(pk=first.pk).status == Installment.Status.PAID
+    finish()
+
+    SIMULATOR.held = []
+    second = [(loan, loan.installments.get(period=2)) for loan, _ in loans]
+    due = second[0][1].due_date
+    with services.as_of(due), django_capture_on_commit_callbacks(execute=True):
+        cob.run(due)
+    loan, inst = second[0]
+    cashier.repay(world.customer(), loan.pk, on=due)  # the borrower paid at the cashier before the answer came
+    one_by_one.clear()
+    with services.as_of(due):
+        counts = payments.handle_notifications(SIMULATOR.name, list(SIMULATOR.held))
+    assert len(one_by_one) == 3, "the batch was refused as a whole: each is booked on its own"
+    assert counts == {NotificationOutcome.BOOKED: 2, NotificationOutcome.LATE_REFUNDED: 1}
+    refused = PaymentIntent.objects.get(ref=services.ref_for(loan.pk, withhold_on=due))
+    assert refused.state == IntentState.FAILED and not booked(refused) and refused.refunds.get().late
+    assert Repayment.objects.filter(loan=loan, amount_fen=inst.owed_fen).count() == 2  # periods 1 and 2, once each
+    finish()

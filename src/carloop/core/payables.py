@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 # Tenders are applied in this order; refunds go back in the reverse order.
 TENDER_ORDER = ("coupon", "points", "ecard", "credit_line", "external")
@@ -73,6 +74,13 @@ class PayableKind:
     # True: only the owner refunds it (through ``payments.services.refund_payable``, e.g. a car order's
     # cancellation under the deposit rules); finance operations' own refund of such an intent is a 409.
     refunded_by_owner: bool = False
+    # Optional batch forms for volume (the COB's withholding): ``lookup_many(refs)`` answers many references at
+    # once ({ref: Payable}, unknown ones left out); ``on_paid_many(paids)`` records many payments whose money is in
+    # the destination and returns the ledger transfers (``carloop.ledger.contracts.TransferSpec``) that move it on,
+    # for the cashier to post after its own in one linked batch; it raises a Problem when one of them does not fit
+    # (nothing recorded), and the cashier books them one by one instead.
+    lookup_many: Callable[[list[str]], dict[str, Payable]] | None = None
+    on_paid_many: Callable[[list[Paid]], list[Any]] | None = None
 
 
 @dataclass(frozen=True)

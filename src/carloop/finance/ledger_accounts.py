@@ -19,6 +19,9 @@ zero), and each repayment moves it on to the funders' pools and the platform's i
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 
@@ -56,15 +59,33 @@ def _owner(key: str) -> str:
 
 
 _cache: dict[str, AccountInfo] = {}
+_within: ContextVar[dict[str, AccountInfo] | None] = ContextVar("finance_accounts_within", default=None)
 
 
 def _open(key: str, name: str, code: int, flags: AccountFlags, owner: str) -> AccountInfo:
-    """``ledger.open_account`` with a process cache that only learns accounts once their creation committed."""
+    """``ledger.open_account`` with a process cache that only learns accounts once their creation committed
+    (and, inside :func:`memo`, remembers them for the block)."""
     info = _cache.get(key)
+    within = _within.get()
+    if info is None and within is not None:
+        info = within.get(key)
     if info is None:
         info = ledger.open_account(key=key, name=name, code=code, flags=flags, owner=owner)
         transaction.on_commit(lambda: _cache.__setitem__(key, info))
+        if within is not None:
+            within[key] = info
     return info
+
+
+@contextmanager
+def memo() -> Iterator[None]:
+    """Accounts opened in this block are looked up once (a batch inside one transaction, where the process cache
+    learns nothing until the commit). The block must not outlive the transaction."""
+    token = _within.set({})
+    try:
+        yield
+    finally:
+        _within.reset(token)
 
 
 def clear_cache() -> None:

@@ -1,5 +1,6 @@
 """Demo data: joint-lending plans with the seeded partner banks, three products, capital in the pools, and a
-year of purchase-instalment and car-secured loans with realistic repayment behaviour (a few go delinquent)."""
+year of purchase-instalment and car-secured loans with realistic repayment behaviour (a few go delinquent; two of
+those borrowers bind a card, and today's COB withholds their arrears: one card pays, one is short of money)."""
 
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ def _seed_loans(ctx: SeedContext) -> None:
             continue
         _repay_history(ctx, loan, today, made)
         made += 1
+    _bind_cards(today)
     cob.run(today)
     if made:
         _history_until_yesterday()
@@ -109,6 +111,20 @@ def _history_until_yesterday() -> None:
     LoanFunding.objects.filter(created_at__lt=until).update(created_at=F("created_at") - day)
     Repayment.objects.filter(created_at__lt=until).update(created_at=F("created_at") - day)
     Loan.objects.filter(unwound_at__lt=until).update(unwound_at=F("unwound_at") - day)
+
+
+DEMO_CARDS = ("6222021234567890128", "6222020000000089995")  # the second never has enough money at the simulator
+
+
+def _bind_cards(today: date) -> None:
+    """Two borrowers behind on their loans bind a bank card for withholding (代扣): today's COB withholds what they
+    owe — the first card pays and clears the arrears, the second is short of money and the loan stays overdue."""
+    behind = (Loan.objects.filter(state=Loan.State.ACTIVE, debit_agreement_no="",
+                                  installments__status__in=services.OPEN, installments__due_date__lt=today)
+              .order_by("contract_no").distinct()[:len(DEMO_CARDS)])
+    for loan, card in zip(list(behind), DEMO_CARDS, strict=False):
+        subject = identity.subject_for_user(get_user_model().objects.get(pk=loan.customer_id))
+        services.bind_debit_card(subject, loan.pk, card_no=card)
 
 
 def _capital(partner_id: Any, amount_fen: int) -> None:

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from carloop.core import audit, events, payables
 from carloop.core.authz import Subject
+from carloop.core.bulk import update_rows
 from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
 from carloop.core.money import parse_yuan
 from carloop.ledger import services as ledger
@@ -307,9 +308,7 @@ def _settle(intent: PaymentIntent, actor: str, *, note: str, receipt: tuple[Tend
     if receipt is not None:
         tender, txn_id = receipt
         specs.append(_receipt_spec(intent, tender, actor))
-        specs.append(TransferSpec(id=_tid(intent, tender, "settle"), debit=tender.source_account_id,
-                                credit=intent.destination_account_id, amount_fen=tender.amount_fen,
-                                code=CODE_TO_DESTINATION, memo=f"{intent.kind} {intent.ref} {tender.provider}", actor=actor))
+        specs.append(_settle_spec(intent, tender, actor))
         tender.provider_txn_id = txn_id
     Tender.objects.filter(intent=intent).update(state=TenderState.POSTED, updated_at=timezone.now())
     if receipt is not None:
@@ -324,10 +323,16 @@ def _settle(intent: PaymentIntent, actor: str, *, note: str, receipt: tuple[Tend
                                              amount_fen=intent.amount_fen, actor=actor))
 
 
-def _receipt_spec(intent: PaymentIntent, tender: Tender, actor: str) -> TransferSpec:
-    return TransferSpec(id=_tid(intent, tender, "receipt"), debit=ledger.system_account("external").id,
+def _receipt_spec(intent: PaymentIntent, tender: Tender, actor: str, external: uuid.UUID | None = None) -> TransferSpec:
+    return TransferSpec(id=_tid(intent, tender, "receipt"), debit=external or ledger.system_account("external").id,
                       credit=tender.source_account_id, amount_fen=tender.amount_fen, code=CODE_PROVIDER_RECEIPT,
                       memo=f"{tender.provider} {tender.provider_order_no}", actor=actor)
+
+
+def _settle_spec(intent: PaymentIntent, tender: Tender, actor: str) -> TransferSpec:
+    return TransferSpec(id=_tid(intent, tender, "settle"), debit=tender.source_account_id,
+                        credit=intent.destination_account_id, amount_fen=tender.amount_fen, code=CODE_TO_DESTINATION,
+                        memo=f"{intent.kind} {intent.ref} {tender.provider}", actor=actor)
 
 
 def _close_unpaid(intent: PaymentIntent, target: str, actor: str, reason: str = "") -> None:
@@ -376,6 +381,80 @@ def book_external_payment(*, provider: str, order_no: str, amount_fen: int, txn_
             _record(intent, actor, "amount_mismatch", order_no=order_no, notified_fen=amount_fen)
             return NotificationOutcome.MISMATCH
         return _book_locked(intent, tender, txn_id, actor)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A provider's word that one of our orders was paid."""
+
+    order_no: str
+    amount_fen: int
+    txn_id: str
+
+
+def book_external_payments(*, provider: str, confirmations: list[Confirmation], actor: str) -> list[str]:
+    """Book many confirmed payments of one provider at once (withholding notifications, in chunks): in one
+    transaction, the intents and tenders locked in two statements, every provider receipt and its move to the
+    destination and the owners' own transfers (``on_paid_many``) in one linked ledger batch, the rows written a
+    statement per table. What the batch cannot take (an intent with internal holds, a kind without
+    ``on_paid_many``, a duplicate, a mismatch, a closed intent, an owner refusing one of them) is booked one by one
+    by :func:`book_external_payment`, which says why. Returns each confirmation's outcome, in order."""
+    first = {c.order_no: c for c in reversed(confirmations)}  # a repeated order: its first confirmation
+    try:
+        with transaction.atomic():
+            booked = _book_batch(provider, list(first.values()), actor)
+    except Problem:
+        booked = set()
+    outcomes: list[str] = []
+    for c in confirmations:
+        if c.order_no in booked:
+            booked.discard(c.order_no)  # booked in the batch; a repeat of it is a duplicate, said by the single path
+            outcomes.append(NotificationOutcome.BOOKED)
+        else:
+            outcomes.append(book_external_payment(provider=provider, order_no=c.order_no, amount_fen=c.amount_fen,
+                                                  txn_id=c.txn_id, actor=actor))
+    return outcomes
+
+
+def _book_batch(provider: str, confirmations: list[Confirmation], actor: str) -> set[str]:
+    """Book what can be booked together; returns those orders (the rest is left to the single path)."""
+    by_order = {c.order_no: c for c in confirmations}
+    ids = Tender.objects.filter(provider=provider, provider_order_no__in=by_order).values_list("intent_id", flat=True)
+    intents = {i.pk: i for i in PaymentIntent.objects.select_for_update().filter(pk__in=list(ids)).order_by("pk")}
+    tenders: dict[uuid.UUID, list[Tender]] = {}
+    for tender in Tender.objects.select_for_update().filter(intent_id__in=intents).order_by("intent_id", "position"):
+        tenders.setdefault(tender.intent_id, []).append(tender)
+    now = timezone.now()
+    ready: list[tuple[PaymentIntent, Tender, Confirmation]] = []
+    for intent_id, rows in tenders.items():
+        intent, tender = intents[intent_id], rows[0]
+        confirmation = by_order.get(tender.provider_order_no or "")
+        if (len(rows) != 1 or confirmation is None or tender.state != TenderState.AWAITING or not intent.is_open
+                or confirmation.amount_fen != tender.amount_fen or _kind(intent.kind).on_paid_many is None):
+            continue
+        tender.state, tender.provider_txn_id, tender.received_at, tender.updated_at = (
+            TenderState.POSTED, confirmation.txn_id, now, now)
+        intent.succeed()
+        intent.succeeded_at = intent.updated_at = now
+        ready.append((intent, tender, confirmation))
+    if not ready:
+        return set()
+    external = ledger.system_account("external").id
+    specs = [spec for intent, tender, _ in ready
+             for spec in (_receipt_spec(intent, tender, actor, external), _settle_spec(intent, tender, actor))]
+    for name in {intent.kind for intent, _, _ in ready}:
+        on_paid_many = _kind(name).on_paid_many
+        assert on_paid_many is not None
+        specs += on_paid_many([payables.Paid(kind=i.kind, ref=i.ref, intent_id=i.pk, amount_fen=i.amount_fen, actor=actor)
+                               for i, _, _ in ready if i.kind == name])
+    update_rows([t for _, t, _ in ready], ["state", "provider_txn_id", "received_at", "updated_at"])
+    update_rows([i for i, _, _ in ready], ["state", "succeeded_at", "updated_at"])
+    audit.record_many(actor, "payments.intent.succeeded", "payments.intent",
+                      [(i.pk, {"state": i.state, "note": f"{provider} {c.txn_id}"}) for i, _, c in ready])
+    for intent, _, _ in ready:
+        _publish(intent, "succeeded", actor)
+    ledger.transfer_batch(specs)  # last: the hot accounts (external, clearing, the owners') are locked until commit only
+    return {c.order_no for _, _, c in ready}
 
 
 def fail_external_payment(*, provider: str, order_no: str, err_code: str, actor: str) -> str:
@@ -438,6 +517,54 @@ def handle_notification(provider: str, body: bytes, headers: Mapping[str, str]) 
         ProviderNotification.objects.create(provider=provider, body=text, signature_valid=True,
                                             outcome=NotificationOutcome.MALFORMED)
         return adapter.answer(False)
+    outcome = _handle_verified(provider, note)
+    tender = Tender.objects.filter(provider=provider, provider_order_no=note.order_no).only("intent_id").first()
+    ProviderNotification.objects.create(provider=provider, body=text, signature_valid=True, outcome=outcome,
+                                        order_no=note.order_no[:40], intent_id=tender.intent_id if tender else None)
+    return adapter.answer(outcome != NotificationOutcome.MISMATCH)
+
+
+def handle_notifications(provider: str, received: list[tuple[bytes, Mapping[str, str]]], *, chunk: int = 100) -> dict[str, int]:
+    """Verify, log and book many notifications of one provider (a queue of withholding answers): payments in
+    chunks of ``chunk`` through :func:`book_external_payments`, anything else one by one as
+    :func:`handle_notification` does. Returns the count of each outcome."""
+    adapter = providers.get(provider)
+    if adapter is None:
+        raise NotFound()
+    logs: list[ProviderNotification] = []
+    paid: list[tuple[providers.Notification, str]] = []
+    for body, headers in received:
+        text = body.decode("utf-8", "replace")[:20000]
+        try:
+            note = adapter.verify(body, headers)
+        except (providers.BadSignature, providers.MalformedNotification) as exc:
+            bad = isinstance(exc, providers.BadSignature)
+            logs.append(ProviderNotification(provider=provider, body=text, signature_valid=not bad,
+                                             outcome=NotificationOutcome.BAD_SIGNATURE if bad else NotificationOutcome.MALFORMED))
+            continue
+        if note.event == "payment" and note.status == "SUCCESS":
+            paid.append((note, text))
+        else:
+            logs.append(ProviderNotification(provider=provider, body=text, signature_valid=True, order_no=note.order_no[:40],
+                                             outcome=_handle_verified(provider, note)))
+    for start in range(0, len(paid), chunk):
+        part = paid[start:start + chunk]
+        outcomes = book_external_payments(provider=provider, actor=f"provider:{provider}", confirmations=[
+            Confirmation(order_no=n.order_no, amount_fen=n.amount_fen, txn_id=n.txn_id) for n, _ in part])
+        logs += [ProviderNotification(provider=provider, body=text, signature_valid=True, outcome=outcome,
+                                      order_no=n.order_no[:40]) for (n, text), outcome in zip(part, outcomes, strict=True)]
+    intent_of = dict(Tender.objects.filter(provider=provider, provider_order_no__in={log.order_no for log in logs if log.order_no})
+                     .values_list("provider_order_no", "intent_id"))
+    for log in logs:
+        log.intent_id = intent_of.get(log.order_no)
+    ProviderNotification.objects.bulk_create(logs)
+    counts: dict[str, int] = {}
+    for log in logs:
+        counts[log.outcome] = counts.get(log.outcome, 0) + 1
+    return counts
+
+
+def _handle_verified(provider: str, note: providers.Notification) -> str:
     actor = f"provider:{provider}"
     if note.event == "refund":
         outcome = confirm_provider_refund(refund_no=note.refund_no, actor=actor)
@@ -448,10 +575,7 @@ def handle_notification(provider: str, body: bytes, headers: Mapping[str, str]) 
     else:
         outcome = book_external_payment(provider=provider, order_no=note.order_no, amount_fen=note.amount_fen,
                                         txn_id=note.txn_id, actor=actor)
-    tender = Tender.objects.filter(provider=provider, provider_order_no=note.order_no).only("intent_id").first()
-    ProviderNotification.objects.create(provider=provider, body=text, signature_valid=True, outcome=outcome,
-                                        order_no=note.order_no[:40], intent_id=tender.intent_id if tender else None)
-    return adapter.answer(outcome != NotificationOutcome.MISMATCH)
+    return outcome
 
 
 # -------------------------------------------------------------------------------------- cancel, expire, recover

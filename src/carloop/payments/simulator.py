@@ -12,7 +12,8 @@ failed debit as ``TRANSACTION.FAIL`` with ``trade_state`` PAYERROR and ``err_cod
 
 It can misbehave on purpose (:attr:`Simulator.behaviour`): notify late (held until :meth:`Simulator.flush`), twice,
 with a bad signature, never, or be unreachable for queries and closes; withholdings can find not enough money.
-The tests use these; the demo does not (its seed makes one card short of money).
+The tests use these; the demo does not. A card whose number ends in 9995 never has enough money (the demo seed
+binds one).
 
 :data:`PAYOUT_SIMULATOR` is the payout provider beside it (payouts to merchants), with the same misbehaviours and
 payouts that fail on request.
@@ -57,6 +58,7 @@ from carloop.payments.providers import (
 )
 from carloop.payments.reconcile import STATEMENT_COLUMNS
 
+SHORT_OF_MONEY_SUFFIX = "9995"  # a card ending so never has enough money (test cards, as the providers' sandboxes have)
 FEE_RATE = Decimal("0.006")  # the provider's fee on each payment (0.6%, WeChat Pay's standard rate)
 NotifyMode = Literal["now", "late", "twice", "bad_signature", "never"]
 
@@ -178,13 +180,14 @@ class Simulator(_Notifier):
         """Debit agreements for a batch of orders (one request, as the providers' batch withholding APIs take).
         Each order is debited once (a repeated order number is the same order); every result is notified."""
         self._reach()
-        known = set(SimulatorAgreement.objects.filter(agreement_no__in={d.agreement_no for d in debits})
-                    .values_list("agreement_no", flat=True))
+        cards = dict(SimulatorAgreement.objects.filter(agreement_no__in={d.agreement_no for d in debits})
+                     .values_list("agreement_no", "card_masked"))
         now = timezone.now()
         rows = []
         for debit in debits:
-            short = self.behaviour.withhold == "notenough" or debit.agreement_no in self.behaviour.short_of_money
-            ok = debit.agreement_no in known and not short
+            short = (self.behaviour.withhold == "notenough" or debit.agreement_no in self.behaviour.short_of_money
+                     or cards.get(debit.agreement_no, "").endswith(SHORT_OF_MONEY_SUFFIX))
+            ok = debit.agreement_no in cards and not short
             rows.append(SimulatorOrder(
                 order_no=debit.order_no, amount_fen=debit.amount_fen, description=debit.description[:200],
                 agreement_no=debit.agreement_no, expires_at=now,
@@ -196,7 +199,7 @@ class Simulator(_Notifier):
         new = [r for r in rows if r.order_no not in existing]
         SimulatorOrder.objects.bulk_create(new, ignore_conflicts=True)
         for row in new:
-            transaction.on_commit(functools.partial(self.notify_order, row.order_no))
+            transaction.on_commit(functools.partial(self.send, _order_notification(row)))
 
     # ----------------------------------------------------------------------------------- the provider's own side
 
@@ -228,15 +231,7 @@ class Simulator(_Notifier):
         self.send(self.refund_notification(refund_no))
 
     def payment_notification(self, order_no: str) -> tuple[bytes, dict[str, str]]:
-        order = SimulatorOrder.objects.get(order_no=order_no)
-        failed = order.status == SimulatorOrder.Status.PAYERROR
-        resource: dict[str, object] = {
-            "out_trade_no": order.order_no, "transaction_id": order.txn_id, "trade_state": order.status,
-            "success_time": order.paid_at.isoformat() if order.paid_at else None, "amount": {"total": order.amount_fen}}
-        if failed:
-            resource["err_code"] = order.err_code
-        return _signed({"id": str(new_id()), "event_type": "TRANSACTION.FAIL" if failed else "TRANSACTION.SUCCESS",
-                        "resource": resource})
+        return _order_notification(SimulatorOrder.objects.get(order_no=order_no))
 
     def refund_notification(self, refund_no: str) -> tuple[bytes, dict[str, str]]:
         refund = SimulatorRefund.objects.get(refund_no=refund_no)
@@ -363,6 +358,17 @@ def _verified(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MalformedNotification("not an object")
     return data
+
+
+def _order_notification(order: SimulatorOrder) -> tuple[bytes, dict[str, str]]:
+    failed = order.status == SimulatorOrder.Status.PAYERROR
+    resource: dict[str, object] = {
+        "out_trade_no": order.order_no, "transaction_id": order.txn_id, "trade_state": order.status,
+        "success_time": order.paid_at.isoformat() if order.paid_at else None, "amount": {"total": order.amount_fen}}
+    if failed:
+        resource["err_code"] = order.err_code
+    return _signed({"id": str(new_id()), "event_type": "TRANSACTION.FAIL" if failed else "TRANSACTION.SUCCESS",
+                    "resource": resource})
 
 
 def _sign(timestamp: str, nonce: str, body: bytes) -> str:

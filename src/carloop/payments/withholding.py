@@ -96,12 +96,12 @@ def withhold(requests: list[payables.WithholdingRequest], *, actor: str) -> int:
     now = timezone.now()
     intents, tenders, debits = [], [], defaultdict(list)
     clearing: dict[str, uuid.UUID] = {}
+    payables_by_ref = _lookup(requests)
     for request in requests:
         agreement = agreements.get(request.agreement_no)
-        kind = payables.payable_kind(request.kind)
-        if agreement is None or kind is None or (request.kind, request.ref) in taken:
+        if agreement is None or (request.kind, request.ref) in taken:
             continue
-        payable = kind.lookup(request.ref)
+        payable = payables_by_ref.get((request.kind, request.ref))
         if payable is None or payable.amount_due_fen <= 0 or payable.payer_user_id != agreement.payer_id:
             continue
         adapter = _providers[agreement.provider]
@@ -131,6 +131,22 @@ def withhold(requests: list[payables.WithholdingRequest], *, actor: str) -> int:
         for name, batch in debits.items():
             transaction.on_commit(functools.partial(send, name, batch))
     return len(intents)
+
+
+def _lookup(requests: list[payables.WithholdingRequest]) -> dict[tuple[str, str], payables.Payable | None]:
+    """What each request's payable owes now: in one call per kind that answers many references at once."""
+    out: dict[tuple[str, str], payables.Payable | None] = {}
+    for name in {r.kind for r in requests}:
+        kind = payables.payable_kind(name)
+        if kind is None:
+            continue
+        refs = [r.ref for r in requests if r.kind == name]
+        if kind.lookup_many is not None:
+            found = kind.lookup_many(refs)
+            out.update({(name, ref): found.get(ref) for ref in refs})
+        else:
+            out.update({(name, ref): kind.lookup(ref) for ref in refs})
+    return out
 
 
 def send(provider: str, debits: list[providers.Debit]) -> None:

@@ -26,14 +26,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 from carloop.core import audit, payables
 from carloop.core.authz import Subject
 from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, Problem
 from carloop.core.timeutil import business_date
 from carloop.finance import ledger_accounts as accounts
-from carloop.finance.models import Loan
+from carloop.finance.models import Installment, Loan
 from carloop.finance.services import servicing
 
 REPAYMENT_KIND = "finance.repayment"
@@ -125,12 +126,42 @@ def lookup(ref: str) -> payables.Payable | None:
     loan = Loan.objects.select_related("product").filter(pk=loan_id).first()
     if loan is None:
         return None
-    due = amount_due(loan, what, option, amount, today())
+    return _payable(loan, ref, what, amount_due(loan, what, option, amount, today()))
+
+
+def _payable(loan: Loan, ref: str, what: str, due: int) -> payables.Payable:
     titles = {"payoff": ("提前结清", "Payoff"), "prepay": ("提前还款", "Prepayment"), "due": ("贷款还款", "Loan repayment"),
               "amount": ("贷款还款", "Loan repayment"), "withhold": ("代扣还款", "Withheld repayment")}[what]
     return payables.Payable(ref=ref, amount_due_fen=due, destination_account=accounts.received().id,
                             payer_user_id=loan.customer_id, title_zh=f"{titles[0]} {loan.contract_no}",
                             title_en=f"{titles[1]} {loan.contract_no}", merchant="platform")
+
+
+def _due_through(what: str, option: str, on: date) -> date | None:
+    """The date by which everything due is what a ``due`` or ``withhold`` reference pays (None for the others)."""
+    return on if what == "due" else date.fromisoformat(option) if what == "withhold" else None
+
+
+def lookup_many(refs: list[str]) -> dict[str, payables.Payable]:
+    """Many references at once (the COB's withholding of a chunk): ``due`` and ``withhold`` ones from two queries,
+    any other one by :func:`lookup`."""
+    on, out = today(), {}
+    parsed = {ref: p for ref in refs if (p := _parse(ref)) is not None}
+    batched = {ref: p for ref, p in parsed.items() if _due_through(p[1], p[2], on) is not None}
+    loans = {loan.pk: loan for loan in Loan.objects.filter(pk__in={p[0] for p in batched.values()})}
+    owed: dict[uuid.UUID, list[tuple[date, int]]] = {}
+    for inst in Installment.objects.filter(loan_id__in=loans, status__in=servicing.OPEN, due_date__lte=on + timedelta(days=31)):
+        owed.setdefault(inst.loan_id, []).append((inst.due_date, inst.owed_fen))
+    for ref, (loan_id, what, option, _) in batched.items():
+        loan = loans.get(loan_id)
+        through = _due_through(what, option, on)
+        if loan is not None and through is not None:
+            due = sum(fen for day, fen in owed.get(loan_id, []) if day <= through) if loan.state == Loan.State.ACTIVE else 0
+            out[ref] = _payable(loan, ref, what, due)
+    for ref in parsed.keys() - batched.keys():
+        if (payable := lookup(ref)) is not None:
+            out[ref] = payable
+    return out
 
 
 def paid(event: payables.Paid) -> None:
@@ -154,6 +185,20 @@ def paid(event: payables.Paid) -> None:
                              prepayment_option=option if what == "prepay" else "")
 
 
+def paid_many(events: list[payables.Paid]) -> list[Any]:
+    """Many ``due`` or ``withhold`` payments at once (withholding notifications booked in chunks): each must be
+    exactly what its reference is due now; returns the repayments' ledger transfers for the cashier to post."""
+    on, items = today(), []
+    for event in events:
+        parsed = _parse(event.ref)
+        through = _due_through(parsed[1], parsed[2], on) if parsed is not None else None
+        if parsed is None or through is None:
+            raise Conflict("repayment-not-batched", "该还款须逐笔入账", "This repayment is booked on its own")
+        items.append(servicing.RepaymentItem(loan_id=parsed[0], amount_fen=event.amount_fen,
+                                             key=f"{servicing.CASHIER_KEY}{event.intent_id}", due_through=through))
+    return servicing.book_repayments(items, on=on, actor=events[0].actor) if items else []
+
+
 def refunded(event: payables.Refunded) -> None:
     """The provider paid a repayment back: only an unwound loan's repayments are refunded (``servicing.unwind``
     asks the cashier, the kind being refunded by its owner); finance records it."""
@@ -167,7 +212,8 @@ def refunded(event: payables.Refunded) -> None:
 
 def register() -> None:
     payables.register_kind(payables.PayableKind(REPAYMENT_KIND, "贷款还款", "Loan repayment", lookup, paid,
-                                                refunded, refunded_by_owner=True))
+                                                refunded, refunded_by_owner=True, lookup_many=lookup_many,
+                                                on_paid_many=paid_many))
 
 
 def bind_debit_card(subject: Subject, loan_id: uuid.UUID, *, card_no: str) -> Loan:

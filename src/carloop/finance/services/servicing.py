@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from carloop.core import audit, events, notifications, payables
 from carloop.core.authz import Subject
+from carloop.core.bulk import update_rows
 from carloop.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Problem
 from carloop.core.money import format_cny
 from carloop.finance import ledger_accounts as accounts
@@ -237,8 +238,47 @@ def book_repayment(loan_id: uuid.UUID, *, amount_fen: int, key: str, on: date, a
     installments = _open_installments(loan, due_on=on if kind == "regular" and not prepayment_option else None)
     # The platform first: it absorbs the rounding residue of the principal split (portable across databases,
     # whose NULL ordering differs).
-    funding = sorted(LoanFunding.objects.select_for_update().filter(loan=loan),
-                     key=lambda f: (f.partner_id is not None, str(f.partner_id)))
+    funding = sorted(LoanFunding.objects.select_for_update().filter(loan=loan), key=_funder_order)
+    booked = _allocate(loan, installments, funding, amount_fen=amount_fen, key=key, on=on, actor=actor, kind=kind,
+                       prepayment_option=prepayment_option, digest=digest)
+    _save_rows(booked.touched, INSTALLMENT_FIELDS)
+    _save_rows(booked.funding, ["outstanding_fen"])
+    booked.repayment.save(force_insert=True)
+    loan.save(update_fields=LOAN_FIELDS)
+    audit.record(actor, *booked.audit)
+    events.publish("finance.repayment.posted", f"finance:loan:{loan.pk}", booked.event, actor=actor)
+    # Last: the repayments-received and income accounts are in every repayment, so their row locks are held from
+    # here to the commit only.
+    if booked.transfers:
+        ledger.transfer_batch(booked.transfers)
+    return booked.repayment, False
+
+
+INSTALLMENT_FIELDS = ["paid_principal_fen", "paid_interest_fen", "paid_fee_fen", "paid_penalty_fen", "status", "paid_on",
+                      "interest_fen", "fee_fen", "principal_fen"]
+LOAN_FIELDS = ["outstanding_principal_fen", "oldest_unpaid_due", "bucket", "state", "closed_on", "pledge_status", "updated_at"]
+
+
+def _funder_order(f: LoanFunding) -> tuple[bool, str]:
+    return f.partner_id is not None, str(f.partner_id)
+
+
+@dataclass
+class Booked:
+    """A repayment worked out in memory (the loan and its rows changed, nothing written yet)."""
+
+    repayment: Repayment
+    touched: list[Installment]
+    funding: list[LoanFunding]
+    transfers: list[TransferSpec]
+    audit: tuple[str, str, uuid.UUID, dict[str, Any]]
+    event: dict[str, Any]
+
+
+def _allocate(loan: Loan, installments: list[Installment], funding: list[LoanFunding], *, amount_fen: int, key: str,
+              on: date, actor: str, kind: str, prepayment_option: str, digest: str) -> Booked:
+    """Allocate a repayment over the loan's (locked) open instalments and funding rows: the rows and the loan as
+    the repayment leaves them, the repayment, its ledger transfers, audit entry and event."""
     outstanding_before = loan.outstanding_principal_fen
     oldest_due = min((i.due_date for i in installments if i.due_date <= on and i.owed_fen), default=None)
     dpd = (on - oldest_due).days if oldest_due and oldest_due < on else 0
@@ -261,15 +301,11 @@ def book_repayment(loan_id: uuid.UUID, *, amount_fen: int, key: str, on: date, a
         if inst.owed_fen == 0 and inst.status != Installment.Status.CANCELLED:
             inst.status = Installment.Status.PAID
             inst.paid_on = on
-    _save_rows(alloc.touched, ["paid_principal_fen", "paid_interest_fen", "paid_fee_fen", "paid_penalty_fen", "status",
-                               "paid_on", "interest_fen", "fee_fen", "principal_fen"])
     repayment = Repayment(loan=loan, key=key, kind=repayment_kind, amount_fen=amount_fen, penalty_fen=alloc.penalty,
                           fee_fen=alloc.fee, interest_fen=alloc.interest, principal_fen=alloc.principal,
                           prepayment_fee_fen=alloc.prepayment_fee, prepayment_option=prepayment_option,
                           business_date=on, request_hash=digest, days_past_due=dpd)
     transfers, repayment.split = _ledger_transfers(loan, funding, outstanding_before, repayment, actor)
-    _save_rows([f for f in funding if repayment.split[accounts.funder_key(f.partner_id)]["principal"]], ["outstanding_fen"])
-    repayment.save(force_insert=True)
     loan.outstanding_principal_fen -= alloc.principal
     still_open = _refresh_status(loan, installments, on)
     if loan.outstanding_principal_fen == 0 and not still_open:
@@ -277,21 +313,82 @@ def book_repayment(loan_id: uuid.UUID, *, amount_fen: int, key: str, on: date, a
         loan.closed_on = on
         if loan.pledge_status in (Loan.Pledge.PENDING, Loan.Pledge.REGISTERED):
             loan.pledge_status = Loan.Pledge.RELEASED
-    loan.save(update_fields=["outstanding_principal_fen", "oldest_unpaid_due", "bucket", "state", "closed_on",
-                             "pledge_status", "updated_at"])
-    audit.record(actor, f"finance.repayment.{repayment_kind}", "finance.loan", loan.pk,
-                 {"repayment_id": str(repayment.pk), "amount_fen": amount_fen})
-    events.publish("finance.repayment.posted", f"finance:loan:{loan.pk}", {
+    event = {
         "loan_id": str(loan.pk), "repayment_id": str(repayment.pk), "customer_user_id": str(loan.customer_id),
         "kind": repayment_kind, "amount_fen": amount_fen, "principal_fen": alloc.principal,
         "interest_fen": alloc.interest, "fee_fen": alloc.fee + alloc.prepayment_fee, "penalty_fen": alloc.penalty,
         "days_past_due": dpd, "loan_closed": loan.state == Loan.State.CLOSED, "business_date": on.isoformat(),
-    }, actor=actor)
-    # Last: the repayments-received and income accounts are in every repayment, so their row locks are held from
-    # here to the commit only.
-    if transfers:
-        ledger.transfer_batch(transfers)
-    return repayment, False
+    }
+    return Booked(repayment=repayment, touched=list(alloc.touched),
+                  funding=[f for f in funding if repayment.split[accounts.funder_key(f.partner_id)]["principal"]],
+                  transfers=transfers, event=event,
+                  audit=(f"finance.repayment.{repayment_kind}", "finance.loan", loan.pk,
+                         {"repayment_id": str(repayment.pk), "amount_fen": amount_fen}))
+
+
+@dataclass(frozen=True)
+class RepaymentItem:
+    """One regular repayment of a batch: ``amount_fen`` for ``loan_id`` under ``key``; with ``due_through``, it
+    must be exactly what is owed on the instalments due by that date (else the batch is refused)."""
+
+    loan_id: uuid.UUID
+    amount_fen: int
+    key: str
+    due_through: date | None = None
+
+
+def book_repayments(items: Sequence[RepaymentItem], *, on: date, actor: str) -> list[TransferSpec]:
+    """Book regular repayments of many loans at once (the cashier's withholding notifications, booked in chunks):
+    each allocated as :func:`book_repayment` does, the rows written a statement per table, one audit and event
+    insert each. Keys already booked are skipped. Returns the ledger transfers, for the caller to post in its own
+    linked batch after the money reached ``repayments_received``. Raises a Problem (nothing written) when one
+    item does not fit its loan now; the caller then books them one by one."""
+    keys = {i.key for i in items}
+    booked_keys = set(Repayment.objects.filter(key__in=keys).values_list("key", flat=True))
+    todo = [i for i in items if i.key not in booked_keys]
+    if not todo:
+        return []
+    loans = {loan.pk: loan for loan in Loan.objects.select_for_update(of=("self",))
+             .filter(pk__in={i.loan_id for i in todo}).order_by("pk")}
+    horizon = on + timedelta(days=93)  # due by ``on`` and, monthly, at least the next two (as _open_installments)
+    open_rows: dict[uuid.UUID, list[Installment]] = {}
+    for inst in (Installment.objects.select_for_update().filter(loan_id__in=loans, status__in=OPEN, due_date__lte=horizon)
+                 .order_by("loan_id", "period")):
+        open_rows.setdefault(inst.loan_id, []).append(inst)
+    funding: dict[uuid.UUID, list[LoanFunding]] = {}
+    for row in LoanFunding.objects.select_for_update().filter(loan_id__in=loans):
+        funding.setdefault(row.loan_id, []).append(row)
+    with accounts.memo():
+        results = [_allocate_item(item, loans, open_rows, funding, on, actor) for item in todo]
+    _save_rows([i for b in results for i in b.touched], INSTALLMENT_FIELDS)
+    _save_rows([f for b in results for f in b.funding], ["outstanding_fen"])
+    Repayment.objects.bulk_create([b.repayment for b in results])
+    now = timezone.now()
+    for b in results:
+        b.repayment.loan.updated_at = now
+    _save_rows([b.repayment.loan for b in results], LOAN_FIELDS)
+    for action in {b.audit[0] for b in results}:
+        audit.record_many(actor, action, "finance.loan", [(b.audit[2], b.audit[3]) for b in results if b.audit[0] == action])
+    for b in results:
+        events.publish("finance.repayment.posted", f"finance:loan:{b.repayment.loan_id}", b.event, actor=actor)
+    return [t for b in results for t in b.transfers]
+
+
+def _allocate_item(item: RepaymentItem, loans: dict[uuid.UUID, Loan], open_rows: dict[uuid.UUID, list[Installment]],
+                   funding: dict[uuid.UUID, list[LoanFunding]], on: date, actor: str) -> Booked:
+    loan = loans.get(item.loan_id)
+    if loan is None:
+        raise NotFound()
+    _require_active(loan)
+    rows = open_rows.get(loan.pk, [])
+    installments = [i for i in rows if i.due_date <= on] + [i for i in rows if i.due_date > on][:2]
+    if item.due_through is not None and item.amount_fen != sum(i.owed_fen for i in installments
+                                                              if i.due_date <= item.due_through):
+        raise Conflict("repayment-no-longer-due", "该笔还款对应的款项已结清或金额已变化",
+                       "What this payment was for is settled or has changed")
+    return _allocate(loan, installments, sorted(funding.get(loan.pk, []), key=_funder_order),
+                     amount_fen=item.amount_fen, key=item.key, on=on, actor=actor, kind="regular", prepayment_option="",
+                     digest=_request_hash(amount_fen=item.amount_fen, kind="regular", option="", on=on))
 
 
 def regular_limit(installments: list[Installment], on: date) -> int:
@@ -309,12 +406,8 @@ def check_regular_amount(installments: list[Installment], amount_fen: int, on: d
 
 
 def _save_rows(rows: Sequence[Model], fields: list[str]) -> None:
-    """Write ``fields`` of ``rows`` in one statement: a plain UPDATE for a single row (Django compiles it several
-    times faster than bulk_update's CASE expressions, which only pay off for several rows)."""
-    if len(rows) == 1:
-        type(rows[0])._default_manager.filter(pk=rows[0].pk).update(**{f: getattr(rows[0], f) for f in fields})
-    elif rows:
-        type(rows[0])._default_manager.bulk_update(rows, fields)
+    """Write ``fields`` of ``rows`` in one statement (``core.bulk.update_rows``)."""
+    update_rows(rows, fields)
 
 
 def _refresh_status(loan: Loan, installments: list[Installment], on: date) -> bool:
