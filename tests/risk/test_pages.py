@@ -200,3 +200,72 @@ def test_blacklist_screen_is_read_only_for_other_operators(actors):
 
 def test_removing_an_unknown_blacklist_entry_is_a_404(actors):
     assert client_for(actors, "risk_analyst").post("/risk/blacklist/01a24253-b896-7083-bde7-905eb68ecac2/remove/").status_code == 404
+
+
+def _posted_rows(html):
+    """The rule editor form as the browser would post it (inputs and selected options)."""
+    import re
+
+    form = html[html.index('class="rule-form"') : html.index("</form>", html.index('class="rule-form"'))]
+    data = {m[0]: m[1] for m in re.findall(r'<input (?:type="hidden" )?name="([^"]+)" value="([^"]*)"', form)}
+    for name, body in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', body) or re.search(r'<option value="([^"]*)"', body)
+        data[name] = chosen[1]
+    for name, body in re.findall(r'<textarea name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
+        data[name] = __import__("html").unescape(body)
+    return {k: __import__("html").unescape(v) for k, v in data.items()}
+
+
+def test_rule_form_adds_a_threshold_rule_keeps_input_on_error_saves_what_if_and_publish(actors):
+    from carloop.risk.models import PolicyRuleSet
+
+    services.decide(request(customer(), monthly_income_fen=300_000))
+    c = client_for(actors, "risk_analyst")
+    page = c.get("/risk/rules/").content.decode()
+    assert 'name="r8-value" value="0.70"' in page and "月供收入比" in page and "阈值" in page  # P_DTI_HIGH as inputs
+    form = _posted_rows(page)
+    assert form["rows"] == "12" and form["r0-type"] == "flag" and form["r4-type"] == "limit" and form["r10-type"] == "condition"
+    added = c.post("/risk/rules/", {**form, "add": "threshold", "add-rule": "1"}).content.decode()
+    assert 'name="rows" value="13"' in added and PolicyRuleSet.objects.count() == 1  # adding saves nothing
+    form = _posted_rows(added)
+    form.update({"r12-code": "P_DTI_STRICT", "r12-action": "decline", "r12-field": "dti", "r12-op": "gt",
+                 "r12-value": "zero point one", "r12-zh": "收入不足", "r12-en": "Income too low", "note": "stricter"})
+    bad = c.post("/risk/rules/", {**form, "save": "1"}).content.decode()
+    assert PolicyRuleSet.objects.count() == 1
+    row = bad[bad.index('id="rule-12"') :]
+    row = row[: row.index("</tr>")]
+    assert 'value="zero point one"' in row and 'value="收入不足"' in row and 'value="P_DTI_STRICT"' in row
+    assert "大小比较需要数字" in row and 'value="dti" selected' in row and 'value="stricter"' in bad
+    english = c.post("/risk/rules/?lang=en", {**form, "save": "1"}).content.decode()
+    assert "Ordering comparisons need a number" in english and "大小比较" not in english
+    form["r12-value"] = "0.10"
+    removed = _posted_rows(c.post("/risk/rules/?lang=zh-hans", {**form, "remove": "9"}).content.decode())  # P_DTI_REFER
+    assert removed["rows"] == "12" and "P_DTI_REFER" not in removed.values() and removed["r11-value"] == "0.10"
+    assert c.post("/risk/rules/", {**removed, "save": "1"}).status_code == 302
+    draft = PolicyRuleSet.objects.get(version=2)
+    assert draft.status == "draft" and draft.note == "stricter" and draft.rules[:9] == services.ensure_default_ruleset().rules[:9]
+    assert draft.rules[-1] == {"code": "P_DTI_STRICT", "action": "decline", "when": {"field": "dti", "op": "gt", "value": "0.10"},
+                               "zh": "收入不足", "en": "Income too low"}  # fmt: skip
+    page = c.get("/risk/rules/").content.decode()
+    assert "v2" in page and 'value="P_DTI_STRICT"' in page and "return confirm(" in page  # the draft is edited next
+    html = c.post(f"/risk/rules/{draft.pk}/what-if/", follow=True).content.decode()
+    assert "模拟结果" in html and "<td>通过</td><td>拒绝</td>" in html
+    c.post(f"/risk/rules/{draft.pk}/publish/")
+    draft.refresh_from_db()
+    assert draft.status == "published"
+
+
+def test_ops_see_the_rules_but_cannot_edit_them(actors):
+    from carloop.risk import policy
+    from carloop.risk.models import PolicyRuleSet
+
+    services.ensure_default_ruleset()
+    draft = services.create_ruleset(rules=policy.DEFAULT_RULES, note="copy", actor="test")
+    ops = client_for(actors, "ops")
+    page = ops.get("/risk/rules/").content.decode()
+    assert "申请人未满 18 周岁" in page and "Applicant is under 18" not in page and "v2" in page
+    assert "<select" not in page and "<textarea" not in page and "保存草稿" not in page and "/publish/" not in page
+    for data in ({"rows": "0", "save": "1"}, {"rules": "[]"}):
+        assert ops.post("/risk/rules/", data).status_code == 403
+    assert ops.post(f"/risk/rules/{draft.pk}/publish/").status_code == 403
+    assert PolicyRuleSet.objects.count() == 2 and PolicyRuleSet.objects.get(pk=draft.pk).status == "draft"

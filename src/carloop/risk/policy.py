@@ -18,28 +18,29 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from carloop.risk.features import BEHAVIOUR_FEATURES, FEATURE_LABELS
+
 ACTIONS = ("decline", "refer")
 COMPARE_OPS = ("lt", "le", "gt", "ge", "eq", "ne", "in", "not_in")
 PRESENCE_OPS = ("missing", "present")
 
-# Fields the decision pipeline puts into the context (documented for analysts in docs/risk.md).
-CONTEXT_FIELDS = {
-    "age": "年龄（由身份证号计算）/ age from the ID number",
-    "age_at_maturity": "到期时年龄 / age at maturity",
-    "kyc_verified": "已实名认证 / KYC verified",
-    "blacklisted": "命中黑名单 / on a blacklist",
-    "product_kind": "产品类型 / product kind",
-    "amount_fen": "申请金额（分）/ amount in fen",
-    "term_months": "期限（月）/ term in months",
-    "dti": "月供收入比 / monthly payment to declared income",
-    "ltv": "贷款价值比 / loan to collateral value",
-    "product.min_amount_fen": "产品最低金额 / product minimum amount",
-    "product.max_amount_fen": "产品最高金额 / product maximum amount",
-    "product.max_ltv": "产品最高 LTV / product maximum LTV",
-    "product.max_term_months": "产品最长期限 / product maximum term",
-    "product.max_dti": "产品最高 DTI / product maximum DTI",
-    "f.max_dpd_365d": "近一年最长逾期天数 / max days past due in a year",
-    "f.tenure_days": "注册天数 / days since sign-up",
+# Fields the decision pipeline puts into the context (documented for analysts in docs/risk.md): (zh, en) labels.
+CONTEXT_FIELDS: dict[str, tuple[str, str]] = {
+    "age": ("年龄（由身份证号计算）", "Age from the ID number"),
+    "age_at_maturity": ("到期时年龄", "Age at maturity"),
+    "kyc_verified": ("已实名认证", "KYC verified"),
+    "blacklisted": ("命中黑名单", "On a blacklist"),
+    "product_kind": ("产品类型", "Product kind"),
+    "amount_fen": ("申请金额（分）", "Amount in fen"),
+    "term_months": ("期限（月）", "Term in months"),
+    "dti": ("月供收入比", "Monthly payment to declared income"),
+    "ltv": ("贷款价值比", "Loan to collateral value"),
+    "product.min_amount_fen": ("产品最低金额（分）", "Product minimum amount (fen)"),
+    "product.max_amount_fen": ("产品最高金额（分）", "Product maximum amount (fen)"),
+    "product.max_ltv": ("产品最高贷款价值比", "Product maximum LTV"),
+    "product.max_term_months": ("产品最长期限（月）", "Product maximum term (months)"),
+    "product.max_dti": ("产品最高月供收入比", "Product maximum DTI"),
+    **{f"f.{name}": FEATURE_LABELS[name] for name in BEHAVIOUR_FEATURES},
 }
 
 
@@ -70,9 +71,10 @@ def _number(value: Any) -> Decimal | None:
         return Decimal(repr(value))
     if isinstance(value, str):
         try:
-            return Decimal(value)
+            number = Decimal(value)
         except InvalidOperation:
             return None
+        return number if number.is_finite() else None
     return None
 
 

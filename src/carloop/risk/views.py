@@ -24,7 +24,7 @@ from carloop.core.pages import denied
 from carloop.core.timeutil import business_date, start_of_business_day
 from carloop.identity import selectors as identity_q
 from carloop.identity.selectors import subject_of
-from carloop.risk import graph, selectors, services
+from carloop.risk import graph, ruleform, selectors, services
 from carloop.risk.contracts import BLACKLIST_SOURCES
 from carloop.risk.models import ReviewCase
 
@@ -263,28 +263,53 @@ RINGS_DRAWN = 10  # the largest rings are drawn; the rest are listed
 
 
 def rules(request: HttpRequest) -> HttpResponse:
-    """Rule set versions; analysts paste a new version as JSON, run it over past decisions, then publish it."""
+    """Rule set versions; analysts edit the latest version rule by rule (or as JSON), save it as a new draft, run
+    it over past decisions, then publish it. Add and remove re-render the posted rows without saving."""
     subject = _operator(request)
     if isinstance(subject, HttpResponse):
         return subject
     can_edit = selectors.may_analyse(subject)
-    current = services.ensure_default_ruleset()
-    draft_text = json.dumps(current.rules, ensure_ascii=False, indent=1)
-    if request.method == "POST" and can_edit:
-        draft_text = request.POST.get("rules", "")
+    if request.method == "POST" and not can_edit:
+        return denied(request)
+    services.ensure_default_ruleset()
+    latest = selectors.rulesets_readable_by(subject).order_by("-version").first()
+    rows = ruleform.rows_of(latest.rules if latest else [])
+    draft_text = json.dumps(latest.rules if latest else [], ensure_ascii=False, indent=1)
+    note = request.POST.get("note", "")
+    if request.method == "POST" and "rules" in request.POST:
+        draft_text = request.POST["rules"]
         try:
-            parsed = json.loads(draft_text)
-            rs = services.create_ruleset_for(subject, rules=parsed, note=request.POST.get("note", ""))
-            messages.success(request, t(f"已保存草稿 v{rs.version}", f"Draft v{rs.version} saved"))
-            return redirect("risk:rules")
+            return _saved(request, subject, json.loads(draft_text), note)
         except json.JSONDecodeError as exc:
             messages.error(request, t(f"JSON 格式错误：{exc}", f"Invalid JSON: {exc}"))
         except Problem as problem:
             details = "; ".join(f"{e.pointer}: {t(e.zh, e.en)}" for e in problem.errors)
             messages.error(request, t(problem.zh, problem.en) + (f" — {details}" if details else ""))
+    elif request.method == "POST":
+        rows = ruleform.rows_from_post(request.POST)
+        if "add-rule" in request.POST and request.POST.get("add") in ruleform.TYPES:
+            rows.append(ruleform.blank(request.POST["add"]))
+        elif request.POST.get("remove", "").isdigit():
+            del rows[int(request.POST["remove"]) : int(request.POST["remove"]) + 1]
+        else:
+            built = ruleform.rules_of(rows)
+            try:
+                if not ruleform.has_errors(rows):
+                    return _saved(request, subject, built, note)
+            except Problem as problem:
+                ruleform.mark(rows, problem.errors)
+            messages.error(request, t("规则有误，请修改标出的字段。", "Some rules are invalid: correct the marked fields."))
     what_if = request.session.pop("risk_what_if", None)
+    what_if_rows = [(*key.split("->"), n) for key, n in (what_if or {}).get("transitions", {}).items()]
     return render(request, "risk/rules.html", {"rulesets": selectors.rulesets_readable_by(subject)[:20], "draft_text": draft_text,
-                                               "can_edit": can_edit, "what_if": what_if})  # fmt: skip
+                                               "can_edit": can_edit, "what_if": what_if, "what_if_rows": what_if_rows, "rows": ruleform.for_page(rows), "note": note,
+                                               "latest": latest, "options": ruleform.options()})  # fmt: skip
+
+
+def _saved(request: HttpRequest, subject: Subject, rules: Any, note: str) -> HttpResponse:
+    rs = services.create_ruleset_for(subject, rules=rules, note=note)
+    messages.success(request, t(f"已保存草稿 v{rs.version}", f"Draft v{rs.version} saved"))
+    return redirect("risk:rules")
 
 
 @require_POST
