@@ -21,6 +21,7 @@ from typing import Protocol
 
 from django.db import transaction
 from django.utils import timezone
+from stdnum import luhn
 
 from carloop.core import audit, payables
 from carloop.core.errors import FieldError, Invalid, Problem
@@ -55,13 +56,7 @@ def register(provider: WithholdingProvider) -> None:
 def card_number(card_no: str) -> str:
     """The card's digits: 16 to 19 with a valid Luhn check digit, else a 422 at ``/card_no``."""
     digits = normalize("bank_card", card_no)
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char) if char.isdigit() else -100
-        if position % 2:
-            value = value * 2 - 9 if value * 2 > 9 else value * 2
-        total += value
-    if not digits.isdigit() or not 16 <= len(digits) <= 19 or total % 10:
+    if not digits.isdigit() or not 16 <= len(digits) <= 19 or not luhn.is_valid(digits):
         raise Invalid("invalid-card", "银行卡号无效", "Invalid bank card number",
                       [FieldError("/card_no", "银行卡号无效（16–19 位数字）", "Invalid card number (16–19 digits)")])
     return digits
