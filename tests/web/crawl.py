@@ -3,6 +3,7 @@ those pages (``<a href>`` and ``hx-get``), each fetched once. Used by the link a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -91,3 +92,72 @@ def walk(client: Client, lang: str = "zh-hans", depth: int = 1) -> Iterator[Fetc
                     found_now.append(fetch(url, page.url))
                     yield found_now[-1]
         level = found_now
+
+
+class _Text(HTMLParser):
+    """The text a reader sees: text nodes and the placeholder, title and aria-label attributes, leaving out
+    scripts, styles, ``<code>`` (identifiers shown as such), a ``<textarea>``'s content (the user's input) and whatever an element marks with a ``lang`` of its
+    own (the language switcher's "中文", a Chinese name on an English page)."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._stack: list[tuple[str, bool]] = []  # open elements: (tag, is its content left out)
+
+    def _skipping(self) -> bool:
+        return any(skip for _, skip in self._stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        skip = tag in ("script", "style", "code", "textarea") or ("lang" in values and tag != "html")
+        if not self._skipping() and not skip:
+            self.parts.extend(str(values[a]) for a in ("placeholder", "title", "aria-label") if values.get(a))
+        if tag not in self.VOID:
+            self._stack.append((tag, skip))
+
+    def handle_endtag(self, tag: str) -> None:
+        if any(open_tag == tag for open_tag, _ in self._stack):  # closes what HTML left open inside it too
+            while self._stack.pop()[0] != tag:
+                pass
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping() and data.strip():
+            self.parts.append(data.strip())
+
+
+def visible_text(html: str) -> list[str]:
+    parser = _Text()
+    parser.feed(html)
+    return parser.parts
+
+
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+MASKED_NAME = re.compile(r"[\u4e00-\u9fff]\*+")  # a person's masked name: 王*, 欧阳**
+CITY = re.compile(r"[\u4e00-\u9fff]{1,6}市")  # place names are proper names
+PLATE = re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z]")  # a number plate's province
+CODE = re.compile(r"^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*$")
+
+
+def chinese_on_an_english_page(parts: list[str], names: set[str]) -> list[str]:
+    """Runs of Chinese characters outside proper names (``names``, masked people, cities, number plates)."""
+    found = []
+    for part in parts:
+        text = PLATE.sub("", MASKED_NAME.sub("", CITY.sub("", part)))
+        for name in sorted(names, key=len, reverse=True):  # 金融运营复核 before 运营
+            if name in text:
+                text = text.replace(name, "")
+        found.extend(HAN.findall(text))
+    return found
+
+
+def english_on_a_chinese_page(parts: list[str], codes: set[str], english: set[str]) -> list[str]:
+    """Raw codes (``codes``: every code a vocabulary labels), English labels (``english``) and Python reprs."""
+    found = []
+    for part in parts:
+        found.extend(word for word in re.findall(r"[A-Za-z][A-Za-z0-9_-]+", part) if word in codes)
+        found.extend(label for label in english if label in part)
+        if "['" in part or "{'" in part:
+            found.append(part)
+    return found

@@ -141,7 +141,7 @@ def apply(request: HttpRequest) -> HttpResponse:
     form = request.POST if request.method == "POST" else request.GET
     return render(request, "finance/apply.html", {"products": products, "product": product, "facts": facts,
                                                   "garage": garage, "dealers": dealers, "form": form,
-                                                  "consent_text": services.CONSENT_TEXT,
+                                                  "consent_text": t(*services.CONSENT),
                                                   **_preview(product, form.get("amount"), form.get("term"))})
 
 
@@ -264,8 +264,10 @@ def contract(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
     loan = selectors.get_loan(subject, loan_id)
     facts = identity.customer_facts(loan.customer_id)
     merchant = identity.get_organisation(loan.merchant_id) if loan.merchant_id else None
+    statement = (loan.signature or {}).get("statement", "")
     response = render(request, "finance/contract.html", {
         "loan": loan, "rows": selectors.installments(loan), "facts": facts, "merchant": merchant,
+        "statement": t(*services.SIGNATURE_STATEMENT) if statement == " / ".join(services.SIGNATURE_STATEMENT) else statement,
         "product": loan.product, "funding": loan.funding.select_related("partner")})
     if request.GET.get("download"):
         response["Content-Disposition"] = f'attachment; filename="{loan.contract_no}.html"'

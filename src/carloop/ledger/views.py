@@ -11,6 +11,7 @@ from django.shortcuts import render
 
 from carloop.core.authz import request_subject
 from carloop.core.errors import Problem
+from carloop.core.i18n import t
 from carloop.ledger import selectors
 from carloop.ledger.contracts import AccountFlags
 
@@ -48,8 +49,8 @@ def statement(request: HttpRequest, account_id: uuid.UUID) -> HttpResponse:
 
 def _flag_labels(flags: AccountFlags) -> list[str]:
     labels = {
-        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS: "借方不超过贷方 / debits ≤ credits",
-        AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS: "贷方不超过借方 / credits ≤ debits",
-        AccountFlags.HISTORY: "history",
+        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS: t("借方不超过贷方", "debits ≤ credits"),
+        AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS: t("贷方不超过借方", "credits ≤ debits"),
+        AccountFlags.HISTORY: t("保留余额历史", "balance history kept"),
     }
     return [label for bit, label in labels.items() if flags & bit]

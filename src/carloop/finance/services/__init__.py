@@ -11,7 +11,9 @@ Every money movement is a ledger transfer in the same transaction as the change.
 
 from carloop.finance.services.closing import rerun_cob
 from carloop.finance.services.origination import (
+    CONSENT,
     CONSENT_TEXT,
+    SIGNATURE_STATEMENT,
     ApplicationInput,
     accept_offer,
     apply,
@@ -41,7 +43,7 @@ from carloop.finance.services.servicing import (
 )
 
 __all__ = [
-    "CONSENT_TEXT", "LOWER_INSTALLMENT", "OPEN", "REPAYMENT_KIND", "SHORTER_TERM", "ApplicationInput", "accept_offer",
+    "CONSENT", "CONSENT_TEXT", "LOWER_INSTALLMENT", "OPEN", "REPAYMENT_KIND", "SHORTER_TERM", "SIGNATURE_STATEMENT", "ApplicationInput", "accept_offer",
     "apply", "apply_risk_review", "as_of", "bind_debit_card", "book_repayment", "bucket_for", "call_capital", "create_funding_plan",
     "create_product", "new_product_version", "offer_schedule", "order_refunded", "pay_at_cashier", "payoff_quote", "principal_shares",
     "ref_for", "rerun_cob", "review", "set_pledge_status", "unwind", "write_off",

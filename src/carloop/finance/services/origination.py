@@ -30,11 +30,13 @@ from carloop.ledger.contracts import TransferSpec
 from carloop.risk.contracts import DecisionRequest
 
 OFFER_VALID_DAYS = 7
-CONSENT_TEXT = (
-    "本人同意 carloop 及其合作放款机构为审核本次贷款申请查询、使用本人的身份、车辆及平台行为数据。"
-    " / I consent to carloop and its partner lenders using my identity, vehicle and platform data to assess this "
-    "loan application."
+CONSENT = (
+    "本人同意 carloop 及其合作放款机构为审核本次贷款申请查询、使用本人的身份、车辆及平台行为数据。",
+    "I consent to carloop and its partner lenders using my identity, vehicle and platform data to assess this "
+    "loan application.",
 )
+CONSENT_TEXT = " / ".join(CONSENT)  # what the application records: the applicant saw it in their language
+SIGNATURE_STATEMENT = ("本人已阅读并同意借款合同全部条款", "I have read and agree to all terms of the loan contract")
 
 
 # ------------------------------------------------------------------------------------------------- applications
@@ -304,7 +306,7 @@ def accept_offer(subject: Subject, application_id: uuid.UUID, *, agree: bool, ip
         order_ref=app.order_ref, signed_at=now,
         pledge_status=Loan.Pledge.PENDING if product.kind == ProductKind.CAR_SECURED else Loan.Pledge.NONE,
         signature={"signer": subject.ref, "signed_at": now.isoformat(), "ip": ip, "user_agent": user_agent[:200],
-                   "document_sha256": contract_digest(app), "statement": "本人已阅读并同意借款合同全部条款 / I have read and agree to all terms of the loan contract"},
+                   "document_sha256": contract_digest(app), "statement": " / ".join(SIGNATURE_STATEMENT)},
     )
     audit.record(subject.ref, "finance.loan.signed", "finance.loan", loan.pk, {"document_sha256": loan.signature["document_sha256"]})
     events.publish("finance.loan.signed", f"finance:loan:{loan.pk}", {"loan_id": str(loan.pk), "application_id": str(app.pk)},
