@@ -66,3 +66,44 @@ def test_an_analyst_decides_a_referred_application_after_confirming(desk: Any) -
     assert "审核结论已记录" in desk.content()
     review = ReviewCase.objects.get(decision_id=result.decision_id)
     assert review.status == "approved" and review.approved_amount_fen == 2_500_000
+
+
+def test_an_analyst_adds_a_threshold_rule_in_the_form_and_publishes_after_confirming(desk: Any) -> None:
+    from carloop.risk.models import PolicyRuleSet
+
+    risk.decide(request(customer(), monthly_income_fen=300_000))
+    sign_in(desk, analyst())
+    desk.goto("/risk/rules/")
+    desk.select_option("select[name=add]", "threshold")
+    desk.click("button[name=add-rule]")
+    row = desk.locator("#rule-12")
+    row.locator("input[name=r12-code]").fill("P_DTI_STRICT")
+    row.locator("select[name=r12-action]").select_option("decline")
+    row.locator("select[name=r12-field]").select_option("dti")
+    row.locator("select[name=r12-op]").select_option("gt")
+    row.locator("input[name=r12-value]").fill("百分之十")
+    row.locator("input[name=r12-zh]").fill("收入不足")
+    row.locator("input[name=r12-en]").fill("Income too low")
+    desk.fill("input[name=note]", "更严的收入要求")
+    desk.press("input[name=note]", "Enter")  # Enter saves (the form's first button), never removes the first rule
+    row = desk.locator("#rule-12")
+    assert "大小比较需要数字" in row.locator(".field-error").inner_text()
+    assert row.locator("input[name=r12-zh]").input_value() == "收入不足" and PolicyRuleSet.objects.count() == 1
+    fits(desk)
+    screenshot(desk, "risk-rules-error")
+    row.locator("input[name=r12-value]").fill("0.10")
+    desk.click(".actions button[name=save]")
+    desk.wait_for_selector("text=已保存草稿 v2")
+    draft = PolicyRuleSet.objects.get(version=2)
+    assert len(draft.rules) == 13 and draft.rules[-1]["when"] == {"field": "dti", "op": "gt", "value": "0.10"}
+    desk.click("button:has-text('模拟')")
+    desk.wait_for_selector("text=模拟结果")
+    asked: list[str] = []
+    desk.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    desk.click("button:has-text('发布')")
+    assert asked and "确认发布" in asked[0] and PolicyRuleSet.objects.get(pk=draft.pk).status == "draft"
+    desk.once("dialog", lambda dialog: dialog.accept())
+    desk.click("button:has-text('发布')")
+    desk.wait_for_selector("text=规则集 v2 已发布")
+    assert PolicyRuleSet.objects.get(pk=draft.pk).status == "published"
+    screenshot(desk, "risk-rules")
