@@ -29,6 +29,8 @@ class FinanceConfig(AppConfig):
         periodic.register(periodic.Periodic("finance.cob", tasks.run_cob, at=time(0, 30)))
         for url_name in ("finance:cob_runs", "finance:cob_run"):
             nav.page(url_name, selectors.runs_cob)
+        for url_name in ("finance:collections", "finance:collections_export", "finance:collection_case"):
+            nav.page(url_name, selectors.works_collections)
 
         nav.register(nav.NavItem("finance:index", "汽车金融", "Auto finance", nav.everyone, order=40,
                                  description_zh="贷款申请、报价（含年化利率）、还款", description_en="Apply, offers with APR, repay"))

@@ -393,3 +393,37 @@ class CapitalCall(Entity):
 
 CAPITAL_REF_PREFIX = "finance:capital:"
 CAPITAL_KIND = "finance.capital"
+
+
+class CollectionNote(Entity):
+    """Finance operations' record of a collection contact with a delinquent borrower, and any promise to pay."""
+
+    class Channel(models.TextChoices):
+        PHONE = "phone", lt("电话", "Phone call")
+        SMS = "sms", lt("短信", "Text message")
+        VISIT = "visit", lt("上门", "Visit")
+
+    class Outcome(models.TextChoices):
+        PROMISED = "promised", lt("承诺还款", "Promised to pay")
+        REACHED = "reached", lt("已联系，未承诺", "Reached, no promise")
+        NO_ANSWER = "no_answer", lt("无人接听", "No answer")
+        REFUSED = "refused", lt("拒绝还款", "Refused to pay")
+        WRONG_NUMBER = "wrong_number", lt("号码有误", "Wrong number")
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="collection_notes")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    outcome = models.CharField(max_length=15, choices=Outcome.choices)
+    note = models.TextField(blank=True)
+    promised_amount_fen = models.BigIntegerField(null=True, blank=True)
+    promised_on = models.DateField(null=True, blank=True)
+    recorded_by = models.CharField(max_length=80)
+    key = models.CharField(max_length=64, unique=True, help_text="the form's one-time key: a form sent twice records once")
+
+    class Meta:
+        verbose_name = lt("催收记录", "collection note")
+        verbose_name_plural = lt("催收记录", "collection notes")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(promised_amount_fen__isnull=True) | models.Q(promised_amount_fen__gt=0),
+                                   name="finance_collection_promise_pos"),
+        ]

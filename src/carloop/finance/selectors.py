@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from carloop.core.authz import Subject
 from carloop.core.errors import NotFound
 from carloop.core.timeutil import start_of_business_day
 from carloop.finance import ledger_accounts as accounts
-from carloop.finance.models import Application, CobRun, Installment, Loan, LoanFunding, LoanProduct, Repayment
+from carloop.finance.models import Application, CobRun, CollectionNote, Installment, Loan, LoanFunding, LoanProduct, Repayment
 from carloop.identity import selectors as identity_q
 from carloop.identity.contracts import OrganisationInfo
 from carloop.ledger import selectors as ledger_q
@@ -296,3 +297,60 @@ def get_cob_run(subject: Subject, day: date) -> CobRun:
     if run is None:
         raise NotFound()
     return run
+
+
+# ------------------------------------------------------------------------------------------------ collections
+
+COLLECTION_SORTS: dict[str, tuple[Any, ...]] = {"dpd": ("oldest_unpaid_due", "pk"), "overdue": ("-overdue_fen", "pk"),
+                    "outstanding": ("-outstanding_principal_fen", "pk"), "contact": (F("last_contact_at").asc(nulls_first=True), "pk")}
+DPD_BUCKETS = ("1-30", "31-60", "61-90", "90+")
+
+
+def works_collections(subject: Subject) -> bool:
+    """Finance operations work the delinquent loans: contacts, promises to pay, exports."""
+    return subject.kind == "operator" and subject.has_role("finance_ops")
+
+
+def delinquent_loans(subject: Subject, *, bucket: str = "", partner: str = "", product: str = "",
+                     sort: str = "dpd") -> QuerySet[Loan]:
+    """Active loans past due for :func:`works_collections` (nothing for anyone else), filtered by DPD bucket,
+    funding partner (an organisation id, or ``platform``) and product code, with the amount overdue and the last
+    collection contact."""
+    if not works_collections(subject):
+        return Loan.objects.none()
+    owed = (F("installments__principal_fen") - F("installments__paid_principal_fen") + F("installments__interest_fen")
+            - F("installments__paid_interest_fen") + F("installments__fee_fen") - F("installments__paid_fee_fen")
+            + F("installments__penalty_fen") - F("installments__paid_penalty_fen"))
+    last = CollectionNote.objects.filter(loan=OuterRef("pk")).order_by("-created_at")
+    qs = (Loan.objects.filter(state=Loan.State.ACTIVE).exclude(bucket="current").select_related("product")
+          .annotate(overdue_fen=Coalesce(Sum(owed, filter=Q(installments__status=Installment.Status.OVERDUE)), 0),
+                    last_contact_at=Subquery(last.values("created_at")[:1]),
+                    last_outcome=Subquery(last.values("outcome")[:1])))
+    if bucket in DPD_BUCKETS:
+        qs = qs.filter(bucket=bucket)
+    if partner == "platform":
+        qs = qs.filter(pk__in=LoanFunding.objects.filter(partner__isnull=True).values("loan_id"))
+    elif partner:
+        try:
+            qs = qs.filter(pk__in=LoanFunding.objects.filter(partner_id=uuid.UUID(partner)).values("loan_id"))
+        except ValueError:
+            qs = qs.none()
+    if product:
+        qs = qs.filter(product__code=product)
+    return qs.order_by(*COLLECTION_SORTS.get(sort, COLLECTION_SORTS["dpd"]))
+
+
+def funders_of(loan_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID | None]]:
+    """Each loan's funders (partner organisation ids; None for the platform's own share)."""
+    out: dict[uuid.UUID, list[uuid.UUID | None]] = defaultdict(list)
+    for loan_id, partner_id in LoanFunding.objects.filter(loan_id__in=loan_ids).order_by("-share_bp").values_list("loan_id", "partner_id"):
+        out[loan_id].append(partner_id)
+    return out
+
+
+def collection_case(subject: Subject, loan_id: uuid.UUID) -> Loan:
+    """One delinquent loan with its amount overdue, for :func:`works_collections`; 404 for anyone else."""
+    loan = delinquent_loans(subject).filter(pk=loan_id).first()
+    if loan is None:
+        raise NotFound()
+    return loan

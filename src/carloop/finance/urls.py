@@ -14,6 +14,9 @@ urlpatterns = [
     path("ops/", views.ops, name="ops"),
     path("cob/", views.cob_runs, name="cob_runs"),
     path("cob/<str:day>/", views.cob_run, name="cob_run"),
+    path("collections/", views.collections, name="collections"),
+    path("collections/export.csv", views.collections_export, name="collections_export"),
+    path("collections/<uuid:loan_id>/", views.collection_case, name="collection_case"),
     path("partners/", views.partners, name="partners"),
     path("partners/<uuid:org_id>/", views.partner, name="partner"),
 ]

@@ -3,6 +3,7 @@ the operators' queue / loan book / delinquency, and the partner portfolio with i
 
 from __future__ import annotations
 
+import csv
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -16,15 +17,17 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from carloop.core.errors import FieldError, Invalid, Problem
 from carloop.core.i18n import t
-from carloop.core.money import parse_yuan
+from carloop.core.labels import label
+from carloop.core.money import parse_yuan, yuan_str
 from carloop.core.pages import denied
 from carloop.core.timeutil import business_date
 from carloop.finance import selectors, services
-from carloop.finance.models import Application, Loan
+from carloop.finance.models import Application, CollectionNote, Loan
 from carloop.finance.quotes import build_quote, parse_quote_request
 from carloop.identity import selectors as identity
 from carloop.identity.selectors import subject_of
@@ -362,3 +365,102 @@ def cob_run(request: HttpRequest, day: str) -> HttpResponse:
     return render(request, "finance/cob_run.html", {
         "run": run, "confirm": confirm,
         "may_rerun": selectors.runs_cob(subject) and run.state != run.State.FINISHED})
+
+
+COLLECTIONS_PER_PAGE = 20
+EXPORT_LIMIT = 10_000
+
+
+def _collection_filters(request: HttpRequest) -> dict[str, str]:
+    return {name: request.GET.get(name, "").strip() for name in ("bucket", "partner", "product", "sort")}
+
+
+def _collection_rows(loans: Any) -> list[dict[str, Any]]:
+    """The delinquent loans as operators see them: borrower by masked name and phone, funders by name, DPD."""
+    loans = list(loans)
+    today = business_date()
+    borrowers = identity.customers_masked(loan.customer_id for loan in loans)
+    funders = selectors.funders_of([loan.pk for loan in loans])
+    names = {o.id: o.name for o in identity.organisations_of_kind("funding_partner")}
+    platform = t("平台自营", "Platform")
+    return [{"loan": loan, "borrower": borrowers.get(str(loan.customer_id), "—"),
+             "funders": " / ".join(names.get(p, "—") if p else platform for p in funders.get(loan.pk, [])),
+             "dpd": (today - loan.oldest_unpaid_due).days if loan.oldest_unpaid_due else 0} for loan in loans]
+
+
+@login_required
+@_guard
+def collections(request: HttpRequest) -> HttpResponse:
+    """The delinquent loans as a work queue: filter by DPD bucket, partner and product, sort, page, export."""
+    subject = subject_of(request)
+    subject.require(selectors.works_collections(subject))
+    filters = _collection_filters(request)
+    page = Paginator(selectors.delinquent_loans(subject, **filters), COLLECTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "finance/collections.html", {
+        "rows": _collection_rows(page), "page": page, "query": query.urlencode(), **filters,
+        "buckets": selectors.DPD_BUCKETS, "partners": identity.organisations_of_kind("funding_partner"),
+        "products": selectors.current_products()})
+
+
+@login_required
+@_guard
+def collections_export(request: HttpRequest) -> HttpResponse:
+    """The filtered list as CSV for Excel (UTF-8 with a byte-order mark), headings in the page's language."""
+    subject = subject_of(request)
+    subject.require(selectors.works_collections(subject))
+    rows = _collection_rows(selectors.delinquent_loans(subject, **_collection_filters(request))[:EXPORT_LIMIT])
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="collections-{business_date().isoformat()}.csv"'
+    response.write("\ufeff")
+    out = csv.writer(response)
+    out.writerow([t("合同号", "Contract"), t("借款人", "Borrower"), t("产品", "Product"), t("资金方", "Funders"),
+                  t("逾期分档", "DPD bucket"), t("逾期天数", "Days past due"), t("逾期金额（元）", "Overdue (yuan)"),
+                  t("剩余本金（元）", "Outstanding principal (yuan)"), t("最早未还日", "Oldest unpaid due"),
+                  t("最近催收", "Last contact"), t("最近结果", "Last outcome")])
+    for row in rows:
+        loan = row["loan"]
+        out.writerow([loan.contract_no, row["borrower"], t(loan.product.name_zh, loan.product.name_en), row["funders"],
+                      loan.bucket, row["dpd"], yuan_str(loan.overdue_fen), yuan_str(loan.outstanding_principal_fen),
+                      loan.oldest_unpaid_due.isoformat() if loan.oldest_unpaid_due else "",
+                      timezone.localtime(loan.last_contact_at).strftime("%Y-%m-%d %H:%M") if loan.last_contact_at else "",
+                      label("finance.collectionnote.outcome", loan.last_outcome) if loan.last_outcome else ""])
+    return response
+
+
+@login_required
+@_guard
+@require_http_methods(["GET", "POST"])
+def collection_case(request: HttpRequest, loan_id: uuid.UUID) -> HttpResponse:
+    """One delinquent loan: what is overdue, the contacts so far, and a contact or promise to record (confirmed)."""
+    subject = subject_of(request)
+    loan = selectors.collection_case(subject, loan_id)
+    form: Any = request.POST if request.method == "POST" else {}
+    confirm = None
+    if request.method == "POST":
+        try:
+            amount = parse_yuan(form["promised_amount"], field="promised_amount") if form.get("promised_amount") else None
+            try:
+                promised_on = date.fromisoformat(form["promised_on"]) if form.get("promised_on") else None
+            except ValueError:
+                raise Invalid("invalid-date", "日期无效", "Invalid date",
+                              errors=[FieldError("/promised_on", "日期无效", "Invalid date")]) from None
+            if form.get("confirmed") == "yes":
+                services.record_collection_contact(
+                    subject, loan.pk, channel=form.get("channel", ""), outcome=form.get("outcome", ""),
+                    note=form.get("note", ""), promised_amount_fen=amount, promised_on=promised_on,
+                    key=form.get("key", ""), today=business_date())
+                messages.success(request, t("催收记录已保存", "The contact is recorded"))
+                return redirect("finance:collection_case", loan_id=loan.pk)
+            confirm = {"amount_fen": amount, "promised_on": promised_on}
+        except Problem as problem:
+            if problem.status in (401, 403, 404):
+                raise
+            _problem(request, problem)
+    [row] = _collection_rows([loan])
+    return render(request, "finance/collection_case.html", {
+        **row, "confirm": confirm, "form": form, "key": form.get("key") or uuid.uuid4().hex,
+        "overdue": [i for i in selectors.installments(loan) if i.status == i.Status.OVERDUE],
+        "notes": loan.collection_notes.all()[:50], "channels": CollectionNote.Channel.choices,
+        "outcomes": CollectionNote.Outcome.choices})
