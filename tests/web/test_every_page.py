@@ -32,7 +32,7 @@ NOT_YET_ONE_LANGUAGE = {
     r"^/risk/rules/": "rule descriptions are Chinese only; rule parameters show raw outcome codes",
     r"^/risk/rings/": "shared addresses are shown in Chinese on English pages",
     r"^/risk/blacklist/": "entries' sources and reasons are shown as stored (Chinese)",
-    r"^/payments/ops/": "reconciliation rows show raw status and kind codes",
+    r"^/payments/ops/": "the settlement-account code 'payments' is shown raw",
 }
 """Pages that still show the other language (issue 12), each with what is wrong. The test fails on anything else,
 and on an entry here that no longer finds anything: fix a page, then remove its entry."""
