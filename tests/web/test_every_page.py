@@ -29,7 +29,6 @@ NOT_YET_ONE_LANGUAGE = {
     r"^/ledger/": "account names and transfer memos are Chinese only; owners are shown as user:/org: ids",
     r"^/commerce/campaigns/": "campaign titles and descriptions have no English",
     r"^/risk/(reviews|decisions)/[0-9a-f-]+/": "feature and signal names and values are shown raw (codes, Python lists)",
-    r"^/risk/rules/": "rule descriptions are Chinese only; rule parameters show raw outcome codes",
     r"^/risk/rings/": "shared addresses are shown in Chinese on English pages",
     r"^/risk/blacklist/": "entries' sources and reasons are shown as stored (Chinese)",
     r"^/payments/ops/": "the settlement-account code 'payments' is shown raw",
