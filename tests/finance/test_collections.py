@@ -4,6 +4,7 @@ borrowers, amount overdue), export it for Excel, and record contacts and promise
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -69,7 +70,7 @@ def test_the_export_is_the_filtered_list_for_excel(world: World, late: list[Loan
     assert f"{owed // 100}.{owed % 100:02d}" in lines[1]
     english = client.get("/finance/collections/export.csv?lang=en&bucket=90%2B").content.decode("utf-8")
     assert english.strip() == "\ufeffContract,Borrower,Product,Funders,DPD bucket,Days past due,Overdue (yuan)," \
-        "Outstanding principal (yuan),Oldest unpaid due,Last contact,Last outcome"
+        "Outstanding principal (yuan),Oldest unpaid due,Last withholding,Last contact,Last outcome"
 
 
 def test_a_contact_and_a_promise_are_recorded_once_after_confirming(world: World, late: list[Loan]) -> None:
@@ -111,3 +112,25 @@ def test_the_service_checks_the_caller(world: World, late: list[Loan], kind: str
         services.record_collection_contact(subject, late[0].pk, channel="phone", outcome="reached", key="k",
                                            today=business_date())
     assert refused.value.status == status
+
+
+def test_the_last_withholding_attempt_is_shown(world: World, django_capture_on_commit_callbacks: Any) -> None:
+    from carloop.payments.simulator import SIMULATOR, Behaviour
+
+    from .test_withholding import bound_loan, run_cob
+
+    loan, first = bound_loan(world)
+    SIMULATOR.behaviour = Behaviour(withhold="notenough")
+    try:
+        for k in (0, 2):  # the debit fails on the due date and again two days later
+            run_cob(loan, first.due_date + timedelta(days=k), django_capture_on_commit_callbacks)
+    finally:
+        SIMULATOR.behaviour, SIMULATOR.held = Behaviour(), []
+    client = _client(world, "finance_ops")
+    page = client.get("/finance/collections/").content.decode()
+    assert loan.contract_no in page and "支付失败" in page
+    assert f"{first.due_date + timedelta(days=2):%Y-%m-%d}" in page
+    case = client.get(f"/finance/collections/{loan.pk}/").content.decode()
+    assert "最近代扣" in case and "支付失败" in case
+    csv_text = client.get("/finance/collections/export.csv").content.decode("utf-8")
+    assert f"{first.due_date + timedelta(days=2):%Y-%m-%d}" in csv_text and "支付失败" in csv_text

@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 # Tenders are applied in this order; refunds go back in the reverse order.
@@ -113,6 +114,17 @@ class WithholdingRequest:
 
 
 @dataclass(frozen=True)
+class WithholdingAttempt:
+    """The latest debit asked for under a reference prefix: when, how much, and its intent's state (a code of
+    the ``payments.paymentintent.state`` labels: processing, succeeded, failed …)."""
+
+    ref: str
+    at: datetime
+    amount_fen: int
+    state: str
+
+
+@dataclass(frozen=True)
 class Cashier:
     """What the cashier (registered by ``carloop.payments`` at start-up) offers apps below it that may not import
     it:
@@ -126,6 +138,8 @@ class Cashier:
       provider to debit the agreements (in batches, after the caller's transaction commits); the money is booked
       only when the provider's verified notification (or the query job) says it was taken. A payable with an
       intent of the same reference already, or nothing due, is skipped. Returns how many intents were opened.
+    * ``last_withholdings(kind=, prefixes=)`` answers, for each reference prefix (one loan's withholdings), the
+      latest :class:`WithholdingAttempt` made under it; a prefix with none is left out.
     * ``refund_paid(intent_id=, amount_fen=, reason=, actor=)``: the owner of a kind it refunds itself
       (``refunded_by_owner``) gives back ``amount_fen`` of an intent that paid it, to the tenders that paid it
       (an unwound loan's repayments); the kind's ``on_refunded`` runs when the provider has paid it back.
@@ -135,6 +149,7 @@ class Cashier:
     sign_withholding: Callable[..., Agreement]
     withhold: Callable[..., int]
     refund_paid: Callable[..., object]
+    last_withholdings: Callable[..., dict[str, WithholdingAttempt]]
 
 
 _kinds: dict[str, PayableKind] = {}

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from carloop.core import payables
 from carloop.core.errors import FieldError, Invalid, Problem
 from carloop.core.i18n import t
 from carloop.core.labels import label
@@ -383,7 +384,10 @@ def _collection_rows(loans: Any) -> list[dict[str, Any]]:
     funders = selectors.funders_of([loan.pk for loan in loans])
     names = {o.id: o.name for o in identity.organisations_of_kind("funding_partner")}
     platform = t("平台自营", "Platform")
+    withheld = payables.cashier().last_withholdings(kind=services.REPAYMENT_KIND,
+                                                    prefixes=[services.withhold_prefix(loan.pk) for loan in loans])
     return [{"loan": loan, "borrower": borrowers.get(str(loan.customer_id), "—"),
+             "withholding": _withholding(withheld.get(services.withhold_prefix(loan.pk))),
              "funders": " / ".join(names.get(p, "—") if p else platform for p in funders.get(loan.pk, [])),
              "dpd": (today - loan.oldest_unpaid_due).days if loan.oldest_unpaid_due else 0} for loan in loans]
 
@@ -404,6 +408,19 @@ def collections(request: HttpRequest) -> HttpResponse:
         "products": selectors.current_products()})
 
 
+def _withholding(attempt: payables.WithholdingAttempt | None) -> dict[str, Any] | None:
+    """The last withholding the COB asked for: its business date (the reference's last part), amount and state."""
+    if attempt is None:
+        return None
+    return {"on": date.fromisoformat(attempt.ref.rsplit(":", 1)[-1]), "amount_fen": attempt.amount_fen, "state": attempt.state}
+
+
+def _withholding_text(attempt: dict[str, Any] | None) -> str:
+    if attempt is None:
+        return ""
+    return f"{attempt['on']:%Y-%m-%d} {yuan_str(attempt['amount_fen'])} {label('payments.paymentintent.state', attempt['state'])}"
+
+
 @login_required
 @_guard
 def collections_export(request: HttpRequest) -> HttpResponse:
@@ -418,12 +435,13 @@ def collections_export(request: HttpRequest) -> HttpResponse:
     out.writerow([t("合同号", "Contract"), t("借款人", "Borrower"), t("产品", "Product"), t("资金方", "Funders"),
                   t("逾期分档", "DPD bucket"), t("逾期天数", "Days past due"), t("逾期金额（元）", "Overdue (yuan)"),
                   t("剩余本金（元）", "Outstanding principal (yuan)"), t("最早未还日", "Oldest unpaid due"),
-                  t("最近催收", "Last contact"), t("最近结果", "Last outcome")])
+                  t("最近代扣", "Last withholding"), t("最近催收", "Last contact"), t("最近结果", "Last outcome")])
     for row in rows:
         loan = row["loan"]
         out.writerow([loan.contract_no, row["borrower"], t(loan.product.name_zh, loan.product.name_en), row["funders"],
                       loan.bucket, row["dpd"], yuan_str(loan.overdue_fen), yuan_str(loan.outstanding_principal_fen),
                       loan.oldest_unpaid_due.isoformat() if loan.oldest_unpaid_due else "",
+                      _withholding_text(row["withholding"]),
                       timezone.localtime(loan.last_contact_at).strftime("%Y-%m-%d %H:%M") if loan.last_contact_at else "",
                       label("finance.collectionnote.outcome", loan.last_outcome) if loan.last_outcome else ""])
     return response

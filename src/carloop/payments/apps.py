@@ -18,7 +18,7 @@ class PaymentsConfig(AppConfig):
         payables.register_cashier(payables.Cashier(
             confirm_deposit=lambda **kw: services.confirm_deposit(**kw).pk,
             sign_withholding=withholding.sign_agreement, withhold=withholding.withhold,
-            refund_paid=functools.partial(services.refund, by_owner=True)))
+            refund_paid=functools.partial(services.refund, by_owner=True), last_withholdings=withholding.last_withholdings))
         periodic.register(periodic.Periodic("payments.expire_intents", tasks.expire_intents, every=timedelta(minutes=1)))
         periodic.register(periodic.Periodic("payments.recover_notifications", tasks.recover_notifications,
                                             every=timedelta(minutes=5)))

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from stdnum import luhn
 
@@ -141,6 +142,21 @@ def _lookup(requests: list[payables.WithholdingRequest]) -> dict[tuple[str, str]
             out.update({(name, ref): found.get(ref) for ref in refs})
         else:
             out.update({(name, ref): kind.lookup(ref) for ref in refs})
+    return out
+
+
+def last_withholdings(*, kind: str, prefixes: list[str]) -> dict[str, payables.WithholdingAttempt]:
+    """The latest intent under each reference prefix (a loan's withholdings: ``finance:loan:<id>:withhold:``)."""
+    if not prefixes:
+        return {}
+    under = Q()
+    for prefix in prefixes:
+        under |= Q(ref__startswith=prefix)
+    out: dict[str, payables.WithholdingAttempt] = {}
+    rows = PaymentIntent.objects.filter(under, kind=kind).order_by("-created_at")
+    for ref, at, amount, state in rows.values_list("ref", "created_at", "amount_fen", "state"):
+        prefix = next(p for p in prefixes if ref.startswith(p))
+        out.setdefault(prefix, payables.WithholdingAttempt(ref=ref, at=at, amount_fen=amount, state=state))
     return out
 
 

@@ -31,7 +31,14 @@ from carloop.finance.services.products import (
     new_product_version,
     offer_schedule,
 )
-from carloop.finance.services.repayments import REPAYMENT_KIND, as_of, bind_debit_card, pay_at_cashier, ref_for
+from carloop.finance.services.repayments import (
+    REPAYMENT_KIND,
+    as_of,
+    bind_debit_card,
+    pay_at_cashier,
+    ref_for,
+    withhold_prefix,
+)
 from carloop.finance.services.servicing import (
     LOWER_INSTALLMENT,
     OPEN,
@@ -48,5 +55,5 @@ __all__ = [
     "CONSENT", "CONSENT_TEXT", "LOWER_INSTALLMENT", "OPEN", "REPAYMENT_KIND", "SHORTER_TERM", "SIGNATURE_STATEMENT", "ApplicationInput", "accept_offer",
     "apply", "apply_risk_review", "as_of", "bind_debit_card", "book_repayment", "bucket_for", "call_capital", "create_funding_plan",
     "create_product", "new_product_version", "offer_schedule", "order_refunded", "pay_at_cashier", "payoff_quote", "principal_shares",
-    "record_collection_contact", "ref_for", "rerun_cob", "review", "set_pledge_status", "unwind", "write_off",
+    "record_collection_contact", "ref_for", "rerun_cob", "review", "set_pledge_status", "unwind", "withhold_prefix", "write_off",
 ]

@@ -59,13 +59,18 @@ def as_of(day: date) -> Iterator[None]:
         _as_of.reset(token)
 
 
+def withhold_prefix(loan_id: uuid.UUID | str) -> str:
+    """The start of every withholding reference of ``loan_id`` (``ref_for(loan_id, withhold_on=D)``)."""
+    return f"{PREFIX}{loan_id}:withhold:"
+
+
 def ref_for(loan_id: uuid.UUID | str, *, amount_fen: int | None = None, option: str = "", payoff: bool = False,
             withhold_on: date | None = None) -> str:
     """The cashier reference for paying ``loan_id``: today's payoff, a prepayment, a chosen amount, what is due, or
     the COB's withholding of what is due on ``withhold_on``."""
     base = f"{PREFIX}{loan_id}"
     if withhold_on is not None:
-        return f"{base}:withhold:{withhold_on.isoformat()}"
+        return f"{withhold_prefix(loan_id)}{withhold_on.isoformat()}"
     if payoff:
         return f"{base}:payoff"
     if option:
