@@ -262,3 +262,21 @@ def test_a_check_constraint_violation_is_a_409_problem(monkeypatch: pytest.Monke
         ledger.transfer_batch([TransferSpec(id="res:overdraw", debit=low, credit=high, amount_fen=100_001, code=2)])
     assert (exc.value.status, exc.value.slug) == (409, "insufficient-funds")
     _moved(low, high, 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_left_inside_a_transaction_does_not_swallow_a_transfer(
+    sessions: tuple[psycopg.Connection[Any], psycopg.Connection[Any]],
+) -> None:
+    """Outside a caller's transaction a transfer's statement commits by itself. A connection that something left
+    inside an open transaction (a failed COMMIT, a driver error) must not take it in: the caller would be told
+    "ok" for a write that a later termination rolls back (the crash probe saw one acknowledged transfer missing)."""
+    _, watch = sessions
+    low, high = _accounts()
+    raw = connection.connection
+    raw.autocommit = False
+    raw.execute("SELECT 1")  # an implicit transaction is now open on Django's connection
+    ledger.transfer(id="res:left-open", debit=low, credit=high, amount_fen=3_000, code=2)
+    seen = watch.execute("SELECT count(*) FROM ledger_transfer WHERE memo = '' AND amount_fen = 3000").fetchone()
+    assert seen == (1,)  # committed: another session sees it

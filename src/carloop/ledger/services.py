@@ -381,6 +381,13 @@ def _cursor() -> Iterator[Any]:
         if _postgres():
             import psycopg
 
+            raw = connection.connection
+            if raw is not None and not connection.in_atomic_block and (
+                    raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE or not raw.autocommit):
+                # Outside a caller's transaction the statement must commit by itself: a connection something left
+                # inside a transaction (a failed COMMIT, a driver error) would take the write in uncommitted and
+                # the caller would be told "ok" for it. Start afresh instead.
+                connection.close()
             connection.ensure_connection()
             cursor: Any = psycopg.Cursor(connection.connection)
         else:
