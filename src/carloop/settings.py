@@ -52,8 +52,11 @@ CARLOOP_APPS = [
     "carloop.vehicles",
     "carloop.risk",
     "carloop.finance",
+    "carloop.wallet",
     "carloop.payments",
     "carloop.commerce",
+    "carloop.aftersales",
+    "carloop.parts",
     "carloop.web",
 ]
 
