@@ -12,7 +12,7 @@ class FinanceConfig(AppConfig):
         from datetime import time
 
         from carloop.core import labels, nav, periodic
-        from carloop.finance import selectors, subscribers, tasks
+        from carloop.finance import credit_line, selectors, subscribers, tasks
         from carloop.finance.models import CobRun
         from carloop.finance.services import products, repayments
 
@@ -26,6 +26,7 @@ class FinanceConfig(AppConfig):
             "lent": ("放款入账", "Lent"), "repaid": ("还本或退贷冲回", "Repaid or unwound"), "written_off": ("核销", "Written off")})
         products.register_payables()
         repayments.register()
+        credit_line.register()
         periodic.register(periodic.Periodic("finance.cob", tasks.run_cob, at=time(0, 30)))
         for url_name in ("finance:cob_runs", "finance:cob_run"):
             nav.page(url_name, selectors.runs_cob)

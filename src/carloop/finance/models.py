@@ -1,5 +1,7 @@
 """Finance tables: products (versioned) and funding plans, applications with their decisions, loans with their
-instalments, repayments and daily close-of-business runs. Amounts are integer fen; rates are Decimal fractions."""
+instalments, repayments and daily close-of-business runs, and consumer credit lines with their applications (a
+line's limit lives in the ledger; see ``carloop.finance.credit_line``). Amounts are integer fen; rates are Decimal
+fractions."""
 
 from __future__ import annotations
 
@@ -427,3 +429,63 @@ class CollectionNote(Entity):
             models.CheckConstraint(condition=models.Q(promised_amount_fen__isnull=True) | models.Q(promised_amount_fen__gt=0),
                                    name="finance_collection_promise_pos"),
         ]
+
+
+
+# ------------------------------------------------------------------ credit lines (issue 15; carloop.finance.credit_line)
+
+
+class CreditLineApplication(Entity):
+    class State(models.TextChoices):
+        APPROVED = "approved", lt("已批准", "Approved")
+        DECLINED = "declined", lt("已拒绝", "Declined")
+        REFERRED = "referred", lt("人工审核", "Referred")
+
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_limit_fen = models.BigIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices)
+    provider = models.CharField(max_length=20)
+    decision = models.JSONField(help_text="the decision request (with what was observed) and its result, for replay")
+    granted_limit_fen = models.BigIntegerField(null=True, blank=True)
+    price_tier = models.CharField(max_length=5, blank=True)
+    decline_reasons = models.JSONField(default=list)
+    consent_text = models.TextField()
+    consent_ip = models.CharField(max_length=45, blank=True)
+
+    class Meta:
+        verbose_name = lt("授信申请", "credit-line application")
+        verbose_name_plural = lt("授信申请", "credit-line applications")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer", "created_at"])]
+
+
+class CreditLine(Entity):
+    class State(models.TextChoices):
+        ACTIVE = "active", lt("可用", "Active")
+        FROZEN = "frozen", lt("已冻结", "Frozen")
+        CLOSED = "closed", lt("已关闭", "Closed")
+
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    application = models.OneToOneField(CreditLineApplication, on_delete=models.PROTECT, related_name="line")
+    limit_fen = models.BigIntegerField()
+    price_tier = models.CharField(max_length=5)
+    statement_day = models.PositiveSmallIntegerField(help_text="day of the month (1–28) the statement is cut")
+    opened_on = models.DateField()
+    state = FSMField(default=State.ACTIVE, choices=State.choices)
+    available_account_id = models.UUIDField(help_text="ledger account holding the unspent limit")
+
+    class Meta:
+        verbose_name = lt("授信额度", "credit line")
+        verbose_name_plural = lt("授信额度", "credit lines")
+        constraints = [
+            models.UniqueConstraint(fields=["customer"], condition=~models.Q(state="closed"), name="finance_one_open_credit_line"),
+            models.CheckConstraint(condition=models.Q(limit_fen__gt=0), name="finance_credit_line_limit_pos"),
+            models.CheckConstraint(condition=models.Q(statement_day__gte=1, statement_day__lte=28),
+                                   name="finance_credit_line_statement_day"),
+        ]
+
+    @transition(field=state, source=State.ACTIVE, target=State.FROZEN)
+    def freeze(self) -> None: ...
+
+    @transition(field=state, source=State.FROZEN, target=State.ACTIVE)
+    def unfreeze(self) -> None: ...
