@@ -81,6 +81,7 @@ CURRENT: list[Bills] = []  # the bills of the running test, for the authorizatio
 def bills(db: None) -> Iterator[Bills]:
     registry = Bills()
     CURRENT[:] = [registry]
+    real = {kind: payables.tender_source(kind) for kind in ("points", "ecard")}  # the wallet registers the e-card
     payables.register_kind(payables.PayableKind(KIND, "测试账单", "Test bill", registry.lookup, registry.on_paid,
                                                 registry.on_refunded))
     for kind in ("points", "ecard"):
@@ -90,6 +91,9 @@ def bills(db: None) -> Iterator[Bills]:
     SIMULATOR.behaviour, SIMULATOR.held = Behaviour(), []
     for kind in (KIND, "points", "ecard"):
         payables.unregister(kind)
+    for source in real.values():
+        if source is not None:
+            payables.register_tender(source)
 
 
 @pytest.fixture
