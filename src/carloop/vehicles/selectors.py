@@ -171,3 +171,8 @@ def latest_condition_grade(vehicle_id: uuid.UUID) -> str | None:
 
 def vehicle_id_for_vin(vin: str) -> uuid.UUID | None:
     return Vehicle.objects.filter(vin=vin.strip().upper()).values_list("pk", flat=True).first()
+
+
+def trim_id_for_vin(vin: str) -> uuid.UUID | None:
+    """The catalog trim of the registered vehicle with this VIN (None when unknown or not in the catalog)."""
+    return Vehicle.objects.filter(vin=vin.strip().upper()).values_list("trim_id", flat=True).first()
